@@ -1,0 +1,1 @@
+"""Briefing Bot: the Telegram adapter over the `knowledge` core."""

@@ -1,0 +1,104 @@
+"""`python -m bot` / `briefing-bot`: settings -> engine -> application -> polling or webhook.
+
+Sub-commands: run (default), console, load PATH, export [PATH], migrate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from telegram import Update
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logging_setup import configure_logging
+from knowledge.db import make_engine, migrate, session_scope
+from knowledge.importer import BriefingError, export_briefing, import_file, prepare_database
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="briefing-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (polling, or webhook when WEBHOOK_URL is set)")
+    sub.add_parser("console", help="chat with the bot offline in this terminal")
+    load = sub.add_parser("load", help="load (or update) a curated briefing YAML file")
+    load.add_argument("path", type=Path)
+    export = sub.add_parser("export", help="write the knowledge base as YAML")
+    export.add_argument("path", type=Path, nargs="?")
+    sub.add_parser("migrate", help="upgrade the database schema and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"briefing-bot: {exc}", file=sys.stderr)
+        return 2
+    secrets = [settings.token or ""]
+    if settings.webhook_secret:
+        secrets.append(settings.webhook_secret.get_secret_value())
+    configure_logging(settings.log_level, settings.log_format, secrets)
+    engine = make_engine(settings.database_url)
+
+    if command == "migrate":
+        migrate(engine)
+        print("database schema is current")
+        return 0
+    if command == "load":
+        prepare_database(engine, bundled=None)
+        try:
+            with session_scope(engine) as session:
+                summary = import_file(session, args.path)
+        except BriefingError as exc:
+            for error in exc.errors:
+                print(error, file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"briefing-bot: cannot read {args.path}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"{args.path.name}: {summary.line()}")
+        return 0
+    if command == "export":
+        prepare_database(engine)
+        with session_scope(engine) as session:
+            text = export_briefing(session)
+        if args.path:
+            args.path.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    if prepare_database(engine):
+        log.info("empty database: loaded the bundled briefing")
+    if command == "console" or not settings.token:
+        from bot.console import run_console
+
+        if command != "console":
+            print("No TELEGRAM_BOT_TOKEN is set: opening the offline console.\n", file=sys.stderr)
+        return run_console(settings, engine)
+    return run_bot(settings, engine)
+
+
+def run_bot(settings: Settings, engine: object) -> int:
+    from bot.app import build_application
+
+    application = build_application(settings, engine)  # type: ignore[arg-type]
+    if settings.webhook_url:
+        from bot.webhook import run_webhook
+
+        run_webhook(application, settings)
+    else:
+        log.info("starting long polling")
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

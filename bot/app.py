@@ -1,0 +1,169 @@
+"""build_application(): defaults, handlers in order, the error handler and the command menu."""
+
+from __future__ import annotations
+
+import html
+import logging
+import traceback
+from typing import Any
+
+from sqlalchemy import Engine
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import digests, ops
+from bot.config import Settings
+from bot.context import DEPS_KEY, Deps
+from bot.handlers import moderation, public, subscriptions
+
+log = logging.getLogger(__name__)
+
+PUBLIC_COMMANDS = [
+    BotCommand("timeline", "Dated events, oldest first"),
+    BotCommand("event", "One entry in full: /event 12"),
+    BotCommand("who", "People and organisations: /who Yermak"),
+    BotCommand("sources", "Where the facts come from"),
+    BotCommand("search", "Full-text search"),
+    BotCommand("subscribe", "Digests of what changed"),
+    BotCommand("unsubscribe", "Stop digests"),
+    BotCommand("subscription", "Your digest settings"),
+    BotCommand("help", "What I can do"),
+]
+
+
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    *,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    token: str | None = None,
+    rate_limiter: AIORateLimiter[Any] | None = None,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The whole bot, ready to run (polling, webhook, or the offline console)."""
+    builder = (
+        ApplicationBuilder()
+        .token(token or settings.token or "")
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot", 1))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        # Updates from one chat are handled in order, different chats concurrently.
+        .concurrent_updates(True)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
+    application = builder.build()
+    application.bot_data[DEPS_KEY] = Deps(settings=settings, engine=engine)
+
+    # Group -1 runs before everything: dedupe and metrics see every update first.
+    ops.register_early(application)
+
+    # Commands. Moderation comes before public so its refusals can't be shadowed.
+    moderation.register(application)
+    subscriptions.register(application)
+    application.add_handler(CommandHandler("start", public.start))
+    application.add_handler(CommandHandler("help", public.help_command))
+    application.add_handler(CommandHandler("timeline", public.timeline))
+    application.add_handler(CommandHandler("event", public.event))
+    application.add_handler(CommandHandler("who", public.who))
+    application.add_handler(CommandHandler("sources", public.sources))
+    application.add_handler(CommandHandler("search", public.search))
+
+    # Buttons: each prefix owns its callback data; anything else is stale.
+    application.add_handler(CallbackQueryHandler(public.timeline_button, pattern=r"^tl:"))
+    application.add_handler(CallbackQueryHandler(public.search_button, pattern=r"^sr:"))
+    application.add_handler(
+        CallbackQueryHandler(public.open_button, pattern=r"^(ev|who|src|open):\d{1,9}$")
+    )
+    application.add_handler(CallbackQueryHandler(public.noop_button, pattern=r"^noop$"))
+    application.add_handler(InlineQueryHandler(public.inline_query))
+
+    # Last: whatever nobody else handled (the order here matters).
+    application.add_handler(CallbackQueryHandler(public.stale_button))
+    application.add_handler(
+        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, public.unknown_command)
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, public.fallback_text
+        )
+    )
+    application.add_error_handler(error_handler)
+    digests.register(application)
+    return application
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the command menu (admins get theirs per chat) and start scheduled work."""
+    await application.bot.set_my_commands(PUBLIC_COMMANDS)
+    await moderation.publish_admin_menus(application)
+    await digests.start(application)
+    await ops.start(application)
+
+
+async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await digests.stop(application)
+    await ops.stop(application)
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every error with its context, tell the user politely, and ping the developer chat."""
+    error = context.error
+    where: dict[str, Any] = {}
+    if isinstance(update, Update):
+        where["update_id"] = update.update_id
+        if update.effective_chat:
+            where["chat_id"] = update.effective_chat.id
+        if update.effective_user:
+            where["user_id"] = update.effective_user.id
+        message = update.effective_message
+        if message and message.text:
+            where["command"] = message.text.split()[0][:40]
+    log.error(
+        "error while handling update %s: %r", where or update, error, exc_info=error, extra=where
+    )
+    if isinstance(update, Update):
+        try:
+            if update.callback_query:
+                await update.callback_query.answer("Sorry, that failed. Please try again.")
+            elif update.effective_chat and update.effective_message:
+                await context.bot.send_message(
+                    update.effective_chat.id,
+                    "Sorry, something went wrong on my side. It has been logged; "
+                    "please try again in a moment.",
+                )
+        except Exception:
+            log.warning("could not tell the user about the error", exc_info=True)
+    deps = context.bot_data.get(DEPS_KEY)
+    chat_id = deps.settings.developer_chat_id if deps else None
+    if chat_id and error is not None:
+        trace = "".join(traceback.format_exception(None, error, error.__traceback__))
+        text = f"<b>Error</b> {html.escape(str(where))}\n<pre>{html.escape(trace[-3500:])}</pre>"
+        try:
+            await context.bot.send_message(chat_id, text)
+        except Exception:
+            log.warning("could not report the error to the developer chat", exc_info=True)

@@ -1,0 +1,41 @@
+"""What every handler needs, kept in `application.bot_data` under one typed key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Settings
+from knowledge.db import session_scope
+
+DEPS_KEY = "briefing_deps"
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    engine: Engine
+    started: dict[str, Any] = field(default_factory=dict)  # runtime facts for /healthz etc.
+
+
+def deps_of(
+    context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any],
+) -> Deps:
+    data = context.bot_data
+    return data[DEPS_KEY]  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def db_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Session]:
+    """One database session for one update: committed when the handler succeeds."""
+    with session_scope(deps_of(context).engine) as session:
+        yield session
+
+
+Handler = Callable[..., Awaitable[None]]

@@ -1,0 +1,1 @@
+"""Thin Telegram callbacks, one module per audience: parse -> knowledge -> render -> reply."""

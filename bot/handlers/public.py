@@ -1,0 +1,328 @@
+"""What subscribers ask: /start, /help, /timeline, /event, /who, /sources, /search, inline mode."""
+
+from __future__ import annotations
+
+import logging
+import re
+from uuid import uuid4
+
+from sqlmodel import Session, select
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.context import db_session
+from bot.handlers.common import ArgumentTooLong, command_text, edit_or_send, send, too_long
+from bot.render import Reply, esc
+from knowledge import queries
+from knowledge.models import EntryKind, SavedQuery
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+SEARCH_PAGE_SIZE = 8
+_ID_RE = re.compile(r"^#?(\d{1,9})$")
+
+HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can ask for.
+
+/timeline — dated events, oldest first
+  <code>/timeline 2023</code> · <code>/timeline 2022-02..2023-07</code>
+  <code>/timeline Yermak</code> · <code>/timeline sanctions</code>
+/event <i>id</i> — one entry in full, with its sources
+/who — people and organisations; <code>/who Yermak</code> (Єрмак, typos welcome)
+/sources — where the facts come from; <code>/sources 12</code>,
+  <code>/sources Klymenko Time</code>
+/search <i>words</i> — full-text search
+/subscribe — digests of what changed · /unsubscribe · /subscription
+
+Type <code>@{username} words</code> in any chat to share an entry.
+Every fact is attributed: ✅ confirmed · 📰 reported · 💬 claimed."""
+
+
+def help_text(username: str | None) -> Reply:
+    return Reply([HELP.replace("{username}", esc(username or "this_bot"))])
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start, and deep links such as `/start event-12` that open an entry."""
+    payload = context.args[0] if context.args else ""
+    match = re.fullmatch(r"(?:event|entry)-(\d{1,9})", payload)
+    if match:
+        await _open_entry(update, context, int(match.group(1)))
+        return
+    await send(update, context, help_text(context.bot.username))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, context, help_text(context.bot.username))
+
+
+async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        text = command_text(update)
+    except ArgumentTooLong:
+        await send(update, context, too_long())
+        return
+    async with db_session(context) as session:
+        try:
+            flt = queries.resolve_timeline_filter(session=session, text=text)
+        except queries.FilterError as exc:
+            reply = Reply([f"{esc(exc)}.\nTry <code>/timeline 2023</code>, "
+                           "<code>/timeline 2022-02..2023-07</code> or "
+                           "<code>/timeline Yermak</code>."])  # fmt: skip
+        else:
+            page = queries.timeline_page(session=session, flt=flt, limit=PAGE_SIZE)
+            reply = render.timeline_page(page, flt.label, flt.code())
+    await send(update, context, reply)
+
+
+async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ ▶ on a timeline: `tl:<filter>:<offset>` edits the message in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, code, offset = query.data.split(":", 2)
+    async with db_session(context) as session:
+        flt = queries.decode_filter(session=session, code=code)
+        if flt is None or not offset.isdigit():
+            await query.answer("This list is out of date; send /timeline again.")
+            return
+        page = queries.timeline_page(session=session, flt=flt, offset=int(offset), limit=PAGE_SIZE)
+        reply = render.timeline_page(page, flt.label, flt.code())
+    await query.answer()
+    await edit_or_send(update, context, reply)
+
+
+async def event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/event 12 (or #12)."""
+    try:
+        text = command_text(update)
+    except ArgumentTooLong:
+        await send(update, context, too_long())
+        return
+    match = _ID_RE.match(text)
+    if not match:
+        example = "Send an entry number, for example <code>/event 12</code>; /timeline lists them."
+        await send(update, context, Reply([example]))
+        return
+    await _open_entry(update, context, int(match.group(1)))
+
+
+async def open_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`ev:<id>`, `who:<id>`, `src:<id>`, `open:<id>`: show the entry as a new message."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, _, raw_id = query.data.partition(":")
+    await query.answer()
+    if raw_id.isdigit():
+        await _open_entry(update, context, int(raw_id))
+
+
+async def _open_entry(update: Update, context: ContextTypes.DEFAULT_TYPE, entry_id: int) -> None:
+    async with db_session(context) as session:
+        reply = entry_reply(session, entry_id)
+    await send(update, context, reply)
+
+
+def entry_reply(session: Session, entry_id: int) -> Reply:
+    """Any entry by id, rendered by its kind; an unknown id gets a clear answer."""
+    kind = queries.entry_kind(session=session, entry_id=entry_id)
+    if kind == EntryKind.EVENT:
+        detail = queries.event_detail(session=session, event_id=entry_id)
+        if detail:
+            return render.event_card(detail)
+    elif kind == EntryKind.ACTOR:
+        actor = queries.actor_detail(session=session, actor_id=entry_id)
+        if actor:
+            return render.actor_card(actor)
+    elif kind == EntryKind.SOURCE:
+        source = queries.source_detail(session=session, source_id=entry_id)
+        if source:
+            return render.source_card(source)
+    return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])
+
+
+async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        text = command_text(update)
+    except ArgumentTooLong:
+        await send(update, context, too_long())
+        return
+    async with db_session(context) as session:
+        if not text:
+            reply = render.actors_overview(queries.actors_by_kind(session=session))
+        else:
+            reply = who_reply(session, text)
+    await send(update, context, reply)
+
+
+def who_reply(session: Session, text: str) -> Reply:
+    matches = queries.find_actors(session=session, query=text, limit=5)
+    if not matches:
+        return Reply([f"I know nobody called “{esc(render.clip(text, 60))}”. "
+                      "Send /who to see everyone."])  # fmt: skip
+    top = matches[0]
+    close = [m for m in matches if top.score - m.score < 5]
+    if len(close) > 1:
+        return render.actor_choices(text, close)
+    detail = queries.actor_detail(session=session, actor_id=top.id)
+    assert detail is not None
+    return render.actor_card(detail)
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources, /sources <entry id>, /sources <source name>."""
+    try:
+        text = command_text(update)
+    except ArgumentTooLong:
+        await send(update, context, too_long())
+        return
+    async with db_session(context) as session:
+        reply = sources_reply(session, text)
+    await send(update, context, reply)
+
+
+def sources_reply(session: Session, text: str) -> Reply:
+    if not text:
+        return render.sources_overview(queries.source_overview(session=session))
+    match = _ID_RE.match(text)
+    if match:
+        entry_id = int(match.group(1))
+        kind = queries.entry_kind(session=session, entry_id=entry_id)
+        if kind == EntryKind.SOURCE:
+            return entry_reply(session, entry_id)
+        if kind is None:
+            return Reply([f"There is no entry #{entry_id}."])
+        title = queries.titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+        citations = queries.citations_of(session=session, entry_id=entry_id)
+        return render.entry_citations(entry_id, title, citations)
+    source = queries.find_source(session=session, name=text)
+    if source is None:
+        return Reply([f"No source is called “{esc(render.clip(text, 60))}”. "
+                      "Send /sources for the list."])  # fmt: skip
+    return entry_reply(session, source.id)
+
+
+async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        text = command_text(update)
+    except ArgumentTooLong:
+        await send(update, context, too_long())
+        return
+    if not text:
+        example = "What should I look for? For example <code>/search Vilnius timetable</code>."
+        await send(update, context, Reply([example]))
+        return
+    async with db_session(context) as session:
+        query_id = saved_query_id(session, text)
+        page = queries.search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
+        reply = render.search_page(text, query_id, page)
+    await send(update, context, reply)
+
+
+def saved_query_id(session: Session, text: str) -> int:
+    """An id for a search text, so ◀ ▶ buttons can name it within 64 bytes of callback data."""
+    text = text[:300]
+    existing = session.exec(select(SavedQuery.id).where(SavedQuery.text == text)).first()
+    if existing is not None:
+        return existing
+    saved = SavedQuery(text=text)
+    session.add(saved)
+    session.flush()
+    assert saved.id is not None
+    return saved.id
+
+
+async def search_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, raw_id, offset = query.data.split(":", 2)
+    async with db_session(context) as session:
+        saved = session.get(SavedQuery, int(raw_id)) if raw_id.isdigit() else None
+        if saved is None or not offset.isdigit():
+            await query.answer("This search is out of date; send /search again.")
+            return
+        page = queries.search(
+            session=session, text=saved.text, offset=int(offset), limit=SEARCH_PAGE_SIZE
+        )
+        reply = render.search_page(saved.text, int(raw_id), page)
+    await query.answer()
+    await edit_or_send(update, context, reply)
+
+
+async def noop_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The page label between ◀ and ▶ does nothing but must still be answered."""
+    if update.callback_query:
+        await update.callback_query.answer()
+
+
+async def stale_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button from an older version of the bot, or forged data: say so, change nothing."""
+    if update.callback_query:
+        await update.callback_query.answer("This button no longer works; send /help.")
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`@bot words` in any chat: matching entries to share, as full cards."""
+    inline = update.inline_query
+    assert inline is not None
+    text = render.clip(inline.query, 200)
+    results = []
+    async with db_session(context) as session:
+        if text.strip():
+            hits = queries.search(session=session, text=text, limit=10).items
+            ids = [h.id for h in hits]
+        else:
+            ids = [e.id for e in queries.timeline_page(
+                session=session, flt=queries.TimelineFilter(), limit=10).items]  # fmt: skip
+        for entry_id in ids:
+            reply = entry_reply(session, entry_id)
+            title = queries.titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+            results.append(
+                InlineQueryResultArticle(
+                    id=f"{entry_id}-{uuid4().hex[:8]}",
+                    title=render.clip(title, 100) or f"#{entry_id}",
+                    description=render.clip(_plain(reply.parts[0]), 120),
+                    input_message_content=InputTextMessageContent(
+                        reply.parts[0],
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=None,
+                    ),
+                )
+            )
+    await inline.answer(results, cache_time=30, is_personal=False)
+
+
+def _plain(html_text: str) -> str:
+    return re.sub(r"<[^>]+>", "", html_text).replace("&lt;", "<").replace("&gt;", ">").replace(
+        "&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&")  # fmt: skip
+
+
+async def fallback_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text in a private chat: treat it as a search, since that's what people mean."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or chat.type != ChatType.PRIVATE:
+        return
+    await send(update, context, Reply(["I answer commands. Try /timeline, /who Yermak or "
+                                       "/search Vilnius — /help lists them all."]))  # fmt: skip
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split()[0]
+    # In groups, commands for other bots (`/start@otherbot`) are none of our business.
+    if (
+        "@" in command
+        and context.bot.username
+        and not command.lower().endswith("@" + context.bot.username.lower())
+    ):
+        return
+    await send(update, context, Reply([f"I don't know {esc(render.clip(command, 40))}. "
+                                       "/help lists what I can do."]))  # fmt: skip

@@ -1,0 +1,323 @@
+"""HTML messages and keyboards: every dynamic value escaped, every message within limits.
+
+Renderers return `Reply` objects: one or more message parts (each ≤ 4096 characters) and an
+optional keyboard for the last part. Domain objects never build HTML; only this module does.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from knowledge.queries import (
+    ActorDetail,
+    ActorMatch,
+    CitationView,
+    EventDetail,
+    EventLine,
+    Page,
+    Ref,
+    SearchResult,
+    SourceDetail,
+    SourceLine,
+)
+
+MESSAGE_LIMIT = 4096
+CALLBACK_LIMIT = 64
+_STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
+_KIND_TITLE = {
+    "person": "People",
+    "organisation": "Organisations",
+    "state": "States",
+    "media": "Media",
+    "place": "Places",
+}
+
+
+def esc(value: object) -> str:
+    """Escape a dynamic value for Telegram HTML (the one way every value enters a message)."""
+    return html.escape(str(value), quote=True)
+
+
+def clip(value: str, limit: int) -> str:
+    """Shorten plain text before escaping it, so a cut never lands inside an entity."""
+    value = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class Reply:
+    """What the bot says: message parts (HTML) and a keyboard under the last one."""
+
+    parts: list[str]
+    keyboard: InlineKeyboardMarkup | None = None
+    notice: str | None = None  # a short toast for callback queries
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    """A callback button; refuses data Telegram would reject rather than failing at send time."""
+    if not 1 <= len(data.encode("utf-8")) <= CALLBACK_LIMIT:
+        raise ValueError(f"callback data must be 1-64 bytes: {data!r}")
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def split_blocks(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join self-contained HTML blocks into as few messages as fit, never splitting a block.
+
+    Measuring the raw HTML is conservative: the visible text Telegram counts is shorter.
+    A block that alone is too long is cut at a line boundary, tags being balanced per line.
+    """
+    parts: list[str] = []
+    current = ""
+    for block in blocks:
+        for piece in _fit(block, limit):
+            candidate = f"{current}\n{piece}" if current else piece
+            if utf16_len(candidate) <= limit:
+                current = candidate
+            else:
+                parts.append(current)
+                current = piece
+    if current:
+        parts.append(current)
+    return parts or ["…"]
+
+
+def _fit(block: str, limit: int) -> list[str]:
+    if utf16_len(block) <= limit:
+        return [block]
+    pieces: list[str] = []
+    current = ""
+    for line in block.split("\n"):
+        while utf16_len(line) > limit:  # a single line this long only comes from plain text
+            pieces.append(line[: limit // 2])
+            line = line[limit // 2 :]
+        candidate = f"{current}\n{line}" if current else line
+        if utf16_len(candidate) <= limit:
+            current = candidate
+        else:
+            pieces.append(current)
+            current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def numbered(parts: list[str]) -> list[str]:
+    """Label parts "(1/3)" when a reply needs more than one message."""
+    if len(parts) < 2:
+        return parts
+    labelled = []
+    for i, part in enumerate(parts, 1):
+        label = f"<i>part {i}/{len(parts)}</i>\n"
+        labelled.append(label + part if utf16_len(label + part) <= MESSAGE_LIMIT else part)
+    return labelled
+
+
+# --- entries ----------------------------------------------------------------------------------
+
+
+def event_line(line: EventLine) -> str:
+    mark = _STATUS_MARK.get(line.status, "•")
+    return (
+        f"{mark} <b>{esc(clip(line.date_text, 80))}</b> — {esc(clip(line.title, 160))} #{line.id}"
+    )
+
+
+def _citation(c: CitationView) -> str:
+    name = esc(clip(c.source_name, 120))
+    if c.url:
+        name = f'<a href="{esc(c.url)}">{name}</a>'
+    note = f" — <i>{esc(clip(c.note, 600))}</i>" if c.note else ""
+    return f"• {name}{note}"
+
+
+def event_card(detail: EventDetail) -> Reply:
+    """The whole entry: date, title, summary, status, actors, topics and citations."""
+    status = (
+        "❌ retracted"
+        if detail.retracted
+        else f"{_STATUS_MARK.get(detail.status, '')} " + (esc(detail.status))
+    )
+    head = [f"<b>{esc(clip(detail.title, 200))}</b>", f"📅 {esc(clip(detail.date_text, 200))}"]
+    head.append(f"Status: {status} · #{detail.id}")
+    if detail.retracted:
+        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason or '', 500))}</i>")
+    blocks = ["\n".join(head)]
+    if detail.summary:
+        blocks.append(esc(clip(detail.summary, 2000)))
+    if detail.actors:
+        names = ", ".join(esc(clip(a.name, 80)) for a in detail.actors[:40])
+        blocks.append(f"👥 {names}")
+    if detail.topics:
+        blocks.append("🏷 " + " ".join(f"#{esc(t)}" for t in detail.topics))
+    if detail.citations:
+        blocks.append("<b>Sources</b>\n" + "\n".join(_citation(c) for c in detail.citations))
+    rows = [[button(f"👤 {clip(a.name, 30)}", f"who:{a.id}") for a in detail.actors[i : i + 3]]
+            for i in range(0, min(len(detail.actors), 6), 3)]  # fmt: skip
+    keyboard = InlineKeyboardMarkup(rows) if rows else None
+    return Reply(numbered(split_blocks(blocks)), keyboard)
+
+
+def actor_card(detail: ActorDetail) -> Reply:
+    head = [f"<b>{esc(clip(detail.name, 200))}</b> · {esc(detail.kind)} · #{detail.id}"]
+    if detail.retracted_reason is not None:
+        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
+    if detail.role:
+        head.append(f"<i>{esc(clip(detail.role, 300))}</i>")
+    blocks = ["\n".join(head)]
+    if detail.description:
+        blocks.append(esc(clip(detail.description, 2000)))
+    if detail.aliases:
+        blocks.append("Also known as: " + ", ".join(esc(clip(a, 80)) for a in detail.aliases[:40]))
+    if detail.events:
+        more = detail.event_count - len(detail.events)
+        lines = [event_line(e) for e in detail.events]
+        if more > 0:
+            lines.append(f"… and {more} more")
+        blocks.append(f"<b>Events ({detail.event_count})</b>\n" + "\n".join(lines))
+    if detail.sources:
+        blocks.append("<b>Sources</b>\n" + "\n".join(_citation(c) for c in detail.sources))
+    rows = []
+    if detail.event_count:
+        rows.append([button("🗓 Timeline", f"tl:a{detail.id}:0")])
+    return Reply(numbered(split_blocks(blocks)), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def actor_choices(query: str, matches: Sequence[ActorMatch]) -> Reply:
+    text = f"Several entries match “{esc(clip(query, 60))}”. Which one do you mean?"
+    rows = [[button(clip(m.name, 40), f"who:{m.id}")] for m in matches]
+    return Reply([text], InlineKeyboardMarkup(rows))
+
+
+def actors_overview(grouped: dict[str, tuple[list[Ref], int]]) -> Reply:
+    if not grouped:
+        return Reply(["No people or organisations are recorded yet."])
+    blocks = ["<b>Who is who</b> — send <code>/who name</code> for details."]
+    for kind, (refs, count) in grouped.items():
+        names = ", ".join(f"{esc(clip(r.name, 60))}" for r in refs)
+        more = f" … and {count - len(refs)} more" if count > len(refs) else ""
+        blocks.append(
+            f"<b>{esc(_KIND_TITLE.get(kind, kind.title()))}</b> ({count})\n{names}{more}"
+        )
+    return Reply(numbered(split_blocks(blocks)))
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+def _nav_row(
+    prev_data: str | None, next_data: str | None, label: str
+) -> list[InlineKeyboardButton]:
+    row = []
+    if prev_data:
+        row.append(button("◀", prev_data))
+    row.append(button(label, "noop"))
+    if next_data:
+        row.append(button("▶", next_data))
+    return row
+
+
+def _open_rows(ids: Sequence[int], prefix: str) -> list[list[InlineKeyboardButton]]:
+    buttons = [button(f"#{i}", f"{prefix}:{i}") for i in ids]
+    return [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+
+
+def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) -> Reply:
+    if not page.items:
+        if filter_label:
+            return Reply([f"No events match “{esc(clip(filter_label, 80))}”. Try /timeline."])
+        return Reply(["The timeline is empty for now."])
+    first, last = page.offset + 1, page.offset + len(page.items)
+    title = "<b>Timeline</b>"
+    if filter_label:
+        title += f" · {esc(clip(filter_label, 80))}"
+    head = f"{title} · {first}–{last} of {page.total}"
+    body = "\n".join(event_line(line) for line in page.items)
+    legend = "<i>✅ confirmed · 📰 reported · 💬 claimed — tap a number to open it</i>"
+    prev_data = f"tl:{filter_code}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
+    next_data = f"tl:{filter_code}:{page.offset + page.limit}" if page.has_next else None
+    pages = (page.total + page.limit - 1) // page.limit
+    label = f"{page.offset // page.limit + 1}/{pages}"
+    rows = _open_rows([line.id for line in page.items], "ev")
+    if page.total > page.limit:
+        rows.append(_nav_row(prev_data, next_data, label))
+    return Reply(split_blocks([head, body, legend]), InlineKeyboardMarkup(rows))
+
+
+def sources_overview(lines: Sequence[SourceLine]) -> Reply:
+    if not lines:
+        return Reply(["No sources are recorded yet."])
+    body = [
+        f"• {esc(clip(s.name, 120))} <i>({esc(s.kind.replace('_', ' '))})</i> — "
+        f"{s.citations} {'entry' if s.citations == 1 else 'entries'} #{s.id}"
+        for s in lines
+    ]
+    head = "<b>Sources</b> — <code>/sources name</code> shows what a source backs."
+    rows = [[button(clip(s.name, 40), f"src:{s.id}")] for s in lines[:20]]
+    return Reply(numbered(split_blocks([head, *body])), InlineKeyboardMarkup(rows))
+
+
+def source_card(detail: SourceDetail) -> Reply:
+    name = esc(clip(detail.name, 200))
+    head = [f"<b>{name}</b> · {esc(detail.kind.replace('_', ' '))} · #{detail.id}"]
+    if detail.url:
+        head.append(f'<a href="{esc(detail.url)}">{esc(clip(detail.url, 200))}</a>')
+    if detail.retracted_reason is not None:
+        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
+    blocks = ["\n".join(head)]
+    if detail.reliability:
+        blocks.append(f"Reliability: <i>{esc(clip(detail.reliability, 1000))}</i>")
+    if detail.backs:
+        lines = [f"• {esc(clip(r.name, 150))} #{r.id}" for r in detail.backs]
+        if detail.backs_count > len(detail.backs):
+            lines.append(f"… and {detail.backs_count - len(detail.backs)} more")
+        blocks.append(f"<b>Backs {detail.backs_count} entries</b>\n" + "\n".join(lines))
+    else:
+        blocks.append("No published entry cites it.")
+    rows = _open_rows([r.id for r in detail.backs[:10]], "open")
+    return Reply(numbered(split_blocks(blocks)), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def entry_citations(entry_id: int, title: str, citations: Sequence[CitationView]) -> Reply:
+    head = f"<b>Sources for #{entry_id}</b> · {esc(clip(title, 150))}"
+    if not citations:
+        return Reply([head + "\nNo sources are recorded for it."])
+    return Reply(numbered(split_blocks([head, *(_citation(c) for c in citations)])))
+
+
+def search_page(query: str, query_id: int, page: Page[SearchResult]) -> Reply:
+    q = esc(clip(query, 80))
+    if not page.items:
+        return Reply([f"Nothing matches “{q}”. Try other words, or browse /timeline."])
+    first, last = page.offset + 1, page.offset + len(page.items)
+    icon = {"event": "🗓", "actor": "👤", "source": "📚"}
+    lines = [
+        f"{icon.get(r.kind, '•')} {esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i>"
+        f" #{r.id}"
+        for r in page.items
+    ]
+    head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}"
+    rows = _open_rows([r.id for r in page.items], "open")
+    if page.total > page.limit:
+        prev_data = f"sr:{query_id}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
+        next_data = f"sr:{query_id}:{page.offset + page.limit}" if page.has_next else None
+        pages = (page.total + page.limit - 1) // page.limit
+        rows.append(_nav_row(prev_data, next_data, f"{page.offset // page.limit + 1}/{pages}"))
+    return Reply(split_blocks([head, *lines]), InlineKeyboardMarkup(rows))
+
+
+def plain(text: str) -> Reply:
+    """A fixed message with no dynamic values (still escaped, to be safe)."""
+    return Reply([esc(text)])

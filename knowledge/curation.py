@@ -1,0 +1,505 @@
+"""The only write path: create, edit, retract and undo entries, recording a revision for each.
+
+Records are plain dicts in the curated-YAML shape (see knowledge/data/*.yaml), so the importer,
+the chat commands, undo and export all speak one format. Nothing here commits: the caller owns
+the transaction, so a batch (an import) is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from knowledge.dates import DateError, iso_for, parse_date
+from knowledge.models import (
+    Actor,
+    ActorKind,
+    Alias,
+    Citation,
+    DatePrecision,
+    Entry,
+    EntryKind,
+    EntryState,
+    Event,
+    EventActor,
+    EventStatus,
+    EventTopic,
+    Revision,
+    Source,
+    SourceKind,
+    utcnow,
+)
+from knowledge.search import index_entry
+from knowledge.text import name_key, slugify
+
+
+class CurationError(ValueError):
+    """A change that cannot be made; the message is safe to show the moderator as is."""
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who makes a change: a Telegram user, or a tool such as the importer (id None)."""
+
+    id: int | None
+    name: str
+
+
+IMPORTER = Author(None, "importer")
+
+LIMITS = {
+    "slug": 80,
+    "title": 200,
+    "summary": 2000,
+    "date_label": 200,
+    "name": 200,
+    "role": 300,
+    "description": 2000,
+    "url": 500,
+    "reliability": 1000,
+    "alias": 200,
+    "topic": 40,
+    "note": 1000,
+    "reason": 500,
+}
+MAX_ALIASES, MAX_TOPICS, MAX_LINKS = 40, 12, 40
+
+# The fields a moderator may change with /edit, per kind, in the order /edit lists them.
+EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    EntryKind.EVENT: ("date", "precision", "date_label", "title", "summary", "status", "topics",
+                      "actors", "sources"),
+    EntryKind.ACTOR: ("name", "kind", "role", "description", "aliases", "sources"),
+    EntryKind.SOURCE: ("name", "kind", "url", "reliability"),
+}  # fmt: skip
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_URL_RE = re.compile(r"^https?://[^\s<>\"]+$")
+
+
+# --- reading an entry as a record -------------------------------------------------------------
+
+
+def snapshot(session: Session, entry: Entry) -> dict[str, Any]:
+    """The entry as a record in the curated-YAML shape (plus its state)."""
+    assert entry.id is not None
+    record: dict[str, Any] = {"slug": entry.slug}
+    if entry.kind == EntryKind.EVENT:
+        event = session.get_one(Event, entry.id)
+        record |= {
+            "date": iso_for(event.date_start, event.precision),
+            "precision": event.precision,
+            "date_label": event.date_label,
+            "title": event.title,
+            "summary": event.summary,
+            "status": event.status,
+            "topics": sorted(
+                session.exec(select(EventTopic.topic).where(EventTopic.event_id == entry.id))
+            ),
+            "actors": sorted(
+                session.exec(
+                    select(Entry.slug)
+                    .join(EventActor, col(EventActor.actor_id) == col(Entry.id))
+                    .where(EventActor.event_id == entry.id)
+                )
+            ),
+            "citations": _citations(session, entry.id),
+        }
+    elif entry.kind == EntryKind.ACTOR:
+        actor = session.get_one(Actor, entry.id)
+        record |= {
+            "kind": actor.kind,
+            "name": actor.name,
+            "role": actor.role,
+            "description": actor.description,
+            # The name itself is stored as an alias row too (for matching); it is not listed.
+            "aliases": [
+                alias
+                for alias in session.exec(
+                    select(Alias.alias).where(Alias.actor_id == entry.id).order_by(col(Alias.id))
+                )
+                if alias != actor.name
+            ],
+            "sources": [c["source"] for c in _citations(session, entry.id)],
+        }
+    else:
+        source = session.get_one(Source, entry.id)
+        record |= {
+            "name": source.name,
+            "kind": source.kind,
+            "url": source.url,
+            "reliability": source.reliability,
+        }
+    if entry.state == EntryState.RETRACTED:
+        record["retracted"] = entry.retracted_reason or ""
+    return record
+
+
+def _citations(session: Session, entry_id: int) -> list[dict[str, str]]:
+    rows = session.exec(
+        select(Entry.slug, Citation.note)
+        .join(Citation, col(Citation.source_id) == col(Entry.id))
+        .where(Citation.entry_id == entry_id)
+        .order_by(col(Citation.id))
+    ).all()
+    return [{"source": slug, "note": note} for slug, note in rows]
+
+
+# --- validating records -----------------------------------------------------------------------
+
+
+def _text(
+    record: dict[str, Any], key: str, *, required: bool, limit_key: str | None = None
+) -> str:
+    value = record.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    if required and not value:
+        raise CurationError(f"{key} must not be empty")
+    limit = LIMITS[limit_key or key]
+    if len(value) > limit:
+        raise CurationError(f"{key} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _choice(record: dict[str, Any], key: str, allowed: type[Any], default: str | None) -> str:
+    value = record.get(key, default)
+    values = [m.value for m in allowed]
+    if value not in values:
+        raise CurationError(f"{key} “{str(value)[:40]}” is not one of: {', '.join(values)}")
+    return str(value)
+
+
+def _list(record: dict[str, Any], key: str, limit: int) -> list[Any]:
+    value = record.get(key) or []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise CurationError(f"{key} must be a list")
+    if len(value) > limit:
+        raise CurationError(f"{key} has {len(value)} items; the limit is {limit}")
+    return value
+
+
+def _resolve(session: Session, kind: str, slug: str, what: str) -> int:
+    entry_id = session.exec(
+        select(Entry.id).where(Entry.kind == kind, Entry.slug == str(slug))
+    ).first()
+    if entry_id is None:
+        raise CurationError(f"unknown {what} “{str(slug)[:60]}”")
+    return entry_id
+
+
+def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Validate a record and return it in canonical form; raise CurationError on any problem."""
+    slug = _text(record, "slug", required=True)
+    if not _SLUG_RE.match(slug):
+        raise CurationError(f"slug “{slug}” may use only a-z, 0-9 and hyphens")
+    out: dict[str, Any] = {"slug": slug}
+    if kind == EntryKind.EVENT:
+        raw_date = record.get("date")
+        try:
+            fuzzy = parse_date(str(raw_date if raw_date is not None else ""))
+        except DateError as exc:
+            raise CurationError(f"date: {exc}") from None
+        precision = record.get("precision") or fuzzy.precision.value
+        precision = _choice({"precision": precision}, "precision", DatePrecision, None)
+        if precision != DatePrecision.APPROXIMATE and precision != fuzzy.precision:
+            raise CurationError(
+                f"precision {precision} does not match the date {fuzzy.iso()} "
+                f"(a {fuzzy.precision.value})"
+            )
+        topics = [str(t).strip().lower() for t in _list(record, "topics", MAX_TOPICS)]
+        for topic in topics:
+            if not _TOPIC_RE.match(topic) or len(topic) > LIMITS["topic"]:
+                raise CurationError(
+                    f"topic “{topic[:40]}” must be up to {LIMITS['topic']} of a-z, 0-9, hyphens"
+                )
+        actors = [str(a) for a in _list(record, "actors", MAX_LINKS)]
+        for actor in actors:
+            _resolve(session, EntryKind.ACTOR, actor, "actor")
+        citations = []
+        for item in _list(record, "citations", MAX_LINKS):
+            if isinstance(item, str):
+                item = {"source": item}
+            if not isinstance(item, dict):
+                raise CurationError("each citation needs a source")
+            _resolve(session, EntryKind.SOURCE, item.get("source", ""), "source")
+            citations.append(
+                {"source": str(item["source"]), "note": _text(item, "note", required=False)}
+            )
+        if not citations:
+            raise CurationError("an event needs at least one source")
+        label = _text(record, "date_label", required=False) or None
+        out |= {
+            "date": fuzzy.iso(),
+            "precision": precision,
+            "date_label": label,
+            "title": _text(record, "title", required=True),
+            "summary": _text(record, "summary", required=False),
+            "status": _choice(record, "status", EventStatus, EventStatus.REPORTED),
+            "topics": sorted(set(topics)),
+            "actors": sorted(set(actors)),
+            "citations": _dedupe_citations(citations),
+        }
+    elif kind == EntryKind.ACTOR:
+        name = _text(record, "name", required=True)
+        aliases: list[str] = []
+        for alias in _list(record, "aliases", MAX_ALIASES):
+            alias = _text({"alias": alias}, "alias", required=True)
+            if alias not in aliases and alias != name:
+                aliases.append(alias)
+        sources = [str(s) for s in _list(record, "sources", MAX_LINKS)]
+        for source in sources:
+            _resolve(session, EntryKind.SOURCE, source, "source")
+        out |= {
+            "kind": _choice(record, "kind", ActorKind, None),
+            "name": name,
+            "role": _text(record, "role", required=False),
+            "description": _text(record, "description", required=False),
+            "aliases": aliases,
+            "sources": list(dict.fromkeys(sources)),
+        }
+    elif kind == EntryKind.SOURCE:
+        url = record.get("url")
+        url = None if url in (None, "", "-") else _text(record, "url", required=False)
+        if url is not None and not _URL_RE.match(url):
+            raise CurationError("url must start with http:// or https://")
+        out |= {
+            "name": _text(record, "name", required=True),
+            "kind": _choice(record, "kind", SourceKind, None),
+            "url": url,
+            "reliability": _text(record, "reliability", required=False),
+        }
+    else:
+        raise CurationError(f"unknown kind {kind}")
+    if record.get("retracted") is not None:
+        out["retracted"] = _text({"reason": record["retracted"]}, "reason", required=False)
+    return out
+
+
+def _dedupe_citations(citations: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for citation in citations:
+        seen.setdefault(citation["source"], citation)
+    return list(seen.values())
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
+    """Write a canonical record's fields and links onto an existing entry row."""
+    assert entry.id is not None
+    eid = entry.id
+    if entry.kind == EntryKind.EVENT:
+        fuzzy = parse_date(record["date"])
+        event = session.get(Event, eid) or Event(id=eid, date_start=fuzzy.start, precision="",
+                                                  title="", summary="")  # fmt: skip
+        event.date_start = fuzzy.start
+        event.precision = record["precision"]
+        event.date_label = record["date_label"]
+        event.title, event.summary, event.status = (
+            record["title"],
+            record["summary"],
+            record["status"],
+        )
+        session.add(event)
+        session.execute(delete(EventTopic).where(col(EventTopic.event_id) == eid))
+        session.execute(delete(EventActor).where(col(EventActor.event_id) == eid))
+        for topic in record["topics"]:
+            session.add(EventTopic(event_id=eid, topic=topic))
+        for slug in record["actors"]:
+            session.add(
+                EventActor(event_id=eid, actor_id=_resolve(session, "actor", slug, "actor"))
+            )
+        _write_citations(session, eid, record["citations"])
+        index_entry(session, eid, event.title, f"{event.summary} {' '.join(record['topics'])}")
+    elif entry.kind == EntryKind.ACTOR:
+        actor = session.get(Actor, eid) or Actor(id=eid, kind="", name="")
+        actor.kind, actor.name = record["kind"], record["name"]
+        actor.role, actor.description = record["role"], record["description"]
+        session.add(actor)
+        session.execute(delete(Alias).where(col(Alias.actor_id) == eid))
+        for alias in [record["name"], *record["aliases"]]:
+            session.add(Alias(actor_id=eid, alias=alias, key=name_key(alias)[:200]))
+        _write_citations(session, eid, [{"source": s, "note": ""} for s in record["sources"]])
+        index_entry(
+            session, eid, actor.name,
+            f"{actor.role} {actor.description} {' '.join(record['aliases'])}",
+        )  # fmt: skip
+    else:
+        source = session.get(Source, eid) or Source(id=eid, name="", name_key="", kind="")
+        clash = session.exec(
+            select(Source.id).where(Source.name_key == record["name"].casefold(), Source.id != eid)
+        ).first()
+        if clash is not None:
+            raise CurationError(f"a source named “{record['name']}” already exists (#{clash})")
+        source.name, source.name_key = record["name"], record["name"].casefold()
+        source.kind, source.url, source.reliability = (
+            record["kind"],
+            record["url"],
+            record["reliability"],
+        )
+        session.add(source)
+        index_entry(session, eid, source.name, f"{source.reliability} {source.kind}")
+    entry.state = EntryState.RETRACTED if "retracted" in record else EntryState.PUBLISHED
+    entry.retracted_reason = record.get("retracted")
+    entry.updated_at = utcnow()
+    session.add(entry)
+    session.flush()
+
+
+def _write_citations(session: Session, entry_id: int, citations: list[dict[str, str]]) -> None:
+    session.execute(delete(Citation).where(col(Citation.entry_id) == entry_id))
+    for citation in citations:
+        source_id = _resolve(session, EntryKind.SOURCE, citation["source"], "source")
+        session.add(Citation(entry_id=entry_id, source_id=source_id, note=citation["note"]))
+
+
+def _record_revision(
+    session: Session,
+    entry: Entry,
+    action: str,
+    author: Author,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    note: str = "",
+) -> Revision:
+    assert entry.id is not None
+    revision = Revision(
+        entry_id=entry.id,
+        action=action,
+        author_id=author.id,
+        author_name=author.name[:200],
+        before=before,
+        after=after,
+        note=note[:500],
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def unique_slug(session: Session, kind: str, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… whichever is free for this kind."""
+    base = slugify(base)
+    slug, n = base, 1
+    while session.exec(select(Entry.id).where(Entry.kind == kind, Entry.slug == slug)).first():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_entry(
+    session: Session, kind: str, record: dict[str, Any], *, author: Author, action: str = "create"
+) -> tuple[Entry, Revision]:
+    """Validate and add a new entry; its first revision records the whole record."""
+    record = dict(record)
+    if not record.get("slug"):
+        record["slug"] = unique_slug(session, kind, str(record.get("title") or record.get("name")))
+    clean = normalise_record(session, kind, record)
+    exists = session.exec(
+        select(Entry.id).where(Entry.kind == kind, Entry.slug == clean["slug"])
+    ).first()
+    if exists is not None:
+        raise CurationError(f"a {kind} with slug “{clean['slug']}” already exists (#{exists})")
+    entry = Entry(kind=kind, slug=clean["slug"])
+    session.add(entry)
+    session.flush()
+    _apply(session, entry, clean)
+    return entry, _record_revision(session, entry, action, author, None, snapshot(session, entry))
+
+
+def update_entry(
+    session: Session,
+    entry_id: int,
+    changes: dict[str, Any],
+    *,
+    author: Author,
+    action: str = "edit",
+    note: str = "",
+) -> Revision | None:
+    """Apply field changes (or a whole record); None when nothing would change."""
+    entry = get_entry(session, entry_id)
+    before = snapshot(session, entry)
+    merged = {**before, **changes}
+    if "retracted" in changes and changes["retracted"] is None:
+        merged.pop("retracted", None)
+    clean = normalise_record(session, entry.kind, merged)
+    if clean == before:
+        return None
+    _apply(session, entry, clean)
+    return _record_revision(session, entry, action, author, before, snapshot(session, entry), note)
+
+
+def get_entry(session: Session, entry_id: int) -> Entry:
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise CurationError(f"there is no entry #{entry_id}")
+    return entry
+
+
+def retract_entry(session: Session, entry_id: int, reason: str, *, author: Author) -> Revision:
+    """Mark an entry retracted: hidden from lists and search, kept with its reason and history."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise CurationError("say why the entry is retracted")
+    entry = get_entry(session, entry_id)
+    if entry.state == EntryState.RETRACTED:
+        raise CurationError(f"#{entry_id} is already retracted")
+    revision = update_entry(
+        session, entry_id, {"retracted": reason}, author=author, action="retract", note=reason
+    )
+    assert revision is not None
+    return revision
+
+
+def undo_last(session: Session, entry_id: int, *, author: Author) -> Revision:
+    """Revert the entry's latest revision; the revert is itself a new revision."""
+    entry = get_entry(session, entry_id)
+    last = session.exec(
+        select(Revision).where(Revision.entry_id == entry_id).order_by(col(Revision.id).desc())
+    ).first()
+    if last is None:
+        raise CurationError(f"#{entry_id} has no history to undo")
+    if last.before is None:
+        if entry.state == EntryState.RETRACTED:
+            raise CurationError(f"#{entry_id} was created by its last revision and is retracted")
+        # Undoing a creation cannot delete (nothing is ever lost): it retracts instead.
+        revision = update_entry(
+            session, entry_id, {"retracted": "undo of its creation"}, author=author,
+            action="undo", note=f"undo of revision {last.id}",
+        )  # fmt: skip
+    else:
+        target = dict(last.before)
+        if "retracted" not in target:
+            target["retracted"] = None
+        revision = update_entry(
+            session, entry_id, target, author=author, action="undo",
+            note=f"undo of revision {last.id}",
+        )  # fmt: skip
+    if revision is None:
+        raise CurationError(f"#{entry_id} already matches its previous version")
+    return revision
+
+
+def parse_field_value(kind: str, field: str, value: str) -> Any:
+    """Turn `/edit` text into a record value for `field`; lists are comma-separated."""
+    if field not in EDITABLE_FIELDS[kind]:
+        raise CurationError(
+            f"{kind}s have no field “{field[:40]}”; editable: {', '.join(EDITABLE_FIELDS[kind])}"
+        )
+    value = value.strip()
+    if field in ("topics", "aliases", "actors", "sources"):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if field in ("url", "date_label") and value in ("-", ""):
+        return None
+    return value

@@ -1,0 +1,95 @@
+"""Dates as the briefing knows them: a day, a month, a year, or an approximate moment."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from knowledge.models import DatePrecision
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+MIN_YEAR, MAX_YEAR = 1900, 2100
+_MONTHS = [
+    "", "January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December",
+]  # fmt: skip
+
+
+class DateError(ValueError):
+    """A date the user typed that is malformed or impossible; the message says why."""
+
+
+@dataclass(frozen=True)
+class FuzzyDate:
+    start: date
+    precision: DatePrecision
+
+    @property
+    def end(self) -> date:
+        """The last day the date may mean (for range filters)."""
+        if self.precision == DatePrecision.DAY:
+            return self.start
+        if self.precision == DatePrecision.MONTH:
+            last = calendar.monthrange(self.start.year, self.start.month)[1]
+            return self.start.replace(day=last)
+        return self.start.replace(month=12, day=31)
+
+    def iso(self) -> str:
+        if self.precision == DatePrecision.DAY:
+            return self.start.isoformat()
+        if self.precision == DatePrecision.MONTH:
+            return f"{self.start.year:04d}-{self.start.month:02d}"
+        return f"{self.start.year:04d}"
+
+
+def parse_date(value: str) -> FuzzyDate:
+    """Parse YYYY, YYYY-MM or YYYY-MM-DD; reject malformed and impossible dates clearly."""
+    value = value.strip()
+    match = _DATE_RE.match(value)
+    if not match:
+        raise DateError(f"“{value[:40]}” is not a date; use YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    assert year is not None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise DateError(f"the year {year} is outside {MIN_YEAR}–{MAX_YEAR}")
+    if month is None:
+        return FuzzyDate(date(year, 1, 1), DatePrecision.YEAR)
+    if not 1 <= month <= 12:
+        raise DateError(f"there is no month {month}; months run 01–12")
+    if day is None:
+        return FuzzyDate(date(year, month, 1), DatePrecision.MONTH)
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        raise DateError(f"{_MONTHS[month]} {year} has {last} days, not {day}")
+    return FuzzyDate(date(year, month, day), DatePrecision.DAY)
+
+
+def format_date(start: date, precision: str, label: str | None = None) -> str:
+    """The date as precisely as it is known, for people: 24 Feb 2022, Jul 2023, 2022, ~2023."""
+    if precision == DatePrecision.DAY:
+        text = f"{start.day} {_MONTHS[start.month][:3]} {start.year}"
+    elif precision == DatePrecision.MONTH:
+        text = f"{_MONTHS[start.month][:3]} {start.year}"
+    elif precision == DatePrecision.YEAR:
+        text = str(start.year)
+    else:
+        return label or f"c. {start.year}"
+    return text
+
+
+def iso_for(start: date, precision: str) -> str:
+    """The YAML/edit form of a stored date."""
+    if precision == DatePrecision.DAY:
+        return start.isoformat()
+    if precision == DatePrecision.MONTH:
+        return f"{start.year:04d}-{start.month:02d}"
+    if precision == DatePrecision.YEAR:
+        return f"{start.year:04d}"
+    # Approximate dates keep the form they were given, as precise as the start is.
+    if start.day != 1:
+        return start.isoformat()
+    if start.month != 1:
+        return f"{start.year:04d}-{start.month:02d}"
+    return f"{start.year:04d}"

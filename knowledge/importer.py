@@ -1,0 +1,204 @@
+"""Curated YAML -> database: validated as a whole, applied through curation, idempotent.
+
+Errors name the file and line (`briefing.yaml:42: events[3]: unknown source “x”`), and a file
+with any error changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from knowledge.curation import (
+    IMPORTER,
+    Author,
+    CurationError,
+    create_entry,
+    normalise_record,
+    snapshot,
+    update_entry,
+)
+from knowledge.db import migrate, session_scope
+from knowledge.models import Entry, EntryKind
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED_BRIEFING = DATA_DIR / "ukraine-nato-security-dynamic.yaml"
+_SECTIONS = (
+    ("sources", EntryKind.SOURCE),
+    ("actors", EntryKind.ACTOR),
+    ("events", EntryKind.EVENT),
+)
+_LINE = "__line__"
+MAX_IMPORT_BYTES = 5_000_000
+
+
+class ImportError_(ValueError):
+    """A briefing file that cannot be imported; `errors` holds every problem, with lines."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(errors[0] if len(errors) == 1 else f"{len(errors)} errors: {errors[0]}")
+        self.errors = errors
+
+
+BriefingError = ImportError_
+
+
+@dataclass
+class ImportSummary:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line each mapping starts on."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Dates stay strings ("2023-07" and "2023-07-11" alike); the curation layer parses them.
+_LineLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_briefing(text: str, name: str = "briefing.yaml") -> dict[str, list[dict[str, Any]]]:
+    """Parse YAML text into sections of records, each carrying its line number."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ImportError_([f"{name}:{line}: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ImportError_([f"{name}:1: expected a mapping with sources, actors and events"])
+    sections: dict[str, list[dict[str, Any]]] = {}
+    errors = []
+    for key, _kind in _SECTIONS:
+        records = data.get(key) or []
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            errors.append(f"{name}:{data.get(_LINE, 1)}: “{key}” must be a list of mappings")
+            continue
+        sections[key] = records
+    unknown = set(data) - {k for k, _ in _SECTIONS} - {"briefing", _LINE}
+    if unknown:
+        errors.append(f"{name}:1: unknown top-level keys: {', '.join(sorted(unknown))}")
+    if errors:
+        raise ImportError_(errors)
+    return sections
+
+
+def import_briefing(
+    session: Session, text: str, *, name: str = "briefing.yaml", author: Author = IMPORTER
+) -> ImportSummary:
+    """Validate the whole file, then apply it through curation. Raises ImportError_ on any
+    problem; the caller's transaction should then be rolled back (a savepoint is used here)."""
+    if len(text.encode("utf-8", "replace")) > MAX_IMPORT_BYTES:
+        raise ImportError_([f"{name}: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"])
+    sections = parse_briefing(text, name)
+    errors: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for key, kind in _SECTIONS:
+        for index, record in enumerate(sections.get(key, [])):
+            slug = str(record.get("slug", ""))
+            where = f"{name}:{record.get(_LINE, '?')}: {key}[{index}]"
+            if (kind, slug) in seen:
+                errors.append(f"{where}: duplicate slug “{slug}”")
+            seen.add((kind, slug))
+    if errors:
+        raise ImportError_(errors)
+
+    summary = ImportSummary()
+    savepoint = session.begin_nested()
+    try:
+        for key, kind in _SECTIONS:
+            for index, raw in enumerate(sections.get(key, [])):
+                record = {k: v for k, v in raw.items() if k != _LINE}
+                where = f"{name}:{raw.get(_LINE, '?')}: {key}[{index}]"
+                try:
+                    _import_record(session, kind, record, author, summary)
+                except CurationError as exc:
+                    errors.append(f"{where}: {exc}")
+        if errors:
+            raise ImportError_(errors)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return summary
+
+
+def _import_record(
+    session: Session, kind: str, record: dict[str, Any], author: Author, summary: ImportSummary
+) -> None:
+    label = f"{kind}:{record.get('slug')}"
+    existing = session.exec(
+        select(Entry).where(Entry.kind == kind, col(Entry.slug) == str(record.get("slug")))
+    ).first()
+    if existing is None:
+        create_entry(session, kind, record, author=author, action="import")
+        summary.added.append(label)
+        return
+    clean = normalise_record(session, kind, record)
+    if clean == snapshot(session, existing):
+        summary.unchanged.append(label)
+        return
+    assert existing.id is not None
+    changes = dict(clean)
+    if "retracted" not in clean:
+        changes["retracted"] = None
+    update_entry(session, existing.id, changes, author=author, action="import")
+    summary.updated.append(label)
+
+
+def import_file(session: Session, path: Path, *, author: Author = IMPORTER) -> ImportSummary:
+    return import_briefing(
+        session, path.read_text(encoding="utf-8"), name=path.name, author=author
+    )
+
+
+def export_briefing(session: Session) -> str:
+    """Every entry (retracted ones marked) as YAML in the importer's format."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for key, kind in _SECTIONS:
+        entries = session.exec(select(Entry).where(Entry.kind == kind).order_by(col(Entry.id)))
+        sections[key] = [snapshot(session, entry) for entry in entries]
+    header = "# Briefing Bot export: curated entries in the knowledge/data format.\n"
+    return header + yaml.safe_dump(sections, allow_unicode=True, sort_keys=False, width=99)
+
+
+def has_entries(session: Session) -> bool:
+    return session.exec(select(Entry.id).limit(1)).first() is not None
+
+
+def prepare_database(engine: Engine, *, bundled: Path | None = BUNDLED_BRIEFING) -> bool:
+    """Migrate the schema; on an empty knowledge base load the bundled briefing.
+
+    Returns True when the briefing was loaded. Safe to run on every start.
+    """
+    migrate(engine)
+    if bundled is None:
+        return False
+    with session_scope(engine) as session:
+        if has_entries(session):
+            return False
+        import_file(session, bundled)
+    return True

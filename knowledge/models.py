@@ -1,0 +1,249 @@
+"""SQLModel tables: entries (events, actors, sources), their links, revisions and the bot's state.
+
+Every curated thing is an `Entry` first, so events, actors and sources share one id space:
+a moderator types `/edit 12` or `/history 12` without saying which kind #12 is.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    """A timezone-aware timestamp column (SQLite stores it as text; we re-attach UTC on read)."""
+    return Field(sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+
+
+class EntryKind(enum.StrEnum):
+    EVENT = "event"
+    ACTOR = "actor"
+    SOURCE = "source"
+
+
+class EntryState(enum.StrEnum):
+    PUBLISHED = "published"
+    RETRACTED = "retracted"
+
+
+class DatePrecision(enum.StrEnum):
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+    APPROXIMATE = "approximate"
+
+
+class EventStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    REPORTED = "reported"
+    CLAIMED = "claimed"
+
+
+class ActorKind(enum.StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    STATE = "state"
+    MEDIA = "media"
+    PLACE = "place"
+
+
+class SourceKind(enum.StrEnum):
+    TELEGRAM_CHANNEL = "telegram_channel"
+    NEWS_OUTLET = "news_outlet"
+    OFFICIAL = "official"
+    ANALYSIS = "analysis"
+    PUBLIC_RECORD = "public_record"
+    BRIEFING = "briefing"
+
+
+class Entry(SQLModel, table=True):
+    """The identity and lifecycle of one curated thing; details live in Event/Actor/Source."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    slug: str = Field(max_length=120)
+    state: str = Field(default=EntryState.PUBLISHED, max_length=16, index=True)
+    retracted_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+    # Slugs are unique per kind: a channel can be both a source and an actor.
+    __table_args__ = (UniqueConstraint("kind", "slug", name="uq_entry_kind_slug"),)
+
+
+class Event(SQLModel, table=True):
+    id: int = Field(foreign_key="entry.id", primary_key=True)
+    date_start: date = Field(index=True)
+    precision: str = Field(max_length=16)
+    date_label: str | None = Field(default=None, max_length=200)
+    title: str = Field(max_length=200)
+    summary: str = Field(max_length=2000)
+    status: str = Field(default=EventStatus.REPORTED, max_length=16)
+
+    __table_args__ = (Index("ix_event_date_id", "date_start", "id"),)
+
+
+class Actor(SQLModel, table=True):
+    id: int = Field(foreign_key="entry.id", primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    name: str = Field(max_length=200)
+    role: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=2000)
+
+
+class Source(SQLModel, table=True):
+    id: int = Field(foreign_key="entry.id", primary_key=True)
+    name: str = Field(max_length=200)
+    name_key: str = Field(max_length=200, unique=True)  # casefolded name, for lookups
+    kind: str = Field(max_length=32)
+    url: str | None = Field(default=None, max_length=500)
+    reliability: str = Field(default="", max_length=1000)
+
+
+class Alias(SQLModel, table=True):
+    """A name an actor is known by; `key` is its normalised, transliterated Latin form."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int = Field(foreign_key="entry.id", index=True)
+    alias: str = Field(max_length=200)
+    key: str = Field(max_length=200, index=True)
+
+
+class EventTopic(SQLModel, table=True):
+    event_id: int = Field(foreign_key="entry.id", primary_key=True)
+    topic: str = Field(max_length=60, primary_key=True, index=True)
+
+
+class EventActor(SQLModel, table=True):
+    event_id: int = Field(foreign_key="entry.id", primary_key=True)
+    actor_id: int = Field(foreign_key="entry.id", primary_key=True, index=True)
+
+
+class Citation(SQLModel, table=True):
+    """A source backing an entry (an event or an actor), with a note on what it backs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    source_id: int = Field(foreign_key="entry.id", index=True)
+    note: str = Field(default="", max_length=1000)
+
+    __table_args__ = (UniqueConstraint("entry_id", "source_id", name="uq_citation_entry_source"),)
+
+
+class Revision(SQLModel, table=True):
+    """One recorded change to an entry: who, when, and the entry before and after.
+
+    Revision ids only grow, so "changes since revision N" is the cursor digests use.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    action: str = Field(max_length=16)  # create / edit / retract / undo / import
+    author_id: int | None = Field(default=None, sa_type=BigInteger)
+    author_name: str = Field(default="", max_length=200)
+    at: datetime = _ts(default_factory=utcnow, index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    note: str = Field(default="", max_length=500)
+
+
+class Moderator(SQLModel, table=True):
+    user_id: int = Field(primary_key=True, sa_type=BigInteger)
+    added_by: int = Field(sa_type=BigInteger)
+    added_at: datetime = _ts(default_factory=utcnow)
+    name: str = Field(default="", max_length=200)
+
+
+class AuditRecord(SQLModel, table=True):
+    """Every admin action, refused ones included."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_type=BigInteger, index=True)
+    at: datetime = _ts(default_factory=utcnow, index=True)
+    command: str = Field(max_length=300)
+    outcome: str = Field(max_length=300)
+
+
+class Draft(SQLModel, table=True):
+    """A moderator's change waiting for another moderator's approval (REVIEW_REQUIRED)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id")
+    action: str = Field(max_length=16)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    author_id: int = Field(sa_type=BigInteger)
+    author_name: str = Field(default="", max_length=200)
+    created_at: datetime = _ts(default_factory=utcnow)
+    state: str = Field(default="pending", max_length=16, index=True)
+    decided_by: int | None = Field(default=None, sa_type=BigInteger)
+    decided_at: datetime | None = _ts(default=None)
+    reason: str = Field(default="", max_length=500)
+
+
+class Subscription(SQLModel, table=True):
+    """A chat (private, group or channel) that receives digests, and where it is up to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger, unique=True)
+    chat_type: str = Field(max_length=16)
+    title: str = Field(default="", max_length=200)
+    frequency: str = Field(default="daily", max_length=16)  # daily / weekly / instant
+    at_time: str = Field(default="09:00", max_length=5)  # HH:MM in `timezone`
+    weekday: int | None = None  # 0 = Monday, for weekly
+    timezone: str = Field(default="UTC", max_length=64)
+    topic: str | None = Field(default=None, max_length=60)
+    actor_id: int | None = Field(default=None)
+    cursor: int = Field(default=0)  # the last revision id this chat's digests covered
+    active: bool = Field(default=True, index=True)
+    next_due_at: datetime | None = _ts(default=None, index=True)
+    created_by: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one message of one digest for one chat. Claimed, sent, then marked."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    chat_id: int = Field(sa_type=BigInteger, index=True)
+    digest_key: str = Field(max_length=64)  # "<subscription>:<from>-<to>"
+    part: int = Field(default=1)
+    parts: int = Field(default=1)
+    text: str
+    state: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = Field(default=0)
+    not_before: datetime | None = _ts(default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _ts(default=None)
+    sent_at: datetime | None = _ts(default=None)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("digest_key", "part", name="uq_delivery_digest_part"),)
+
+
+class SavedQuery(SQLModel, table=True):
+    """A search text kept so paging buttons can refer to it by id (callback data is 64 bytes)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(max_length=300, unique=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled, so a retried or duplicated webhook update runs once."""
+
+    update_id: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    at: datetime = _ts(default_factory=utcnow, index=True)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the knowledge base and the bot's state."""
