@@ -27,6 +27,7 @@ from telegram.request import BaseRequest
 from bot import digests, ops
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
+from bot.updates import PerChatUpdateProcessor
 from bot.handlers import moderation, public, subscriptions
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         # Updates from one chat are handled in order, different chats concurrently.
-        .concurrent_updates(True)
+        .concurrent_updates(PerChatUpdateProcessor())
     )
     if request is not None:
         builder = builder.request(request)
