@@ -27,8 +27,8 @@ from telegram.request import BaseRequest
 from bot import digests, ops
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
-from bot.updates import PerChatUpdateProcessor
 from bot.handlers import moderation, public, subscriptions
+from bot.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A failing handler: the user gets an apology, the log has context, the developer chat a report."""
+"""A failing handler: an apology to the user, context in the log, a report to developers."""
 
 from __future__ import annotations
 
