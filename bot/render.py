@@ -19,6 +19,7 @@ from knowledge.queries import (
     EventDetail,
     EventLine,
     Page,
+    PageKey,
     Ref,
     SearchResult,
     SourceDetail,
@@ -246,17 +247,29 @@ def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) ->
     head = f"{title} · {first}–{last} of {page.total}"
     body = "\n".join(event_line(line) for line in page.items)
     legend = "<i>✅ confirmed · 📰 reported · 💬 claimed — tap a number to open it</i>"
-    prev_data = f"tl:{filter_code}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
-    next_data = f"tl:{filter_code}:{page.offset + page.limit}" if page.has_next else None
+    # ◀ ▶ carry the key of this page's edge, so page 10,000 costs what page 1 does.
+    prev_data = next_data = None
+    if page.has_prev:
+        prev_data = f"tl:{filter_code}:0"
+        if page.offset > page.limit:
+            edge = page.items[0]
+            key = PageKey(edge.sort_date, edge.id, before=True).code()
+            prev_data = f"tl:{filter_code}:{page.offset - page.limit}:{key}"
+    if page.has_next:
+        edge = page.items[-1]
+        key = PageKey(edge.sort_date, edge.id).code()
+        next_data = f"tl:{filter_code}:{page.offset + len(page.items)}:{key}"
     pages = (page.total + page.limit - 1) // page.limit
-    label = f"{page.offset // page.limit + 1}/{pages}"
+    # Numbered by the last line shown: after a change the page may start off the grid.
+    label = f"{(page.offset + len(page.items) - 1) // page.limit + 1}/{pages}"
     rows = _open_rows([line.id for line in page.items], "ev")
     if page.total > page.limit:
         rows.append(_nav_row(prev_data, next_data, label))
     return Reply(split_blocks([head, body, legend]), InlineKeyboardMarkup(rows))
 
 
-def sources_overview(lines: Sequence[SourceLine]) -> Reply:
+def sources_overview(lines: Sequence[SourceLine], total: int | None = None) -> Reply:
+    """The most cited sources; `total` says how many there are when `lines` is only the top."""
     if not lines:
         return Reply(["No sources are recorded yet."])
     body = [
@@ -264,6 +277,8 @@ def sources_overview(lines: Sequence[SourceLine]) -> Reply:
         f"{s.citations} {'entry' if s.citations == 1 else 'entries'} #{s.id}"
         for s in lines
     ]
+    if total is not None and total > len(lines):
+        body.append(f"… and {total - len(lines)} more: <code>/sources name</code> finds any.")
     head = "<b>Sources</b> — <code>/sources name</code> shows what a source backs."
     rows = [[button(clip(s.name, 40), f"src:{s.id}")] for s in lines[:20]]
     return Reply(numbered(split_blocks([head, *body])), InlineKeyboardMarkup(rows))
@@ -308,13 +323,17 @@ def search_page(query: str, query_id: int, page: Page[SearchResult]) -> Reply:
         f" #{r.id}"
         for r in page.items
     ]
-    head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}"
+    more = "+" if page.more else ""  # counted only as far as search ranks
+    head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}{more}"
+    if page.more:
+        lines.append("<i>The most recent matches, best first: add a word to narrow it down.</i>")
     rows = _open_rows([r.id for r in page.items], "open")
     if page.total > page.limit:
         prev_data = f"sr:{query_id}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
         next_data = f"sr:{query_id}:{page.offset + page.limit}" if page.has_next else None
         pages = (page.total + page.limit - 1) // page.limit
-        rows.append(_nav_row(prev_data, next_data, f"{page.offset // page.limit + 1}/{pages}"))
+        label = f"{page.offset // page.limit + 1}/{pages}{more}"
+        rows.append(_nav_row(prev_data, next_data, label))
     return Reply(split_blocks([head, *lines]), InlineKeyboardMarkup(rows))
 
 

@@ -98,6 +98,8 @@ class Actor(SQLModel, table=True):
     role: str = Field(default="", max_length=300)
     description: str = Field(default="", max_length=2000)
 
+    __table_args__ = (Index("ix_actor_kind_name", "kind", "name"),)  # 0005_query_performance
+
 
 class Source(SQLModel, table=True):
     id: int = Field(foreign_key="entry.id", primary_key=True)
@@ -135,7 +137,10 @@ class Citation(SQLModel, table=True):
     source_id: int = Field(foreign_key="entry.id", index=True)
     note: str = Field(default="", max_length=1000)
 
-    __table_args__ = (UniqueConstraint("entry_id", "source_id", name="uq_citation_entry_source"),)
+    __table_args__ = (
+        UniqueConstraint("entry_id", "source_id", name="uq_citation_entry_source"),
+        Index("ix_citation_source_entry", "source_id", "entry_id"),  # 0005_query_performance
+    )
 
 
 class Revision(SQLModel, table=True):
@@ -173,7 +178,12 @@ class AuditRecord(SQLModel, table=True):
 
 
 class Draft(SQLModel, table=True):
-    """A moderator's change waiting for another moderator's approval (REVIEW_REQUIRED)."""
+    """A moderator's change not yet applied: waiting for another moderator's approval
+    (REVIEW_REQUIRED, state `pending`) or for its author to confirm a suspected duplicate
+    (state `confirm`). Then `applied`, `rejected` or `cancelled`. A draft never writes a
+    Revision; approving it applies the change through knowledge/curation.py.
+    `payload` is {"kind": entry kind or None, "data": the change} (see knowledge/moderation.py).
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     entry_id: int | None = Field(default=None, foreign_key="entry.id")

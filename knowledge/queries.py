@@ -6,16 +6,22 @@ retracted entries are left out of lists and search but still answer a direct loo
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
+import weakref
 import zlib
-from collections import defaultdict
+from bisect import bisect_left
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, func, or_, tuple_
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine, Select, and_, event, func, or_
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session, SQLModel, col, select
 
 from knowledge.dates import DateError, format_date, parse_date
 from knowledge.models import (
@@ -31,11 +37,12 @@ from knowledge.models import (
     Revision,
     Source,
 )
-from knowledge.search import search_entries
+from knowledge.search import search_entries, search_terms
 from knowledge.text import name_key
 
 PUBLISHED = EntryState.PUBLISHED
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -140,6 +147,7 @@ class Page(Generic[T]):
     total: int
     offset: int
     limit: int
+    more: bool = False  # there are more than `total` (a search counts only so far)
 
     @property
     def has_prev(self) -> bool:
@@ -148,6 +156,91 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.offset + len(self.items) < self.total
+
+
+# --- memo -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Memo:
+    stamp: tuple[object, ...] = ()
+    values: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)  # least recent first
+
+
+_memos: weakref.WeakKeyDictionary[Engine, _Memo] = weakref.WeakKeyDictionary()
+_memo_lock = threading.Lock()
+_MEMO_SIZE = 512
+_WROTE = "knowledge.queries.wrote"
+_STAMPED = "knowledge.queries.stamp"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _context: object) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_write(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+        session.info.pop(_STAMPED, None)
+
+
+def _stamp(session: Session) -> tuple[object, ...]:
+    """Changes whenever the knowledge base may have: every curated change writes a revision,
+    and a bulk load adds entries and aliases. Three index lookups, one round trip."""
+    # Read once per transaction (a reply may consult the cache several times), in plain SQL:
+    # building a statement would cost more than the three index lookups themselves.
+    stamped = session.info.get(_STAMPED)
+    if stamped is not None:
+        return stamped  # type: ignore[no-any-return]
+    stamp = tuple(session.connection().exec_driver_sql(_STAMP_SQL).one())
+    session.info[_STAMPED] = stamp
+    return stamp
+
+
+_STAMP_SQL = (
+    f"SELECT (SELECT max(id) FROM {Revision.__tablename__}), "
+    f"(SELECT max(id) FROM {Entry.__tablename__}), (SELECT max(id) FROM {Alias.__tablename__})"
+)
+
+
+def _remembered(session: Session, key: Hashable, compute: Callable[[], V]) -> V:
+    """`compute()`, kept per database until the knowledge base changes.
+
+    For the expensive parts of a reply that many users ask for alike (exact counts over
+    100,000 events, the alias index): recomputing them per update would blow the latency
+    budget. A session that has written in its transaction computes afresh and keeps nothing,
+    since its view may yet be rolled back.
+    """
+    if session.info.get(_WROTE):
+        return compute()
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    stamp = _stamp(session)
+    with _memo_lock:
+        memo = _memos.get(engine)
+        if memo is None or memo.stamp != stamp:
+            memo = _memos[engine] = _Memo(stamp)
+        if key in memo.values:
+            memo.values.move_to_end(key)
+            return memo.values[key]  # type: ignore[no-any-return]
+    value = compute()
+    with _memo_lock:
+        if _memos.get(engine) is memo:
+            if len(memo.values) >= _MEMO_SIZE:
+                memo.values.popitem(last=False)
+            memo.values[key] = value
+    return value
+
+
+HIDDEN_STATES = [state.value for state in EntryState if state != PUBLISHED]
+
+
+def _hidden_ids() -> Select[tuple[int]]:
+    # Retracted entries are few, so leaving them out by id is far cheaper than joining every
+    # listed row to `entry` to check its state.
+    return select(Entry.id).where(col(Entry.state).in_(HIDDEN_STATES))  # type: ignore[return-value]
 
 
 # --- timeline ---------------------------------------------------------------------------------
@@ -174,6 +267,34 @@ class TimelineFilter:
             e = self.end.strftime("%Y%m%d") if self.end else ""
             return f"r{s}-{e}"
         return "-"
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """A keyset position on the timeline: the page after (or before) the event at (date, id).
+
+    Paging by key costs the same on page 10,000 as on page 1, where OFFSET would walk every
+    earlier event; the ◀ ▶ buttons carry the key of the page they come from.
+    """
+
+    date: date
+    id: int
+    before: bool = False
+
+    def code(self) -> str:
+        """A compact form for callback data (≤ 19 bytes): `a20230711.25`."""
+        return f"{'b' if self.before else 'a'}{self.date:%Y%m%d}.{self.id}"
+
+    @classmethod
+    def parse(cls, code: str) -> PageKey | None:
+        match = re.fullmatch(r"([ab])(\d{4})(\d{2})(\d{2})\.(\d{1,10})", code)
+        if match is None:
+            return None
+        direction, year, month, day, entry_id = match.groups()
+        try:
+            return cls(date(int(year), int(month), int(day)), int(entry_id), direction == "b")
+        except ValueError:
+            return None
 
 
 class FilterError(ValueError):
@@ -210,6 +331,11 @@ def resolve_timeline_filter(*, session: Session, text: str) -> TimelineFilter:
     raise FilterError(f"no date, topic or actor matches “{text[:60]}”")
 
 
+def _topics_by_code(session: Session) -> dict[str, str]:
+    topics = session.exec(select(EventTopic.topic).distinct()).all()
+    return {f"{zlib.crc32(topic.encode()):x}": topic for topic in topics}
+
+
 def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
     """The filter behind `TimelineFilter.code()`, or None if it no longer resolves."""
     try:
@@ -219,10 +345,10 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
             actor = session.get(Actor, int(code[1:]))
             return TimelineFilter(actor_id=actor.id, label=actor.name) if actor else None
         if code.startswith("t"):
-            for topic in session.exec(select(EventTopic.topic).distinct()):
-                if f"{zlib.crc32(topic.encode()):x}" == code[1:]:
-                    return TimelineFilter(topic=topic, label=topic)
-            return None
+            topic = _remembered(session, ("topics",), lambda: _topics_by_code(session)).get(
+                code[1:]
+            )
+            return TimelineFilter(topic=topic, label=topic) if topic else None
         if code.startswith("r"):
             s, _, e = code[1:].partition("-")
             start = date(int(s[:4]), int(s[4:6]), int(s[6:])) if s else None
@@ -234,26 +360,124 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
     return None
 
 
-def _timeline_query(flt: TimelineFilter):  # type: ignore[no-untyped-def]
-    query = (
-        select(Event.id, Event.date_start, Event.precision, Event.date_label, Event.title,
-               Event.status)
-        .join(Entry, col(Entry.id) == col(Event.id))
-        .where(Entry.state == PUBLISHED)
-    )  # fmt: skip
+def _links(flt: TimelineFilter) -> list[tuple[type[SQLModel], Any, object]]:
+    """The link tables a filter goes through: (table, column to match, value)."""
+    links: list[tuple[type[SQLModel], Any, object]] = []
+    if flt.actor_id is not None:
+        links.append((EventActor, col(EventActor.actor_id), flt.actor_id))
+    if flt.topic is not None:
+        links.append((EventTopic, col(EventTopic.topic), flt.topic))
+    return links
+
+
+def _in_range(query: Select[Any], flt: TimelineFilter) -> Select[Any]:
     if flt.start:
         query = query.where(col(Event.date_start) >= flt.start)
     if flt.end:
         query = query.where(col(Event.date_start) <= flt.end)
-    if flt.actor_id is not None:
-        query = query.join(EventActor, col(EventActor.event_id) == col(Event.id)).where(
-            EventActor.actor_id == flt.actor_id
-        )
-    if flt.topic is not None:
-        query = query.join(EventTopic, col(EventTopic.event_id) == col(Event.id)).where(
-            EventTopic.topic == flt.topic
-        )
     return query
+
+
+def _timeline_query(flt: TimelineFilter, *, walk: bool = True) -> Select[tuple[int]]:
+    """Ids of the published events a filter selects, unordered.
+
+    `walk` tests links with EXISTS, so the database can walk the (date, id) index in order and
+    stop after one page: right when the filter matches many events. Otherwise the links are
+    joined, which gathers a few matching events directly and sorts them.
+    """
+    query: Select[Any] = _in_range(select(Event.id), flt)
+    for link, column, value in _links(flt):
+        link_event = link.event_id  # type: ignore[attr-defined]
+        if walk:
+            query = query.where(
+                select(link_event).where(link_event == col(Event.id), column == value).exists()
+            )
+        else:
+            query = query.join(link, link_event == col(Event.id)).where(column == value)
+    return query.where(col(Event.id).not_in(_hidden_ids()))
+
+
+def _count_events(session: Session, flt: TimelineFilter) -> int:
+    """How many published events the filter selects (exact; remembered until a change)."""
+
+    def compute() -> int:
+        links = _links(flt)
+        if len(links) > 1 or (links and (flt.start or flt.end)):
+            query = _timeline_query(flt, walk=False)
+            return session.exec(select(func.count()).select_from(query.subquery())).one()
+        # Count every row in an index, then take away the few retracted ones.
+        if links:
+            link, column, value = links[0]
+            link_event = link.event_id  # type: ignore[attr-defined]
+            everything = select(func.count()).select_from(link).where(column == value)
+            hidden = (
+                select(func.count())
+                .select_from(link)
+                .join(Entry, col(Entry.id) == link_event)
+                .where(column == value, col(Entry.state).in_(HIDDEN_STATES))
+            )
+        else:
+            everything = _in_range(select(func.count()).select_from(Event), flt)
+            hidden = _in_range(
+                select(func.count())
+                .select_from(Event)
+                .join(Entry, col(Entry.id) == col(Event.id))
+                .where(col(Entry.state).in_(HIDDEN_STATES)),
+                flt,
+            )
+        return int(session.exec(everything).one()) - int(session.exec(hidden).one())
+
+    return _remembered(session, ("timeline-count", flt.code(), flt.start, flt.end), compute)
+
+
+def _page_ids(
+    session: Session,
+    flt: TimelineFilter,
+    *,
+    total: int,
+    limit: int,
+    offset: int = 0,
+    key: PageKey | None = None,
+    from_end: bool = False,
+) -> list[int]:
+    walk = True
+    if _links(flt):
+        # Walking the date index costs about limit × all / total rows; joining costs total.
+        everything = _count_events(session, TimelineFilter())
+        walk = total * total >= max(limit, 10) * everything
+    query = _timeline_query(flt, walk=walk)
+    descending = from_end or (key is not None and key.before)
+    if key is not None:
+        # `date >= d` first so the database can seek the (date, id) index to the key.
+        same_day = col(Event.date_start) == key.date
+        if key.before:
+            query = query.where(col(Event.date_start) <= key.date).where(
+                or_(col(Event.date_start) < key.date, and_(same_day, col(Event.id) < key.id))
+            )
+        else:
+            query = query.where(col(Event.date_start) >= key.date).where(
+                or_(col(Event.date_start) > key.date, and_(same_day, col(Event.id) > key.id))
+            )
+    if descending:
+        query = query.order_by(col(Event.date_start).desc(), col(Event.id).desc())
+    else:
+        query = query.order_by(col(Event.date_start), col(Event.id))
+    query = query.limit(limit)
+    if key is None and not from_end and offset:
+        query = query.offset(offset)
+    ids = list(session.exec(query))
+    return ids[::-1] if descending else ids
+
+
+def _lines(session: Session, ids: list[int]) -> list[EventLine]:
+    if not ids:
+        return []
+    rows = session.exec(
+        select(Event.id, Event.date_start, Event.precision, Event.date_label, Event.title,
+               Event.status).where(col(Event.id).in_(ids))
+    ).all()  # fmt: skip
+    by_id = {row[0]: _line(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _line(row) -> EventLine:  # type: ignore[no-untyped-def]
@@ -262,27 +486,58 @@ def _line(row) -> EventLine:  # type: ignore[no-untyped-def]
 
 
 def timeline_page(
-    *, session: Session, flt: TimelineFilter, offset: int = 0, limit: int = 10
+    *,
+    session: Session,
+    flt: TimelineFilter,
+    offset: int = 0,
+    limit: int = 10,
+    key: PageKey | None = None,
 ) -> Page[EventLine]:
-    """One page of the timeline, oldest first (ties by id, so pages never overlap)."""
-    base = _timeline_query(flt)
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    offset = max(0, min(offset, max(total - 1, 0)))
-    rows = session.exec(
-        base.order_by(col(Event.date_start), col(Event.id)).offset(offset).limit(limit)
-    ).all()
-    return Page([_line(r) for r in rows], total, offset, limit)
+    """One page of the timeline, oldest first (ties by id, so pages never overlap).
+
+    With `key` (from a ◀ ▶ button) the page is found by keyset and `offset` only says where
+    it starts for the "11–20 of N" label; without it, `offset` is used as given. Pages are
+    remembered until the knowledge base changes: the first one is what everybody asks for.
+    """
+    memo_key = ("timeline-page", flt.code(), flt.start, flt.end, offset, limit, key)
+    page = _remembered(
+        session,
+        memo_key,
+        lambda: _timeline_page(session, flt, offset=offset, limit=limit, key=key),
+    )
+    return Page(list(page.items), page.total, page.offset, page.limit)
+
+
+def _timeline_page(
+    session: Session, flt: TimelineFilter, *, offset: int, limit: int, key: PageKey | None
+) -> Page[EventLine]:
+    total = _count_events(session, flt)
+    if key is None:
+        offset = max(0, min(offset, max(total - 1, 0)))
+        ids = _page_ids(session, flt, total=total, limit=limit, offset=offset)
+        return Page(_lines(session, ids), total, offset, limit)
+    ids = _page_ids(session, flt, total=total, limit=limit, key=key)
+    if key.before and len(ids) < limit:
+        # Nothing (or too little) before the key any more: the list starts here.
+        return _timeline_page(session, flt, offset=0, limit=limit, key=None)
+    if not key.before and not ids:
+        # A stale key past the end: show the last page (as paging from the start ends).
+        tail = total % limit or limit
+        ids = _page_ids(session, flt, total=total, limit=tail, from_end=True)
+        return Page(_lines(session, ids), total, max(total - len(ids), 0), limit)
+    if not key.before and len(ids) < limit:
+        offset = total - len(ids)
+    offset = max(0, min(offset, max(total - len(ids), 0)))
+    return Page(_lines(session, ids), total, offset, limit)
 
 
 def timeline_after(
     *, session: Session, flt: TimelineFilter, after: tuple[date, int] | None, limit: int = 10
 ) -> list[EventLine]:
     """Keyset page: the events after (date, id), for callers walking a long timeline."""
-    query = _timeline_query(flt)
-    if after is not None:
-        query = query.where(tuple_(col(Event.date_start), col(Event.id)) > tuple_(*after))
-    rows = session.exec(query.order_by(col(Event.date_start), col(Event.id)).limit(limit))
-    return [_line(r) for r in rows]
+    key = PageKey(*after) if after is not None else None
+    total = _count_events(session, flt)
+    return _lines(session, _page_ids(session, flt, total=total, limit=limit, key=key))
 
 
 # --- single entries ---------------------------------------------------------------------------
@@ -372,13 +627,17 @@ def source_detail(*, session: Session, source_id: int, limit: int = 15) -> Sourc
     if row is None:
         return None
     source, entry = row
-    cited = (
-        select(Citation.entry_id)
-        .join(Entry, col(Entry.id) == col(Citation.entry_id))
-        .where(Citation.source_id == source_id, Entry.state == PUBLISHED)
+    count = _citation_counts(session).get(source_id, 0)
+    # The (source_id, entry_id) index yields the first citing entries without a sort.
+    ids = list(
+        session.exec(
+            select(Citation.entry_id)
+            .where(Citation.source_id == source_id)
+            .where(col(Citation.entry_id).not_in(_hidden_ids()))
+            .order_by(col(Citation.entry_id))
+            .limit(limit)
+        )
     )
-    count = session.exec(select(func.count()).select_from(cited.subquery())).one()
-    ids = list(session.exec(cited.order_by(col(Citation.entry_id)).limit(limit)))
     return SourceDetail(
         id=source.id,
         name=source.name,
@@ -407,69 +666,79 @@ def titles(*, session: Session, entry_ids: list[int]) -> dict[int, str]:
 
 def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[list[Ref], int]]:
     """Published actors grouped by kind: up to `per_kind` names each, and how many there are."""
-    counts = dict(
-        session.exec(
-            select(Actor.kind, func.count())
-            .join(Entry, col(Entry.id) == col(Actor.id))
-            .where(Entry.state == PUBLISHED)
-            .group_by(Actor.kind)
-        ).all()
+
+    def compute() -> dict[str, tuple[list[Ref], int]]:
+        published = col(Actor.id).not_in(_hidden_ids())
+        counts = dict(
+            session.exec(
+                select(Actor.kind, func.count()).where(published).group_by(Actor.kind)
+            ).all()
+        )
+        grouped: dict[str, tuple[list[Ref], int]] = {}
+        for kind in sorted(counts):
+            # Read in order from the (kind, name) index, not sorted per request.
+            rows = session.exec(
+                select(Actor.id, Actor.name)
+                .where(Actor.kind == kind, published)
+                .order_by(col(Actor.name))
+                .limit(per_kind)
+            ).all()
+            grouped[kind] = ([Ref(i, n) for i, n in rows], counts[kind])
+        return grouped
+
+    return dict(_remembered(session, ("actors-by-kind", per_kind), compute))
+
+
+@dataclass(frozen=True)
+class _AliasIndex:
+    """Every published alias in memory, for fuzzy matching without a query per alias."""
+
+    keys: list[str]  # alias keys, one per alias row
+    owners: list[tuple[int, str, str]]  # (actor id, actor name, alias), parallel to keys
+    sorted_keys: list[tuple[str, int]]  # (key, index into owners), in code point order
+    words: list[str]  # every distinct word of every key, sorted (for prefixes and typos)
+    word_owners: list[list[int]]  # indexes into owners, parallel to words
+
+    def starting_with(self, prefix: str) -> Iterator[int]:
+        """Owners of the keys that start with `prefix`."""
+        start = bisect_left(self.sorted_keys, (prefix,))
+        for key, i in itertools.islice(self.sorted_keys, start, None):
+            if not key.startswith(prefix):
+                return
+            yield i
+
+
+def _load_alias_index(session: Session) -> _AliasIndex:
+    rows = session.exec(
+        select(Alias.actor_id, Actor.name, Alias.alias, Alias.key)
+        .join(Actor, col(Actor.id) == col(Alias.actor_id))
+        .where(col(Alias.actor_id).not_in(_hidden_ids()))
+        .order_by(col(Alias.id))
+    ).all()
+    owners_of: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        for word in dict.fromkeys(row[3].split()):
+            owners_of[word].append(index)
+    words = sorted(owners_of)
+    return _AliasIndex(
+        keys=[r[3] for r in rows],
+        owners=[(r[0], r[1], r[2]) for r in rows],
+        sorted_keys=sorted((r[3], i) for i, r in enumerate(rows)),
+        words=words,
+        word_owners=[owners_of[w] for w in words],
     )
-    grouped: dict[str, tuple[list[Ref], int]] = {}
-    for kind in sorted(counts):
-        rows = session.exec(
-            select(Actor.id, Actor.name)
-            .join(Entry, col(Entry.id) == col(Actor.id))
-            .where(Entry.state == PUBLISHED, Actor.kind == kind)
-            .order_by(col(Actor.name))
-            .limit(per_kind)
-        ).all()
-        grouped[kind] = ([Ref(i, n) for i, n in rows], counts[kind])
-    return grouped
 
 
-@dataclass
-class _AliasCache:
-    stamp: tuple[object, ...] = ()
-    keys: list[str] = field(default_factory=list)
-    owners: list[tuple[int, str, str]] = field(default_factory=list)  # (actor id, name, alias)
-
-
-_alias_caches: dict[int, _AliasCache] = defaultdict(_AliasCache)
-_alias_lock = threading.Lock()
-
-
-def _alias_index(session: Session) -> _AliasCache:
-    """Every published alias key in memory, reloaded only when the alias table changes."""
-    # Aliases are rewritten on every actor change and retraction writes a revision, so these
-    # three numbers change whenever the published alias set may have.
-    stamp = (
-        session.exec(select(func.max(Alias.id))).one(),
-        session.exec(select(func.count(Alias.id))).one(),
-        session.exec(select(func.max(Revision.id))).one(),
-    )
-    bind = session.get_bind()
-    with _alias_lock:
-        cache = _alias_caches[id(bind)]
-        if cache.stamp == stamp:
-            return cache
-        rows = session.exec(
-            select(Alias.actor_id, Actor.name, Alias.alias, Alias.key)
-            .join(Actor, col(Actor.id) == col(Alias.actor_id))
-            .join(Entry, col(Entry.id) == col(Alias.actor_id))
-            .where(Entry.state == PUBLISHED)
-            .order_by(col(Alias.id))
-        ).all()
-        fresh = _AliasCache(stamp, [r[3] for r in rows], [(r[0], r[1], r[2]) for r in rows])
-        _alias_caches[id(bind)] = fresh
-        return fresh
+def _alias_index(session: Session) -> _AliasIndex:
+    return _remembered(session, ("aliases",), lambda: _load_alias_index(session))
 
 
 def find_actors(*, session: Session, query: str, limit: int = 5) -> list[ActorMatch]:
     """Actors matching a name: exact alias key first, then prefix, then fuzzy (typos).
 
-    Scores run 0–100; an exact or prefix match scores 100 or 95, so callers can tell a clear
-    winner (one result, or a lead of several points) from a choice to offer.
+    Scores run 0–100; an exact or prefix match scores 100 or 96 and a fuzzy one at most 95,
+    so callers can tell a clear winner (one result, or a lead of several points) from a
+    choice to offer.
     """
     key = name_key(query)[:200]
     if not key:
@@ -483,21 +752,38 @@ def find_actors(*, session: Session, query: str, limit: int = 5) -> list[ActorMa
     exact = session.exec(
         select(Alias.actor_id, Actor.name, Alias.alias)
         .join(Actor, col(Actor.id) == col(Alias.actor_id))
-        .join(Entry, col(Entry.id) == col(Alias.actor_id))
-        .where(Entry.state == PUBLISHED, or_(Alias.key == key, and_(
-            col(Alias.key).startswith(key + " "))))
+        .where(Alias.key == key, col(Alias.actor_id).not_in(_hidden_ids()))
         .limit(50)
-    ).all()  # fmt: skip
+    ).all()
     for actor_id, name, alias in exact:
-        offer(actor_id, name, alias, 100.0 if name_key(alias) == key else 96.0)
+        offer(actor_id, name, alias, 100.0)
+    if len(best) >= limit:
+        return sorted(best.values(), key=lambda m: (-m.score, m.name))[:limit]
+    index = _alias_index(session)
+    # The key followed by more words ("klymenko" -> "klymenko time"). In memory, because a
+    # range on the column would depend on PostgreSQL's collation (en_US ignores spaces).
+    for i in itertools.islice(index.starting_with(key + " "), 50):
+        offer(*index.owners[i], 96.0)
     if len(best) < limit and len(key) >= 3:
-        cache = _alias_index(session)
-        for _key, score, index in process.extract(
-            key, cache.keys, scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=78
+        # Plain edit-distance ratios: WRatio's partial matching rates any one- or two-letter
+        # alias ("m", "us") 90 against every query containing it.
+        for _key, score, i in process.extract(
+            key, index.keys, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=78
         ):
-            actor_id, name, alias = cache.owners[index]
-            # WRatio rates a short query inside a long name highly; keep exact matches ahead.
-            offer(actor_id, name, alias, min(float(score), 95.0))
+            offer(*index.owners[i], min(float(score), 95.0))
+        if " " not in key:
+            # One word may be any word of a longer name: a surname, or a name half typed.
+            start = bisect_left(index.words, key)
+            for w in range(start, min(start + limit * 4, len(index.words))):
+                if not index.words[w].startswith(key):
+                    break
+                for i in index.word_owners[w][: limit * 4]:
+                    offer(*index.owners[i], 90.0)
+            for _word, score, w in process.extract(
+                key, index.words, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=80
+            ):
+                for i in index.word_owners[w][: limit * 4]:
+                    offer(*index.owners[i], min(float(score), 95.0) - 1)
     return sorted(best.values(), key=lambda m: (-m.score, m.name))[:limit]
 
 
@@ -512,23 +798,44 @@ def resolve_actor(*, session: Session, name: str) -> ActorMatch | None:
 # --- sources ----------------------------------------------------------------------------------
 
 
-def source_overview(*, session: Session) -> list[SourceLine]:
-    """Every published source with how many published entries cite it, most cited first."""
-    cited = (
-        select(Citation.source_id, func.count().label("n"))
-        .join(Entry, col(Entry.id) == col(Citation.entry_id))
-        .where(Entry.state == PUBLISHED)
-        .group_by(Citation.source_id)
-        .subquery()
-    )
-    rows = session.exec(
-        select(Source.id, Source.name, Source.kind, func.coalesce(cited.c.n, 0))
-        .join(Entry, col(Entry.id) == col(Source.id))
-        .outerjoin(cited, cited.c.source_id == col(Source.id))
-        .where(Entry.state == PUBLISHED)
-        .order_by(func.coalesce(cited.c.n, 0).desc(), col(Source.name))
-    ).all()
-    return [SourceLine(*row) for row in rows]
+def _citation_counts(session: Session) -> dict[int, int]:
+    """How many published entries cite each source (remembered until a change)."""
+
+    def compute() -> dict[int, int]:
+        # Count all citations from the (source_id, entry_id) index, then take away the few
+        # of retracted entries: far cheaper than checking every citing entry's state.
+        counts = dict(
+            session.exec(
+                select(Citation.source_id, func.count()).group_by(col(Citation.source_id))
+            ).all()
+        )
+        hidden = session.exec(
+            select(Citation.source_id, func.count())
+            .join(Entry, col(Entry.id) == col(Citation.entry_id))
+            .where(col(Entry.state).in_(HIDDEN_STATES))
+            .group_by(col(Citation.source_id))
+        ).all()
+        for source_id, n in hidden:
+            counts[source_id] -= n
+        return counts
+
+    return _remembered(session, ("citation-counts",), compute)
+
+
+def source_overview(*, session: Session, limit: int | None = None) -> list[SourceLine]:
+    """Published sources with how many published entries cite each, most cited first
+    (the first `limit` of them, when given)."""
+
+    def compute() -> list[SourceLine]:
+        counts = _citation_counts(session)
+        rows = session.exec(
+            select(Source.id, Source.name, Source.kind).where(col(Source.id).not_in(_hidden_ids()))
+        ).all()
+        lines = [SourceLine(i, name, kind, counts.get(i, 0)) for i, name, kind in rows]
+        return sorted(lines, key=lambda line: (-line.citations, line.name.casefold()))
+
+    lines = _remembered(session, ("source-overview",), compute)
+    return lines[:limit] if limit is not None else list(lines)
 
 
 def find_source(*, session: Session, name: str) -> Source | None:
@@ -557,9 +864,23 @@ def find_source(*, session: Session, name: str) -> Source | None:
 
 
 def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> Page[SearchResult]:
-    """Full-text search over published events, actors and sources, best match first."""
-    hits, total = search_entries(session, text, limit=limit, offset=offset)
-    ids = [h.entry_id for h in hits]
+    """Full-text search over published events, actors and sources, best match first.
+
+    Pages are remembered until the knowledge base changes, like timeline pages: the same
+    few searches come back again and again, and ranking a common word costs milliseconds.
+    """
+    terms = tuple(search_terms(text))
+    page = _remembered(
+        session,
+        ("search-page", terms, offset, limit),
+        lambda: _search_page(session, text, offset=offset, limit=limit),
+    )
+    return Page(list(page.items), page.total, page.offset, page.limit, page.more)
+
+
+def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Page[SearchResult]:
+    found = search_entries(session, text, limit=limit, offset=offset)
+    ids = [h.entry_id for h in found.hits]
     results: dict[int, SearchResult] = {}
     if ids:
         for eid, start, precision, label, title in session.exec(
@@ -576,7 +897,8 @@ def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> P
             select(Source.id, Source.name, Source.kind).where(col(Source.id).in_(ids))
         ):
             results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "))
-    return Page([results[i] for i in ids if i in results], total, offset, limit)
+    items = [results[i] for i in ids if i in results]
+    return Page(items, found.total, offset, limit, found.more)
 
 
 def citations_of(*, session: Session, entry_id: int) -> list[CitationView]:

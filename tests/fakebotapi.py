@@ -309,8 +309,11 @@ class _TelegramHTMLParser:
                 i = decoded[1]
                 continue
             if ch != "<":
-                self.emit(ch)
-                i += 1
+                # The whole run up to the next tag or reference at once (per character, a
+                # long message took milliseconds).
+                stop = min((p for p in (text.find("<", i), text.find("&", i)) if p != -1), default=n)
+                self.emit(text[i:stop])
+                i = stop
                 continue
             is_end_tag = i + 1 < n and text[i + 1] == "/"
             i = self.end_tag(i) if is_end_tag else self.start_tag(i)

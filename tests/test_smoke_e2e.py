@@ -12,7 +12,7 @@ async def test_timeline_answers_and_pages_in_place(
     [page] = await harness.send("/timeline")
     assert "Timeline" in page.plain
     assert "1–10 of" in page.plain
-    edited = await harness.press(page, "tl:-:10")
+    edited = await harness.press(page, page.button("▶")["callback_data"])
     assert edited == []  # no new message: the page was edited in place
     assert "11–" in fake_api.get_message(page.chat_id, page.message_id).plain
     assert [c for c in fake_api.calls if not c.ok] == []

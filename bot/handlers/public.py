@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 SEARCH_PAGE_SIZE = 8
+SOURCES_SHOWN = 40
 _ID_RE = re.compile(r"^#?(\d{1,9})$")
+# Button data is whatever a client sends: parse it strictly; anything else is out of date.
+_TIMELINE_BUTTON = re.compile(r"tl:([a-z0-9-]{1,24}):(\d{1,7})(?::([ab0-9.]{1,24}))?")
+_SEARCH_BUTTON = re.compile(r"sr:(\d{1,9}):(\d{1,7})")
 
 HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can ask for.
 
@@ -82,16 +86,19 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """◀ ▶ on a timeline: `tl:<filter>:<offset>` edits the message in place."""
+    """◀ ▶ on a timeline: `tl:<filter>:<offset>[:<page key>]` edits the message in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, code, offset = query.data.split(":", 2)
+    match = _TIMELINE_BUTTON.fullmatch(query.data)
+    key = queries.PageKey.parse(match.group(3)) if match and match.group(3) else None
     async with db_session(context) as session:
-        flt = queries.decode_filter(session=session, code=code)
-        if flt is None or not offset.isdigit():
+        flt = queries.decode_filter(session=session, code=match.group(1)) if match else None
+        if match is None or flt is None or (match.group(3) and key is None):
             await query.answer("This list is out of date; send /timeline again.")
             return
-        page = queries.timeline_page(session=session, flt=flt, offset=int(offset), limit=PAGE_SIZE)
+        page = queries.timeline_page(
+            session=session, flt=flt, offset=int(match.group(2)), limit=PAGE_SIZE, key=key
+        )
         reply = render.timeline_page(page, flt.label, flt.code())
     await query.answer()
     await edit_or_send(update, context, reply)
@@ -188,7 +195,9 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def sources_reply(session: Session, text: str) -> Reply:
     if not text:
-        return render.sources_overview(queries.source_overview(session=session))
+        # A large knowledge base has hundreds of sources: list the most cited, not all.
+        every = queries.source_overview(session=session)
+        return render.sources_overview(every[:SOURCES_SHOWN], total=len(every))
     match = _ID_RE.match(text)
     if match:
         entry_id = int(match.group(1))
@@ -218,8 +227,9 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(update, context, Reply([example]))
         return
     async with db_session(context) as session:
-        query_id = saved_query_id(session, text)
+        # Search before saving the text: a session that has written bypasses the answer cache.
         page = queries.search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
+        query_id = saved_query_id(session, text)
         reply = render.search_page(text, query_id, page)
     await send(update, context, reply)
 
@@ -238,18 +248,19 @@ def saved_query_id(session: Session, text: str) -> int:
 
 
 async def search_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ ▶ on search results: `sr:<saved query id>:<offset>` edits the message in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, raw_id, offset = query.data.split(":", 2)
+    match = _SEARCH_BUTTON.fullmatch(query.data)
     async with db_session(context) as session:
-        saved = session.get(SavedQuery, int(raw_id)) if raw_id.isdigit() else None
-        if saved is None or not offset.isdigit():
+        saved = session.get(SavedQuery, int(match.group(1))) if match else None
+        if match is None or saved is None:
             await query.answer("This search is out of date; send /search again.")
             return
         page = queries.search(
-            session=session, text=saved.text, offset=int(offset), limit=SEARCH_PAGE_SIZE
+            session=session, text=saved.text, offset=int(match.group(2)), limit=SEARCH_PAGE_SIZE
         )
-        reply = render.search_page(saved.text, int(raw_id), page)
+        reply = render.search_page(saved.text, int(match.group(1)), page)
     await query.answer()
     await edit_or_send(update, context, reply)
 
@@ -290,7 +301,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                     input_message_content=InputTextMessageContent(
                         reply.parts[0],
                         parse_mode=ParseMode.HTML,
-                        link_preview_options=None,
+                        # Not link_preview_options=None: that breaks PTB's Defaults merging.
                     ),
                 )
             )
@@ -317,12 +328,12 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if message is None or not message.text:
         return
     command = message.text.split()[0]
-    # In groups, commands for other bots (`/start@otherbot`) are none of our business.
-    if (
-        "@" in command
-        and context.bot.username
-        and not command.lower().endswith("@" + context.bot.username.lower())
-    ):
+    addressed = bool(context.bot.username) and command.lower().endswith(
+        "@" + (context.bot.username or "").lower()
+    )
+    # Commands for other bots (`/start@otherbot`) are none of our business, and in a group a
+    # bare `/foo` is most likely another bot's: answer there only when addressed by name.
+    if ("@" in command or message.chat.type != ChatType.PRIVATE) and not addressed:
         return
     await send(update, context, Reply([f"I don't know {esc(render.clip(command, 40))}. "
                                        "/help lists what I can do."]))  # fmt: skip

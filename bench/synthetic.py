@@ -1,0 +1,458 @@
+"""Grow a knowledge base synthetically (100,000 events by default) for the latency benchmarks.
+
+Benchmark data only: rows are bulk-inserted straight into the tables, bypassing curation (no
+revisions are written), and the search index is filled with `knowledge.search.index_entries`,
+which shapes documents exactly as the curation path does. The generator is seeded, so two runs
+build the same knowledge base. Names come from syllables with a Cyrillic spelling for each, so
+transliteration and fuzzy matching face thousands of plausible look-alikes.
+
+    python -m bench.synthetic sqlite:////tmp/briefing-100k.db --events 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+import time
+from bisect import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Table, func, insert, text
+from sqlmodel import Session, select
+
+from knowledge.db import is_postgres, make_engine
+from knowledge.importer import prepare_database
+from knowledge.models import (
+    Actor,
+    ActorKind,
+    Alias,
+    Citation,
+    DatePrecision,
+    Entry,
+    EntryKind,
+    EntryState,
+    Event,
+    EventActor,
+    EventStatus,
+    EventTopic,
+    Source,
+    SourceKind,
+)
+from knowledge.search import index_entries
+from knowledge.text import name_key
+
+CHUNK = 5_000
+
+# Latin syllable -> Cyrillic spelling, so every generated name has a Cyrillic alias that
+# transliterates back close to (not always exactly onto) the Latin one, as real names do.
+_SYLLABLES = [
+    ("ko", "ко"), ("va", "ва"), ("len", "лен"), ("shen", "шен"), ("ry", "ри"), ("mak", "мак"),
+    ("dan", "дан"), ("yev", "єв"), ("har", "хар"), ("bor", "бор"), ("lyn", "лин"), ("pet", "пет"),
+    ("ro", "ро"), ("stan", "стан"), ("mel", "мел"), ("nyk", "ник"), ("zhu", "жу"), ("kov", "ков"),
+    ("tar", "тар"), ("sy", "си"), ("hor", "гор"), ("dy", "ди"), ("vin", "він"), ("chuk", "чук"),
+    ("ba", "ба"), ("lo", "ло"), ("ser", "сер"), ("myk", "мик"), ("ol", "ол"), ("ya", "я"),
+    ("ri", "рі"), ("tse", "це"), ("kul", "кул"), ("pol", "пол"), ("hu", "гу"), ("fed", "фед"),
+]  # fmt: skip
+# fmt: off
+_FIRST = ["Oleh", "Iryna", "Taras", "Olena", "Mykola", "Hanna", "Petro", "Yulia", "Serhiy",
+          "Kateryna", "Dmytro", "Oksana", "Ivan", "Natalia", "Bohdan", "Larysa", "Andrzej",
+          "Marta", "Jonas", "Ingrid", "Pierre", "Claire", "Thomas", "Sofia", "Lukas", "Elena"]
+_ORG_WORDS = ["Council", "Institute", "Agency", "Committee", "Forum", "Centre", "Mission",
+              "Directorate", "Fund", "Assembly", "Office", "Bureau", "Coalition", "Network"]
+# fmt: on
+_TOPICS = [
+    "sanctions",
+    "nato-membership",
+    "security-guarantees",
+    "war",
+    "vilnius-summit",
+    "energy",
+    "diplomacy",
+    "air-defence",
+    "reconstruction",
+    "grain",
+    "cyber",
+    "intelligence",
+    "refugees",
+    "elections",
+    "corruption",
+    "eu-accession",
+    "nuclear",
+    "black-sea",
+    "drones",
+    "artillery",
+    "training",
+    "finance",
+    "humanitarian",
+    "prisoners",
+    "ceasefire",
+    "negotiations",
+    "mobilisation",
+    "industry",
+    "logistics",
+    "media",
+    "propaganda",
+    "courts",
+    "human-rights",
+    "borders",
+    "infrastructure",
+    "budget",
+    "trade",
+    "shipping",
+    "aviation",
+    "arms-control",
+]  # fmt: skip
+WORDS = [
+    "alliance",
+    "summit",
+    "membership",
+    "accession",
+    "council",
+    "sanctions",
+    "invasion",
+    "ceasefire",
+    "talks",
+    "minister",
+    "officials",
+    "delegation",
+    "statement",
+    "treaty",
+    "guarantees",
+    "security",
+    "defence",
+    "aid",
+    "package",
+    "support",
+    "parliament",
+    "vote",
+    "decision",
+    "report",
+    "channel",
+    "analysts",
+    "diplomats",
+    "capital",
+    "border",
+    "front",
+    "offensive",
+    "counteroffensive",
+    "shelling",
+    "drones",
+    "missiles",
+    "air",
+    "grain",
+    "corridor",
+    "port",
+    "energy",
+    "grid",
+    "pipeline",
+    "gas",
+    "oil",
+    "price",
+    "cap",
+    "assets",
+    "frozen",
+    "reconstruction",
+    "fund",
+    "loan",
+    "budget",
+    "tranche",
+    "weapons",
+    "tanks",
+    "artillery",
+    "ammunition",
+    "training",
+    "mission",
+    "observers",
+    "inspection",
+    "nuclear",
+    "plant",
+    "agency",
+    "humanitarian",
+    "evacuation",
+    "refugees",
+    "prisoners",
+    "exchange",
+    "negotiations",
+    "mediation",
+    "framework",
+    "roadmap",
+    "timetable",
+    "invitation",
+    "criteria",
+    "reforms",
+    "corruption",
+    "courts",
+    "elections",
+    "mobilisation",
+    "industry",
+    "production",
+    "export",
+    "import",
+    "shipping",
+    "insurance",
+    "satellite",
+    "cyber",
+    "attack",
+    "intelligence",
+    "leak",
+    "briefing",
+    "interview",
+    "press",
+    "conference",
+    "visit",
+    "meeting",
+    "communique",
+    "declaration",
+]
+
+
+@dataclass(frozen=True)
+class Growth:
+    """How much was added, and how long it took."""
+
+    events: int
+    actors: int
+    sources: int
+    aliases: int
+    topics: int
+    event_actors: int
+    citations: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"{self.events:,} events, {self.actors:,} actors ({self.aliases:,} aliases), "
+            f"{self.sources:,} sources, {self.topics:,} topic tags, "
+            f"{self.event_actors:,} event-actor links, {self.citations:,} citations "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+class _Zipf:
+    """Draw indexes 0..n-1 with Zipf-like weights: a few very common, a long tail."""
+
+    def __init__(self, n: int, rng: random.Random, exponent: float = 1.0) -> None:
+        self.rng = rng
+        self.cumulative = list(itertools.accumulate(1.0 / (i + 1) ** exponent for i in range(n)))
+        self.total = self.cumulative[-1]
+
+    def draw(self) -> int:
+        return bisect(self.cumulative, self.rng.random() * self.total)
+
+    def sample(self, k: int) -> list[int]:
+        picked: dict[int, None] = {}
+        for _ in range(k * 3):
+            picked[self.draw()] = None
+            if len(picked) == k:
+                break
+        return list(picked)
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _bulk(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    target: Table = table.__table__
+    for batch in _chunks(rows):
+        session.execute(insert(target), batch)
+
+
+def _name(rng: random.Random, parts: int) -> tuple[str, str]:
+    """A made-up surname and its Cyrillic spelling."""
+    picked = [rng.choice(_SYLLABLES) for _ in range(parts)]
+    latin = "".join(p[0] for p in picked).capitalize()
+    cyrillic = "".join(p[1] for p in picked).capitalize()
+    return latin, cyrillic
+
+
+def _words(rng: random.Random, zipf: _Zipf, vocabulary: Sequence[str], n: int) -> str:
+    return " ".join(vocabulary[zipf.draw()] for _ in range(n))
+
+
+def grow(
+    engine: Engine,
+    *,
+    events: int = 100_000,
+    actors: int = 5_000,
+    sources: int = 500,
+    seed: int = 20230711,
+) -> Growth:
+    """Add synthetic sources, actors (with aliases) and events (with topics, actors, citations).
+
+    The schema must exist (`prepare_database`); existing entries, such as the bundled
+    briefing, are kept, and new ids continue after the highest one.
+    """
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    # The long tail of the vocabulary: pronounceable nonsense words, rare in the text.
+    vocabulary = list(WORDS) + sorted(
+        {"".join(rng.choice(_SYLLABLES)[0] for _ in range(3)) for _ in range(3_000)}
+    )
+    word_zipf = _Zipf(len(vocabulary), rng, 1.05)
+    now = datetime.now(UTC)
+
+    with Session(engine) as session:
+        next_id = (session.exec(select(func.max(Entry.id))).one() or 0) + 1
+        existing_sources = list(session.exec(select(Source.id)))
+        source_ids = list(range(next_id, next_id + sources))
+        actor_ids = list(range(source_ids[-1] + 1, source_ids[-1] + 1 + actors))
+        # `events` stay published; a further 0.1 % are retracted, so every query's "published
+        # only" condition has rows to skip.
+        retracted = max(1, events // 1000)
+        event_ids = list(range(actor_ids[-1] + 1, actor_ids[-1] + 1 + events + retracted))
+
+        entries = [
+            {"id": i, "kind": kind, "slug": f"syn-{kind}-{i}", "state": EntryState.PUBLISHED,
+             "created_at": now, "updated_at": now}
+            for kind, ids in ((EntryKind.SOURCE, source_ids), (EntryKind.ACTOR, actor_ids),
+                              (EntryKind.EVENT, event_ids))
+            for i in ids
+        ]  # fmt: skip
+        for row in rng.sample(entries[-len(event_ids) :], retracted):
+            row["state"] = EntryState.RETRACTED
+            row["retracted_reason"] = "synthetic retraction"
+        _bulk(session, Entry, entries)
+
+        source_kinds = [k.value for k in SourceKind if k != SourceKind.BRIEFING]
+        source_rows, docs = [], []
+        for n, sid in enumerate(source_ids):
+            latin, _ = _name(rng, 2)
+            name = f"{latin} {rng.choice(['Daily', 'Monitor', 'Review', 'Channel', 'Wire'])} {n}"
+            kind = rng.choice(source_kinds)
+            reliability = _words(rng, word_zipf, vocabulary, 12)
+            source_rows.append({"id": sid, "name": name, "name_key": name.casefold(),
+                                "kind": kind, "url": f"https://example.org/s/{sid}",
+                                "reliability": reliability})  # fmt: skip
+            docs.append((sid, name, f"{reliability} {kind}"))
+        _bulk(session, Source, source_rows)
+        all_sources = existing_sources + source_ids
+        source_zipf = _Zipf(len(all_sources), rng, 0.8)
+
+        actor_kinds = [ActorKind.PERSON] * 6 + [ActorKind.ORGANISATION] * 2 + [
+            ActorKind.STATE, ActorKind.MEDIA, ActorKind.PLACE]  # fmt: skip
+        actor_rows, alias_rows, actor_citations = [], [], []
+        for aid in actor_ids:
+            kind = rng.choice(actor_kinds)
+            surname, cyrillic = _name(rng, rng.choice((2, 3, 3, 4)))
+            if kind == ActorKind.PERSON:
+                first = rng.choice(_FIRST)
+                name, aliases = f"{first} {surname}", [surname, cyrillic]
+            elif kind == ActorKind.ORGANISATION:
+                name = f"{surname} {rng.choice(_ORG_WORDS)}"
+                aliases = [f"{cyrillic} {rng.choice(_ORG_WORDS)}", "".join(
+                    w[0] for w in name.split()).upper()]  # fmt: skip
+            else:
+                name, aliases = surname, [cyrillic]
+            role = _words(rng, word_zipf, vocabulary, 5)
+            description = _words(rng, word_zipf, vocabulary, 25)
+            actor_rows.append({"id": aid, "kind": kind.value, "name": name, "role": role,
+                               "description": description})  # fmt: skip
+            for alias in [name, *aliases]:
+                alias_rows.append({"actor_id": aid, "alias": alias, "key": name_key(alias)[:200]})
+            for sidx in source_zipf.sample(rng.choice((1, 1, 2))):
+                actor_citations.append({"entry_id": aid, "source_id": all_sources[sidx],
+                                        "note": ""})  # fmt: skip
+            docs.append((aid, name, f"{role} {description} {' '.join(aliases)}"))
+        _bulk(session, Actor, actor_rows)
+        _bulk(session, Alias, alias_rows)
+
+        # A few actors are in thousands of events (like NATO or Ukraine), most in a handful.
+        actor_zipf = _Zipf(actors, rng, 0.9)
+        topic_zipf = _Zipf(len(_TOPICS), rng, 1.0)
+        first_day = date(1991, 8, 24)
+        span = (date(2025, 12, 31) - first_day).days
+        precisions = [DatePrecision.DAY] * 14 + [DatePrecision.MONTH] * 3 + [
+            DatePrecision.YEAR, DatePrecision.APPROXIMATE]  # fmt: skip
+        statuses = [EventStatus.CONFIRMED] * 3 + [EventStatus.REPORTED] * 4 + [
+            EventStatus.CLAIMED]  # fmt: skip
+        event_rows, topic_rows, link_rows, citations = [], [], [], list(actor_citations)
+        for eid in event_ids:
+            day = first_day + timedelta(days=rng.randrange(span))
+            precision = rng.choice(precisions)
+            label = None
+            if precision == DatePrecision.MONTH:
+                day = day.replace(day=1)
+            elif precision == DatePrecision.YEAR:
+                day = day.replace(month=1, day=1)
+            elif precision == DatePrecision.APPROXIMATE:
+                label = f"around {day.year}"
+            title = _words(rng, word_zipf, vocabulary, rng.randint(5, 10)).capitalize()
+            summary = _words(rng, word_zipf, vocabulary, rng.randint(20, 45)).capitalize() + "."
+            topics = sorted({_TOPICS[i] for i in topic_zipf.sample(rng.choice((1, 1, 2, 3)))})
+            event_rows.append({"id": eid, "date_start": day, "precision": precision.value,
+                               "date_label": label, "title": title[:200], "summary": summary,
+                               "status": rng.choice(statuses).value})  # fmt: skip
+            topic_rows.extend({"event_id": eid, "topic": t} for t in topics)
+            for aidx in actor_zipf.sample(rng.choice((1, 2, 2, 3, 4))):
+                link_rows.append({"event_id": eid, "actor_id": actor_ids[aidx]})
+            for sidx in source_zipf.sample(rng.choice((1, 1, 2, 3))):
+                note = _words(rng, word_zipf, vocabulary, rng.randint(0, 12))
+                citations.append({"entry_id": eid, "source_id": all_sources[sidx], "note": note})
+            docs.append((eid, title, f"{summary} {' '.join(topics)}"))
+        _bulk(session, Event, event_rows)
+        _bulk(session, EventTopic, topic_rows)
+        _bulk(session, EventActor, link_rows)
+        _bulk(session, Citation, citations)
+        index_entries(session, docs)
+        session.commit()
+
+    _settle(engine)
+    return Growth(
+        events=len(event_ids),
+        actors=actors,
+        sources=sources,
+        aliases=len(alias_rows),
+        topics=len(topic_rows),
+        event_actors=len(link_rows),
+        citations=len(citations),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _settle(engine: Engine) -> None:
+    """What a long-lived database has had time to do: statistics gathered, index merged."""
+    if is_postgres(engine):
+        # VACUUM cannot run in a transaction; it also sets the visibility map for index-only
+        # scans, as autovacuum would have done on a production database by now.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+        return
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO searchdoc(searchdoc) VALUES ('optimize')"))
+        connection.exec_driver_sql("ANALYZE")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("database_url")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--actors", type=int, default=None, help="default: events / 20")
+    parser.add_argument("--sources", type=int, default=None, help="default: events / 200")
+    args = parser.parse_args(argv)
+    engine = make_engine(args.database_url)
+    prepare_database(engine)
+    growth = grow(
+        engine,
+        events=args.events,
+        actors=args.actors or max(args.events // 20, 10),
+        sources=args.sources or max(args.events // 200, 5),
+    )
+    print(growth.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

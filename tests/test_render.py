@@ -1,0 +1,184 @@
+"""Renderers: escaping, Telegram's limits and the callback data of every button.
+
+Rendered HTML is checked with the strict fake's own Telegram HTML parser, so "valid" here
+means what the end-to-end tests and Telegram mean by it.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+
+from bot import render
+from knowledge.queries import (
+    ActorDetail,
+    CitationView,
+    EventDetail,
+    EventLine,
+    Page,
+    PageKey,
+    Ref,
+    SearchResult,
+    SourceDetail,
+)
+from tests.fakebotapi import parse_telegram_html, utf16_len
+
+HOSTILE = ['<b>bold</b>', "a & b", "&amp;", "</i>", '"quoted" \'single\'', "<script>x</script>",
+           "tab\there", "😀" * 3, "&#0;", "<a href='x'>"]  # fmt: skip
+
+
+def plain(html: str) -> str:
+    return parse_telegram_html(html)[0]
+
+
+def callback_data(reply: render.Reply) -> list[str]:
+    assert reply.keyboard is not None
+    return [str(b.callback_data) for row in reply.keyboard.inline_keyboard for b in row]
+
+
+def lines(n: int, *, start: int = 1) -> list[EventLine]:
+    return [
+        EventLine(i, "11 Jul 2023", f"Event {i}", "reported", date(2023, 7, 11))
+        for i in range(start, start + n)
+    ]
+
+
+# --- escaping and limits ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_escaped_values_come_out_exactly_as_typed(value: str) -> None:
+    assert plain(f"<b>{render.esc(value)}</b>") == value.strip()
+
+
+def test_clip_cuts_plain_text_before_escaping() -> None:
+    assert render.clip("short", 10) == "short"
+    clipped = render.clip("a&b " * 20, 10)
+    assert clipped == "a&b a&b a…" and len(clipped) == 10
+    assert plain(render.esc(render.clip("&" * 50, 7))) == "&" * 6 + "…"
+
+
+def test_split_blocks_keeps_blocks_whole_and_parts_within_the_limit() -> None:
+    blocks = [f"<b>Block {i}</b>\n" + "😀 word " * 100 for i in range(30)]
+    parts = render.split_blocks(blocks)
+    assert len(parts) > 1
+    assert all(utf16_len(p) <= render.MESSAGE_LIMIT for p in parts)
+    assert "\n".join(parts) == "\n".join(blocks)  # nothing lost, no block cut
+    for part in parts:
+        parse_telegram_html(part)
+
+
+def test_split_blocks_cuts_an_oversized_block_at_lines_and_a_huge_line_anywhere() -> None:
+    block = "\n".join(f"<i>line {i}</i> " + "x" * 300 for i in range(40))
+    parts = render.split_blocks([block, "y" * 10_000])
+    assert all(utf16_len(p) <= render.MESSAGE_LIMIT for p in parts)
+    assert "".join(parts).replace("\n", "") == (block + "y" * 10_000).replace("\n", "")
+    for part in parts:
+        parse_telegram_html(part)
+    assert render.split_blocks([]) == ["…"]
+
+
+def test_numbered_labels_parts_only_when_there_are_several() -> None:
+    assert render.numbered(["one"]) == ["one"]
+    assert [plain(p).split("\n")[0] for p in render.numbered(["a", "b", "c"])] == [
+        "part 1/3", "part 2/3", "part 3/3"]  # fmt: skip
+
+
+@pytest.mark.parametrize("data", ["", "x" * 65, "я" * 33, "😀" * 17])
+def test_buttons_refuse_callback_data_telegram_would_reject(data: str) -> None:
+    with pytest.raises(ValueError, match="1-64 bytes"):
+        render.button("label", data)
+    assert render.button("ok", "я" * 32).callback_data == "я" * 32
+
+
+# --- timeline and search pages ----------------------------------------------------------------
+
+
+def test_timeline_buttons_carry_the_page_edge_keys() -> None:
+    first = render.timeline_page(Page(lines(10), 35, 0, 10), "", "-")
+    assert callback_data(first)[-2:] == ["noop", "tl:-:10:a20230711.10"]
+
+    second = render.timeline_page(Page(lines(10, start=11), 35, 10, 10), "", "-")
+    assert callback_data(second)[-3:] == ["tl:-:0", "noop", "tl:-:20:a20230711.20"]
+
+    third = render.timeline_page(Page(lines(10, start=21), 35, 20, 10), "", "-")
+    assert callback_data(third)[-3:] == ["tl:-:10:b20230711.21", "noop", "tl:-:30:a20230711.30"]
+
+    last = render.timeline_page(Page(lines(5, start=31), 35, 30, 10), "", "-")
+    assert callback_data(last)[-2:] == ["tl:-:20:b20230711.31", "noop"]
+    assert last.keyboard is not None
+    assert [b.text for b in last.keyboard.inline_keyboard[-1]] == ["◀", "4/4"]
+    assert "31–35 of 35" in plain(last.parts[0])
+
+
+def test_page_keys_round_trip_and_reject_impossible_dates() -> None:
+    key = PageKey(date(2023, 7, 11), 25, before=True)
+    assert PageKey.parse(key.code()) == key
+    assert PageKey.parse("a20230230.1") is None
+    assert PageKey.parse("c20230711.1") is None
+    assert PageKey.parse("a2023071.1") is None
+
+
+def test_the_longest_timeline_callback_data_fits_in_64_bytes() -> None:
+    page = Page(
+        [EventLine(999_999_999, "31 Dec 2099", "x", "claimed", date(2099, 12, 31))] * 10,
+        9_999_999,
+        9_999_980,
+        10,
+    )
+    reply = render.timeline_page(page, "a label", "r20220201-20231231")
+    data = callback_data(reply)
+    assert max(len(d.encode()) for d in data) <= 64
+    assert "tl:r20220201-20231231:9999990:a20991231.999999999" in data
+
+
+def test_timeline_page_without_events_explains_itself() -> None:
+    nothing = render.timeline_page(Page([], 0, 0, 10), "<2099>", "-")
+    assert "No events match “<2099>”" in plain(nothing.parts[0])
+    assert "empty" in plain(render.timeline_page(Page([], 0, 0, 10), "", "-").parts[0])
+
+
+def test_search_page_escapes_the_query_and_pages_by_saved_id() -> None:
+    results = [SearchResult(i, "event", f"<Title {i}>", "& more") for i in range(1, 9)]
+    reply = render.search_page("<b>nato</b> & co", 42, Page(results, 20, 8, 8))
+    text = plain(reply.parts[0])
+    assert text.startswith("Search “<b>nato</b> & co” · 9–16 of 20")
+    assert "<Title 1> — & more #1" in text
+    assert callback_data(reply)[-3:] == ["sr:42:0", "noop", "sr:42:16"]
+    capped = render.search_page("nato", 42, Page(results, 500, 0, 8, more=True))
+    text = plain(capped.parts[0])
+    assert text.startswith("Search “nato” · 1–8 of 500+")
+    assert text.endswith("add a word to narrow it down.")
+    assert capped.keyboard is not None
+    assert [b.text for b in capped.keyboard.inline_keyboard[-1]] == ["1/63+", "▶"]
+    empty = render.search_page("<x>", 1, Page([], 0, 0, 8))
+    assert "Nothing matches “<x>”" in plain(empty.parts[0])
+    assert "/timeline" in plain(empty.parts[0])
+
+
+# --- cards with hostile values ----------------------------------------------------------------
+
+
+def test_cards_survive_hostile_values() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        word = lambda: "".join(rng.choice(HOSTILE) for _ in range(3))  # noqa: E731
+        citation = CitationView(1, word(), "analysis", rng.choice([None, 'https://x.org/?a=1&b="2"']),
+                                word())  # fmt: skip
+        event = EventDetail(5, word(), word(), word(), "claimed", rng.choice([None, word()]),
+                            ["topic"], [Ref(7, word())], [citation] * 3)  # fmt: skip
+        actor = ActorDetail(7, word(), "person", word(), word(), [word()], None, [citation],
+                            lines(3), 12)  # fmt: skip
+        source = SourceDetail(1, word(), "analysis", citation.url, word(), None,
+                              [Ref(5, word())], 30)  # fmt: skip
+        for reply in (render.event_card(event), render.actor_card(actor),
+                      render.source_card(source)):  # fmt: skip
+            for part in reply.parts:
+                assert utf16_len(part) <= render.MESSAGE_LIMIT
+                parse_telegram_html(part)
+            if reply.keyboard is not None:
+                assert all(len(d.encode()) <= 64 for d in callback_data(reply))
+        shown = plain(render.event_card(event).parts[0])
+        assert " ".join(event.title.split())[:20] in shown  # clip() folds whitespace
