@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from knowledge.curation import (
@@ -23,7 +23,7 @@ from knowledge.curation import (
     snapshot,
     update_entry,
 )
-from knowledge.db import migrate, session_scope
+from knowledge.db import MIGRATION_LOCK, is_postgres, migrate, session_scope
 from knowledge.models import Entry, EntryKind
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -198,6 +198,10 @@ def prepare_database(engine: Engine, *, bundled: Path | None = BUNDLED_BRIEFING)
     if bundled is None:
         return False
     with session_scope(engine) as session:
+        if is_postgres(session):
+            # Replicas starting together on an empty database: one loads, the rest then see
+            # entries. The lock is released when this transaction ends.
+            session.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         if has_entries(session):
             return False
         import_file(session, bundled)

@@ -236,3 +236,23 @@ def test_importer_reports_every_error_with_its_line_and_changes_nothing(
 def test_importer_rejects_malformed_files(empty_engine: Engine, text: str, message: str) -> None:
     with pytest.raises(BriefingError, match=message), session_scope(empty_engine) as session:
         import_briefing(session, text, name="broken.yaml")
+
+
+def test_replicas_starting_together_load_the_briefing_once(backend: str, db_url: str) -> None:
+    """Several processes preparing one empty database: one loads, the others find it loaded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from knowledge.db import make_engine
+    from knowledge.importer import prepare_database
+
+    engines = [make_engine(db_url) for _ in range(3)]
+    prepare_database(engines[0], bundled=None)  # the schema exists; the knowledge base is empty
+    with ThreadPoolExecutor(3) as pool:
+        loaded = list(pool.map(prepare_database, engines))
+    assert sorted(loaded) == [False, False, True]
+    with session_scope(engines[0]) as session:
+        revisions = session.exec(select(Revision)).all()
+        entries = session.exec(select(Entry)).all()
+    assert len(revisions) == len(entries) > 0
+    for engine in engines:
+        engine.dispose()
