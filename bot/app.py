@@ -28,6 +28,7 @@ from bot import digests, ops
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.handlers import moderation, public, subscriptions
+from bot.logging_setup import RedactingFilter
 from bot.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def build_application(
     # Commands. Moderation comes before public so its refusals can't be shadowed.
     moderation.register(application)
     subscriptions.register(application)
+    digests.register(application)  # /digest, before the catch-all for unknown commands
     application.add_handler(CommandHandler("start", public.start))
     application.add_handler(CommandHandler("help", public.help_command))
     application.add_handler(CommandHandler("timeline", public.timeline))
@@ -114,7 +116,6 @@ def build_application(
         )
     )
     application.add_error_handler(error_handler)
-    digests.register(application)
     return application
 
 
@@ -134,6 +135,7 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every error with its context, tell the user politely, and ping the developer chat."""
     error = context.error
+    ops.count_error(context.application, error)
     where: dict[str, Any] = {}
     if isinstance(update, Update):
         where["update_id"] = update.update_id
@@ -163,6 +165,11 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     chat_id = deps.settings.developer_chat_id if deps else None
     if chat_id and error is not None:
         trace = "".join(traceback.format_exception(None, error, error.__traceback__))
+        # The report leaves the process like a log line does: the same redaction applies.
+        secrets = [deps.settings.token or ""]
+        if deps.settings.webhook_secret:
+            secrets.append(deps.settings.webhook_secret.get_secret_value())
+        trace = RedactingFilter(secrets).redact(trace)
         text = f"<b>Error</b> {html.escape(str(where))}\n<pre>{html.escape(trace[-3500:])}</pre>"
         try:
             await context.bot.send_message(chat_id, text)

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN does not look like a token from @BotFather")
         return raw
 
-    @field_validator("webhook_url", mode="before")
+    @field_validator("webhook_url", "health_port", "developer_chat_id", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -7,31 +7,49 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+from urllib.parse import quote
 
-# A Bot API token anywhere in a message: in URLs (/bot123:ABC/...) or on its own.
-_TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+# A Bot API token anywhere in a message: in URLs (/bot123:ABC/...), percent-encoded
+# (123%3AABC, as some clients quote the colon), or on its own.
+_TOKEN_RE = re.compile(r"\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
+REDACTED = "[REDACTED]"
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces the configured token (and anything shaped like a token) before output."""
+    """Replaces the configured secrets (and anything shaped like a token) before output.
+
+    The message, the formatted traceback (which repeats exception messages, URLs included,
+    for the whole chain) and the stack are all redacted, and the record is changed in place,
+    so every handler after this one sees the redacted text too.
+    """
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
-        self.secrets = [s for s in (secrets or []) if s]
+        variants = set()
+        for secret in secrets or []:
+            if secret:
+                variants.update({secret, quote(secret, safe=""), quote(secret)})
+        # Longest first, so a secret is never half-replaced by a shorter variant.
+        self.secrets = sorted(variants, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, "[REDACTED]")
-        return _TOKEN_RE.sub("[REDACTED]", text)
+            text = text.replace(secret, REDACTED)
+        return _TOKEN_RE.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call must not break logging, nor skip redaction
+            message = f"{record.msg} {record.args!r}"
         record.msg = self.redact(message)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -48,6 +66,8 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = getattr(record, key)
         if record.exc_text:
             payload["exception"] = record.exc_text
+        if record.stack_info:
+            payload["stack"] = record.stack_info
         return json.dumps(payload, ensure_ascii=False)
 
 

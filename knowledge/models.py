@@ -205,6 +205,7 @@ class Subscription(SQLModel, table=True):
     chat_id: int = Field(sa_type=BigInteger, unique=True)
     chat_type: str = Field(max_length=16)
     title: str = Field(default="", max_length=200)
+    username: str | None = Field(default=None, max_length=64)  # a channel's @username
     frequency: str = Field(default="daily", max_length=16)  # daily / weekly / instant
     at_time: str = Field(default="09:00", max_length=5)  # HH:MM in `timezone`
     weekday: int | None = None  # 0 = Monday, for weekly
@@ -213,22 +214,30 @@ class Subscription(SQLModel, table=True):
     actor_id: int | None = Field(default=None)
     cursor: int = Field(default=0)  # the last revision id this chat's digests covered
     active: bool = Field(default=True, index=True)
-    next_due_at: datetime | None = _ts(default=None, index=True)
+    next_due_at: datetime | None = _ts(default=None, index=True)  # None for instant
+    last_digest_at: datetime | None = _ts(default=None)
+    ended_reason: str | None = Field(default=None, max_length=200)  # why it is inactive
     created_by: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 
 
 class Delivery(SQLModel, table=True):
-    """The outbox: one message of one digest for one chat. Claimed, sent, then marked."""
+    """The outbox: one digest for one chat, in one or more message parts. Claimed, sent, marked.
+
+    A multi-part digest is one row so its parts are claimed, paced and resumed together, in
+    order; `parts_sent` records progress, so a restart resumes at the first unsent part.
+    States: pending -> claimed -> sent, or back to pending (429, 5xx: `not_before`), or
+    failed (retries exhausted, rejected) / dropped (the chat blocked us or unsubscribed).
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: int = Field(foreign_key="subscription.id", index=True)
     chat_id: int = Field(sa_type=BigInteger, index=True)
-    digest_key: str = Field(max_length=64)  # "<subscription>:<from>-<to>"
-    part: int = Field(default=1)
+    digest_key: str = Field(max_length=64)  # "<subscription>:<from>-<to>": one per window
+    texts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     parts: int = Field(default=1)
-    text: str
+    parts_sent: int = Field(default=0)
     state: str = Field(default="pending", max_length=16, index=True)
     attempts: int = Field(default=0)
     not_before: datetime | None = _ts(default=None)
@@ -239,7 +248,10 @@ class Delivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(default_factory=utcnow)
 
-    __table_args__ = (UniqueConstraint("digest_key", "part", name="uq_delivery_digest_part"),)
+    __table_args__ = (
+        UniqueConstraint("digest_key", name="uq_delivery_digest_key"),
+        Index("ix_delivery_due", "state", "not_before"),
+    )
 
 
 class SavedQuery(SQLModel, table=True):

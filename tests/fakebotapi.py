@@ -311,7 +311,8 @@ class _TelegramHTMLParser:
             if ch != "<":
                 # The whole run up to the next tag or reference at once (per character, a
                 # long message took milliseconds).
-                stop = min((p for p in (text.find("<", i), text.find("&", i)) if p != -1), default=n)
+                found = (text.find("<", i), text.find("&", i))
+                stop = min((p for p in found if p != -1), default=n)
                 self.emit(text[i:stop])
                 i = stop
                 continue

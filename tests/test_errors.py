@@ -21,7 +21,7 @@ async def test_handler_error_is_reported_not_swallowed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def boom(**_kwargs: object) -> None:
-        raise RuntimeError("the <timeline> & its index are broken")
+        raise RuntimeError(f"the <timeline> & its index are broken ({fake_api.token})")
 
     monkeypatch.setattr(queries, "timeline_page", boom)
     async with BotHarness(fake_api, engine, developer_chat_id=DEVELOPER_CHAT) as bot:
@@ -34,7 +34,8 @@ async def test_handler_error_is_reported_not_swallowed(
         assert record.exc_info is not None
         [report] = fake_api.messages_to(DEVELOPER_CHAT)
         # The traceback is escaped, so the strict fake accepted "<timeline> &" inside <pre>.
-        assert "the <timeline> & its index are broken" in report.plain
+        assert "the <timeline> & its index are broken ([REDACTED])" in report.plain
+        assert fake_api.token not in report.plain
         # The bot keeps working afterwards.
         monkeypatch.undo()
         [page] = await bot.send("/timeline", chat_id=555)

@@ -1,11 +1,339 @@
-"""Subscribers' digest settings: /subscribe, /unsubscribe, /subscription, channels."""
+"""Subscribers' digest settings: /subscribe, /unsubscribe, /subscription, and channels.
+
+In groups only the group's administrators (asked of Telegram with getChatMember on every
+command, so a demoted admin loses the right at once) may change the group's subscription;
+anyone may look at it. Channels can't send commands, so moderators manage them from any chat:
+`/channel add` checks with getChat / getChatMember that the bot may post there.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
-from telegram.ext import Application
+from telegram import Chat, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import render_digest
+from bot.context import db_session, deps_of
+from bot.handlers.common import ArgumentTooLong, command_text, send, too_long
+from bot.render import Reply, clip, esc
+from knowledge import subscriptions as subs
+from knowledge.models import AuditRecord, Subscription, utcnow
+from knowledge.roles import is_moderator
+
+log = logging.getLogger(__name__)
+
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+ADMINS_ONLY = "Only this group's administrators can change its digest subscription."
+MODERATORS_ONLY = "This command is for moderators."
+_CHANNEL_REF = re.compile(r"^(?:@|https?://t\.me/)?([A-Za-z][A-Za-z0-9_]{3,31})$|^(-?\d{1,20})$")
+CHANNEL_USAGE = (
+    "<b>Channels</b> (moderators)\n"
+    "<code>/channel add @channel</code> [schedule] — the bot must be an administrator there, "
+    "allowed to post\n"
+    "<code>/channel schedule -100… daily 08:00 Europe/Kyiv</code> — change its schedule\n"
+    "<code>/channel remove -100…</code> — stop its digests\n"
+    "/channels — the channels that get digests"
+)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the subscription handlers (issue: subscriptions and scheduled digests)."""
+    """Add the subscription and channel handlers."""
+    application.add_handler(CommandHandler("subscribe", subscribe))
+    application.add_handler(CommandHandler("unsubscribe", unsubscribe))
+    application.add_handler(CommandHandler("subscription", subscription))
+    application.add_handler(CommandHandler("channels", channels))
+    application.add_handler(CommandHandler("channel", channel))
+
+
+async def _may_manage(context: ContextTypes.DEFAULT_TYPE, chat: Chat, message: Message) -> bool:
+    """In a group, is the sender one of its administrators? Private chats: always."""
+    if chat.type not in GROUPS:
+        return True
+    if message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True  # an anonymous administrator, speaking as the group itself
+    user = message.from_user
+    if user is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as exc:
+        log.warning("getChatMember(%s, %s) failed: %s", chat.id, user.id, exc)
+        return False
+    return member.status in ADMINS
+
+
+def _arguments(update: Update) -> str | None:
+    try:
+        return command_text(update)
+    except ArgumentTooLong:
+        return None
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe [daily HH:MM [Area/City] | weekly <day> HH:MM [Area/City] | instant]
+    [topic=<topic> | actor=<name>]."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    if chat is None or message is None:
+        return
+    text = _arguments(update)
+    if text is None:
+        await send(update, context, too_long())
+        return
+    if not await _may_manage(context, chat, message):
+        await send(update, context, Reply([esc(ADMINS_ONLY)]))
+        return
+    settings = deps_of(context).settings
+    try:
+        async with db_session(context) as session:
+            existing = subs.get_subscription(session=session, chat_id=chat.id)
+            if not text and existing is not None and existing.active:
+                label = subs.filter_label(session=session, subscription=existing)
+                reply = render_digest.subscription_card(existing, label, whose=_whose(chat))
+            else:
+                request = subs.parse_request(text, default_timezone=settings.default_timezone)
+                found, status = subs.subscribe(
+                    session=session, chat_id=chat.id, chat_type=chat.type, request=request,
+                    now=utcnow(), title=chat.title or "", username=chat.username,
+                    created_by=user.id if user else None,
+                )  # fmt: skip
+                label = subs.filter_label(session=session, subscription=found)
+                reply = render_digest.subscribed(found, label, status)
+    except subs.SubscriptionError as exc:
+        reply = Reply([esc(str(exc))])
+    await send(update, context, reply)
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    if not await _may_manage(context, chat, message):
+        await send(update, context, Reply([esc(ADMINS_ONLY)]))
+        return
+    async with db_session(context) as session:
+        stopped = subs.unsubscribe(session=session, chat_id=chat.id, now=utcnow())
+    if stopped:
+        reply = Reply(["Unsubscribed: no more digests here. /subscribe starts them again."])
+    else:
+        reply = Reply([f"{esc(_whose(chat))} not subscribed, so there is nothing to stop."])
+    await send(update, context, reply)
+
+
+def _whose(chat: Chat) -> str:
+    return "You are" if chat.type == ChatType.PRIVATE else "This chat is"
+
+
+async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscription: this chat's digest settings."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    async with db_session(context) as session:
+        found = subs.get_subscription(session=session, chat_id=chat.id)
+        label = subs.filter_label(session=session, subscription=found) if found else ""
+        reply = render_digest.subscription_card(found, label, whose=_whose(chat))
+    await send(update, context, reply)
+
+
+# --- channels (moderators) --------------------------------------------------------------------
+
+
+async def _moderator(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
+    user = update.effective_user
+    owners = deps_of(context).settings.admin_ids
+    async with db_session(context) as session:
+        allowed = user is not None and is_moderator(
+            session=session, user_id=user.id, owners=owners
+        )
+        if user is not None and not allowed:
+            _audit(session, user, command, "refused: not a moderator")
+    if not allowed:
+        await send(update, context, Reply([esc(MODERATORS_ONLY)]))
+    return allowed
+
+
+def _audit(session: Any, user: User, command: str, outcome: str) -> None:
+    session.add(AuditRecord(user_id=user.id, command=command[:300], outcome=outcome[:300]))
+
+
+async def channels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/channels: the channels receiving digests (moderators)."""
+    if not await _moderator(update, context, "/channels"):
+        return
+    async with db_session(context) as session:
+        reply = render_digest.channels_list(subs.list_channels(session=session))
+    await send(update, context, reply)
+
+
+async def channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/channel add|remove|schedule … (moderators)."""
+    text = _arguments(update)
+    if not await _moderator(update, context, f"/channel {(text or '')[:200]}"):
+        return
+    if text is None:
+        await send(update, context, too_long())
+        return
+    words = text.split(maxsplit=2)
+    action = words[0].casefold() if words else ""
+    target = words[1] if len(words) > 1 else ""
+    rest = words[2] if len(words) > 2 else ""
+    if action not in ("add", "remove", "schedule") or not target:
+        await send(update, context, Reply([CHANNEL_USAGE]))
+        return
+    match = _CHANNEL_REF.match(target)
+    if match is None:
+        await send(
+            update,
+            context,
+            Reply(
+                [
+                    f"“{esc(clip(target, 40))}” is not a channel: give its @username or "
+                    "its numeric id (like -1001234567890)."
+                ]
+            ),
+        )
+        return
+    ref: str | int = f"@{match.group(1)}" if match.group(1) else int(match.group(2))
+    if action == "add":
+        reply = await _channel_add(update, context, ref, rest)
+    elif action == "remove":
+        reply = await _channel_remove(update, context, ref)
+    else:
+        reply = await _channel_schedule(update, context, ref, rest)
+    await send(update, context, reply)
+
+
+async def _channel_add(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ref: str | int, schedule: str
+) -> Reply:
+    user = update.effective_user
+    assert user is not None
+    bot_name = f"@{context.bot.username}"
+    try:
+        found = await context.bot.get_chat(ref)
+    except TelegramError as exc:
+        log.info("getChat(%s) failed: %s", ref, exc)
+        return Reply(
+            [
+                f"I can't find the channel {esc(ref)}. Check the @username or id, add "
+                f"{esc(bot_name)} to the channel as an administrator allowed to post messages, "
+                "and send the command again."
+            ]
+        )
+    if found.type != ChatType.CHANNEL:
+        return Reply(
+            [
+                f"{esc(clip(found.title or str(ref), 80))} is a {esc(found.type)}, not a channel. "
+                "In a group, one of its administrators sends /subscribe in the group itself."
+            ]
+        )
+    name = esc(clip(found.title or str(found.id), 80))
+    try:
+        me = await context.bot.get_chat_member(found.id, context.bot.id)
+    except TelegramError as exc:
+        log.info("getChatMember(%s, bot) failed: %s", found.id, exc)
+        me = None
+    if (
+        me is None
+        or me.status != ChatMemberStatus.ADMINISTRATOR
+        or not getattr(me, "can_post_messages", False)
+    ):
+        return Reply(
+            [
+                f"I can't post in “{name}” yet. Open the channel → Administrators → Add Admin, "
+                f"choose {esc(bot_name)} and allow “Post messages”; then send "
+                f"<code>/channel add {esc(ref)}</code> again."
+            ]
+        )
+    settings = deps_of(context).settings
+    try:
+        async with db_session(context) as session:
+            request = subs.parse_request(schedule, default_timezone=settings.default_timezone)
+            saved, status = subs.subscribe(
+                session=session, chat_id=found.id, chat_type=ChatType.CHANNEL, request=request,
+                now=utcnow(), title=found.title or "", username=found.username,
+                created_by=user.id,
+            )  # fmt: skip
+            label = subs.filter_label(session=session, subscription=saved)
+            _audit(session, user, f"/channel add {ref} {schedule}", f"channel {found.id} {status}")
+    except subs.SubscriptionError as exc:
+        return Reply([esc(str(exc))])
+    lines = [
+        f"📣 “{name}” (<code>{found.id}</code>) gets digests "
+        f"{esc(render_digest.schedule_text(saved))}."
+    ]
+    if label:
+        lines.append(f"Filter: {esc(label)}")
+    lines.append("It starts with what changes from now on. /channels lists every channel.")
+    return Reply(["\n".join(lines)])
+
+
+def _find_channel(session: Any, ref: str | int) -> Subscription | None:
+    if isinstance(ref, int):
+        return subs.get_subscription(session=session, chat_id=ref)
+    wanted = ref.removeprefix("@").casefold()
+    for candidate in subs.list_channels(session=session):
+        if (candidate.username or "").casefold() == wanted:
+            return candidate
+    return None
+
+
+async def _channel_remove(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ref: str | int
+) -> Reply:
+    user = update.effective_user
+    assert user is not None
+    async with db_session(context) as session:
+        found = _find_channel(session, ref)
+        if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
+            return Reply([f"No channel {esc(ref)} gets digests. /channels lists them."])
+        subs.unsubscribe(
+            session=session, chat_id=found.chat_id, now=utcnow(), reason="removed by a moderator"
+        )
+        _audit(session, user, f"/channel remove {ref}", f"channel {found.chat_id} removed")
+        name = found.title or str(found.chat_id)
+    return Reply([f"“{esc(clip(name, 80))}” gets no more digests."])
+
+
+async def _channel_schedule(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ref: str | int, schedule: str
+) -> Reply:
+    user = update.effective_user
+    assert user is not None
+    if not schedule:
+        return Reply(
+            [
+                "Say when, for example: "
+                "<code>/channel schedule -1001234567890 daily 08:00 Europe/Kyiv</code>"
+            ]
+        )
+    settings = deps_of(context).settings
+    try:
+        async with db_session(context) as session:
+            found = _find_channel(session, ref)
+            if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
+                return Reply(
+                    [
+                        f"No channel {esc(ref)} gets digests. Add it with "
+                        f"<code>/channel add {esc(ref)}</code>."
+                    ]
+                )
+            request = subs.parse_request(schedule, default_timezone=settings.default_timezone)
+            saved, _ = subs.subscribe(
+                session=session, chat_id=found.chat_id, chat_type=ChatType.CHANNEL,
+                request=request, now=utcnow(), title=found.title, username=found.username,
+            )  # fmt: skip
+            label = subs.filter_label(session=session, subscription=saved)
+            _audit(session, user, f"/channel schedule {ref} {schedule}", "schedule changed")
+            name = saved.title or str(saved.chat_id)
+            text = render_digest.schedule_text(saved)
+    except subs.SubscriptionError as exc:
+        return Reply([esc(str(exc))])
+    filter_line = f"\nFilter: {esc(label)}" if label else ""
+    return Reply([f"✅ “{esc(clip(name, 80))}” now gets digests {esc(text)}.{filter_line}"])

@@ -1,5 +1,9 @@
 """running at scale (update dedupe, health)
 
+No schema change: the `processedupdate` table the webhook dedupe writes (primary key
+update_id, indexed `at` for pruning) has existed since 0001_initial, and health and
+metrics keep no state. The revision stays so the chain has one step per feature.
+
 Revision ID: 0004_scale
 Revises: 0003_digests
 Create Date: 2026-11-25

@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# Briefing Bot: a small image that runs `python -m bot` as a non-root user.
+#   docker build -t briefing-bot .
+#   docker run -e TELEGRAM_BOT_TOKEN=... -v briefing-data:/app/data briefing-bot
+# See docs/deploy.md for PostgreSQL, webhook replicas and health checks.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------- builder
+FROM ${PYTHON_IMAGE} AS builder
+
+# pip compiles the bytecode here, as root; at run time /opt/venv is read-only to `bot`.
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Every dependency ships manylinux wheels (psycopg[binary] included): no compiler needed.
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+
+# Only what the package needs: no tests, no .env, no local database.
+# (README.md* : pyproject names it as the long description; the glob keeps the build
+# working if it is absent.)
+COPY pyproject.toml README.md* ./
+COPY bot ./bot
+COPY knowledge ./knowledge
+COPY migrations ./migrations
+RUN pip install --upgrade pip && pip install .
+
+# ---------------------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE}
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DATABASE_URL=sqlite:////app/data/briefing.db \
+    WEBHOOK_LISTEN=0.0.0.0 \
+    WEBHOOK_PORT=8443 \
+    HEALTH_LISTEN=0.0.0.0 \
+    HEALTH_PORT=9090
+
+RUN groupadd --system --gid 10001 bot \
+    && useradd --system --uid 10001 --gid bot --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin bot \
+    && mkdir -p /app/data \
+    && chown -R bot:bot /app
+
+COPY --from=builder /opt/venv /opt/venv
+
+WORKDIR /app
+USER bot
+
+# The SQLite database (DATABASE_URL above) lives here; unused with PostgreSQL.
+VOLUME ["/app/data"]
+
+# 8443: the webhook (WEBHOOK_URL set); 9090: /healthz and /metrics (HEALTH_PORT).
+EXPOSE 8443 9090
+
+# Healthy = /healthz answers 200 (database reachable, scheduler running). With HEALTH_PORT
+# set to empty the server is off and the check always passes.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('HEALTH_PORT'); sys.exit(0) if not port else urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
+
+# Migrations run on every start (under an advisory lock on PostgreSQL).
+# `docker run ... briefing-bot migrate` / `export` / `load FILE` run the other sub-commands.
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]

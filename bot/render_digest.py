@@ -1,0 +1,209 @@
+"""Digest messages and subscription settings as HTML: every value escaped, parts ≤ 4096.
+
+A digest has three sections — New, Updated (field by field, old → new) and Retracted (with
+the reason) — each item one block, so a long digest splits between items, never inside one,
+and its parts are labelled "part 1/2".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.render import Reply, clip, esc, numbered, split_blocks
+from knowledge.changes import Change, ChangeFeed, FieldChange
+from knowledge.dates import DateError, format_date, parse_date
+from knowledge.models import Subscription
+from knowledge.subscriptions import INSTANT, WEEKLY, as_utc
+
+MAX_ITEMS = 60  # per section; the rest is counted, and /timeline has it all
+_KIND_ICON = {"event": "🗓", "actor": "👤", "source": "📚"}
+_STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
+_FIELD_LABEL = {
+    "date_label": "date label",
+    "citations": "sources",
+    "retracted": "retraction",
+}
+_LONG_FIELDS = {"summary", "description", "reliability", "role"}
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _date_text(record: dict[str, Any]) -> str:
+    try:
+        start = parse_date(str(record.get("date") or "")).start
+    except DateError:
+        return str(record.get("date") or "")
+    return format_date(start, str(record.get("precision") or ""), record.get("date_label"))
+
+
+def _headline(change: Change) -> str:
+    icon = _KIND_ICON.get(change.kind, "•")
+    title = esc(clip(change.title, 160))
+    if change.kind == "event":
+        mark = _STATUS_MARK.get(str(change.record.get("status")), "")
+        date = esc(clip(_date_text(change.record), 60))
+        mark = f" {mark}" if mark else ""
+        return f"{icon} <b>{date}</b> — {title}{mark} #{change.entry_id}"
+    return f"{icon} <b>{title}</b> #{change.entry_id}"
+
+
+def _new_item(change: Change) -> str:
+    lines = [_headline(change)]
+    detail = change.record.get("summary") or change.record.get("role") or ""
+    if detail:
+        lines.append(f"<i>{esc(clip(str(detail), 240))}</i>")
+    return "\n".join(lines)
+
+
+def _names(value: Any) -> list[str]:
+    """A list field as names (citations by their source)."""
+    if not isinstance(value, list):
+        return []
+    return [str(v.get("source", "?")) if isinstance(v, dict) else str(v) for v in value]
+
+
+def _scalar(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    return clip(str(value), 150 if field in _LONG_FIELDS else 80)
+
+
+def _field_line(change: FieldChange) -> str:
+    label = esc(_FIELD_LABEL.get(change.field, change.field))
+    if change.field == "retracted":
+        return f"  ♻️ restored (it had been retracted: <i>{esc(clip(str(change.old), 200))}</i>)"
+    if isinstance(change.old, list) or isinstance(change.new, list):
+        old, new = _names(change.old), _names(change.new)
+        added = [n for n in new if n not in old]
+        removed = [n for n in old if n not in new]
+        bits = [f"+{esc(clip(n, 60))}" for n in added[:10]]
+        bits += [f"−{esc(clip(n, 60))}" for n in removed[:10]]
+        if len(added) + len(removed) > 20:
+            bits.append("…")
+        if not bits:  # same names: only a note or the order changed
+            bits = ["notes changed"] if change.field == "citations" else ["reordered"]
+        return f"  <i>{label}</i>: {' '.join(bits)}"
+    old, new = esc(_scalar(change.field, change.old)), esc(_scalar(change.field, change.new))
+    return f"  <i>{label}</i>: {old} → {new}"
+
+
+def _updated_item(change: Change) -> str:
+    lines = [_headline(change)]
+    lines += [_field_line(f) for f in change.fields[:12]]
+    if len(change.fields) > 12:
+        lines.append(f"  … and {len(change.fields) - 12} more fields")
+    return "\n".join(lines)
+
+
+def _retracted_item(change: Change) -> str:
+    reason = esc(clip(change.reason, 300)) if change.reason else "no reason given"
+    return f"{_headline(change)}\n  <i>Retracted: {reason}</i>"
+
+
+def _section(title: str, items: Sequence[Change], render_item: Any) -> list[str]:
+    if not items:
+        return []
+    blocks = [render_item(item) for item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        blocks.append(f"… and {len(items) - MAX_ITEMS} more — see /timeline")
+    blocks[0] = f"\n<b>{title}</b> ({len(items)})\n{blocks[0]}"
+    return blocks
+
+
+def digest(feed: ChangeFeed, label: str = "", *, heading: str = "Briefing digest") -> list[str]:
+    """The digest as message parts, each within Telegram's limit."""
+    head = f"<b>📰 {esc(heading)}</b>"
+    if label:
+        head += f" · <i>{esc(clip(label, 80))}</i>"
+    count = feed.count
+    head += f"\n{count} change{'s' if count != 1 else ''} since the last digest."
+    blocks = [head]
+    blocks += _section("🆕 New", feed.new, _new_item)
+    blocks += _section("✏️ Updated", feed.updated, _updated_item)
+    blocks += _section("🗑 Retracted", feed.retracted, _retracted_item)
+    blocks.append("\n<i>/event &lt;number&gt; opens an entry · /subscription changes settings</i>")
+    return numbered(split_blocks(blocks))
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def schedule_text(subscription: Subscription) -> str:
+    """ "daily at 09:00 (Europe/Kyiv)", "weekly on Friday at 18:00 (UTC)", "instant"."""
+    if subscription.frequency == INSTANT:
+        return "instant (shortly after each change, bursts batched)"
+    when = f"at {subscription.at_time} ({subscription.timezone})"
+    if subscription.frequency == WEEKLY and subscription.weekday is not None:
+        return f"weekly on {_DAY_NAMES[subscription.weekday]} {when}"
+    return f"daily {when}"
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return "—"
+    local = as_utc(moment).astimezone(ZoneInfo(zone))
+    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or zone)
+
+
+def subscription_card(subscription: Subscription | None, label: str, *, whose: str) -> Reply:
+    """/subscription: the settings, or how to subscribe."""
+    if subscription is None or not subscription.active:
+        return Reply([f"{esc(whose)} not subscribed. /subscribe sends a daily digest of what "
+                      "changed; see /help for the options."])  # fmt: skip
+    lines = [f"<b>Digest settings</b> · {esc(schedule_text(subscription))}"]
+    lines.append(f"Filter: {esc(label) if label else 'none (everything)'}")
+    if subscription.frequency != INSTANT:
+        lines.append(
+            f"Next digest: {esc(_local(subscription.next_due_at, subscription.timezone))}"
+        )
+    if subscription.last_digest_at is not None:
+        lines.append(
+            f"Last digest: {esc(_local(subscription.last_digest_at, subscription.timezone))}"
+        )
+    lines.append(
+        "\nChange: <code>/subscribe daily 08:00 Europe/Kyiv</code> · "
+        "<code>/subscribe weekly fri 18:00</code> · <code>/subscribe instant</code> · "
+        "add <code>topic=sanctions</code> or <code>actor=Yermak</code>\nStop: /unsubscribe"
+    )
+    return Reply(["\n".join(lines)])
+
+
+def subscribed(subscription: Subscription, label: str, status: str) -> Reply:
+    """The confirmation after /subscribe: settings, and that the backlog is not coming."""
+    verb = {"new": "Subscribed", "resumed": "Subscribed again", "updated": "Settings changed"}
+    lines = [f"✅ <b>{verb.get(status, 'Subscribed')}</b>: {esc(schedule_text(subscription))}"]
+    if label:
+        lines.append(f"Filter: {esc(label)}")
+    if subscription.frequency != INSTANT:
+        lines.append(
+            f"First digest: {esc(_local(subscription.next_due_at, subscription.timezone))}"
+        )
+    if status != "updated":
+        lines.append(
+            "You'll get what changes from now on (only when something does). "
+            "/timeline has everything so far."
+        )
+    lines.append("/subscription shows these settings · /unsubscribe stops them")
+    return Reply(["\n".join(lines)])
+
+
+def channels_list(channels: Sequence[Subscription]) -> Reply:
+    if not channels:
+        return Reply(["No channels receive digests. Add one with "
+                      "<code>/channel add @channel</code>."])  # fmt: skip
+    lines = [f"<b>Channels receiving digests</b> ({len(channels)})"]
+    for channel in channels:
+        name = f"@{channel.username}" if channel.username else channel.title or "channel"
+        lines.append(
+            f"• {esc(clip(name, 80))} <code>{channel.chat_id}</code> — "
+            f"{esc(schedule_text(channel))}"
+            + (f" · topic {esc(channel.topic)}" if channel.topic else "")
+            + (" · actor filter" if channel.actor_id is not None else "")
+        )
+    lines.append(
+        "\n<code>/channel schedule &lt;id&gt; daily 08:00 Europe/Kyiv</code> · "
+        "<code>/channel remove &lt;id&gt;</code>"
+    )
+    return Reply(numbered(split_blocks(lines)))
