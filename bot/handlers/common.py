@@ -35,6 +35,17 @@ def command_text(update: Update, max_length: int = MAX_ARGUMENT) -> str:
     return cleaned
 
 
+async def argument_or_refuse(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, max_length: int = MAX_ARGUMENT
+) -> str | None:
+    """The command's argument text, or None after politely refusing an over-long one."""
+    try:
+        return command_text(update, max_length)
+    except ArgumentTooLong:
+        await send(update, context, too_long(max_length))
+        return None
+
+
 def too_long(limit: int = MAX_ARGUMENT) -> Reply:
     return Reply([f"That is longer than I can look up ({limit} characters at most). "
                   "Please shorten it."])  # fmt: skip

@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot import render
 from bot.context import db_session
-from bot.handlers.common import ArgumentTooLong, command_text, edit_or_send, send, too_long
+from bot.handlers.common import argument_or_refuse, edit_or_send, send
 from bot.render import Reply, esc
 from knowledge import queries
 from knowledge.models import EntryKind, SavedQuery
@@ -67,10 +67,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        text = command_text(update)
-    except ArgumentTooLong:
-        await send(update, context, too_long())
+    text = await argument_or_refuse(update, context)
+    if text is None:
         return
     async with db_session(context) as session:
         try:
@@ -106,10 +104,8 @@ async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/event 12 (or #12)."""
-    try:
-        text = command_text(update)
-    except ArgumentTooLong:
-        await send(update, context, too_long())
+    text = await argument_or_refuse(update, context)
+    if text is None:
         return
     match = _ID_RE.match(text)
     if not match:
@@ -154,10 +150,8 @@ def entry_reply(session: Session, entry_id: int) -> Reply:
 
 
 async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        text = command_text(update)
-    except ArgumentTooLong:
-        await send(update, context, too_long())
+    text = await argument_or_refuse(update, context)
+    if text is None:
         return
     async with db_session(context) as session:
         if not text:
@@ -183,10 +177,8 @@ def who_reply(session: Session, text: str) -> Reply:
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/sources, /sources <entry id>, /sources <source name>."""
-    try:
-        text = command_text(update)
-    except ArgumentTooLong:
-        await send(update, context, too_long())
+    text = await argument_or_refuse(update, context)
+    if text is None:
         return
     async with db_session(context) as session:
         reply = sources_reply(session, text)
@@ -217,10 +209,8 @@ def sources_reply(session: Session, text: str) -> Reply:
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        text = command_text(update)
-    except ArgumentTooLong:
-        await send(update, context, too_long())
+    text = await argument_or_refuse(update, context)
+    if text is None:
         return
     if not text:
         example = "What should I look for? For example <code>/search Vilnius timetable</code>."
