@@ -12,23 +12,20 @@ from datetime import datetime
 from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
 
+from bot.handlers import public
 from bot.render import (
     MESSAGE_LIMIT,
     Reply,
-    actor_card,
     button,
     clip,
     esc,
-    event_card,
     numbered,
-    source_card,
     split_blocks,
     utf16_len,
 )
-from knowledge import queries
 from knowledge.curation import CurationError
 from knowledge.importer import ImportSummary
-from knowledge.models import AuditRecord, Draft, EntryKind, Moderator
+from knowledge.models import AuditRecord, Draft, Moderator
 from knowledge.moderation import (
     AUDIT_MAX,
     USAGE,
@@ -104,21 +101,8 @@ def _when(moment: datetime) -> str:
 
 
 def entry_card(session: Session, entry_id: int) -> Reply:
-    """The entry as subscribers see it (the same cards /event shows)."""
-    kind = queries.entry_kind(session=session, entry_id=entry_id)
-    if kind == EntryKind.EVENT:
-        event = queries.event_detail(session=session, event_id=entry_id)
-        if event:
-            return event_card(event)
-    elif kind == EntryKind.ACTOR:
-        actor = queries.actor_detail(session=session, actor_id=entry_id)
-        if actor:
-            return actor_card(actor)
-    elif kind == EntryKind.SOURCE:
-        source = queries.source_detail(session=session, source_id=entry_id)
-        if source:
-            return source_card(source)
-    return Reply([f"There is no entry #{entry_id}."])
+    """The entry as subscribers see it: the very reply /event gives."""
+    return public.entry_reply(session, entry_id)
 
 
 def with_head(head: str, card: Reply | None) -> Reply:

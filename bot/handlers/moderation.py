@@ -65,6 +65,9 @@ MODERATOR_COMMANDS = [
     BotCommand("pending", "Drafts waiting for review"),
     BotCommand("approve", "Approve a draft: /approve 3"),
     BotCommand("reject", "Reject a draft: /reject 3 | reason"),
+    BotCommand("digest", "/digest preview · /digest send"),
+    BotCommand("channels", "Channels receiving digests"),
+    BotCommand("channel", "/channel add|remove|schedule …"),
     BotCommand("mods", "Who moderates"),
     BotCommand("modhelp", "Moderator commands in full"),
 ]
