@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from knowledge.curation import changed_fields
 from knowledge.models import Entry, EntryKind, Revision
 
 RETRACTED = "retracted"
@@ -232,15 +233,5 @@ def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, Change] | None:
         return None
     if now_retracted:
         return "retracted", Change(**base, reason=str(after.get(RETRACTED) or ""))
-    fields = tuple(
-        FieldChange(key, before.get(key), after.get(key))
-        for key in _ordered_keys(before, after)
-        if before.get(key) != after.get(key)
-    )
+    fields = tuple(FieldChange(*change) for change in changed_fields(before, after))
     return ("updated", Change(**base, fields=fields)) if fields else None
-
-
-def _ordered_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    keys = list(after)
-    keys += [key for key in before if key not in after]
-    return keys

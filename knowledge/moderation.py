@@ -24,6 +24,7 @@ from knowledge.curation import (
     LIMITS,
     Author,
     CurationError,
+    changed_fields,
     create_entry,
     parse_field_value,
     retract_entry,
@@ -849,13 +850,9 @@ def show_value(value: Any) -> str:
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
     """Field by field, what a revision changed (a creation lists every field it set)."""
-    before, after = before or {}, after or {}
-    changes = []
-    for key in [*after, *(k for k in before if k not in after)]:
-        old, new = before.get(key), after.get(key)
-        if old != new and show_value(old) != show_value(new):
-            changes.append(FieldChange(key, show_value(old), show_value(new)))
-    return changes
+    shown = [(key, show_value(old), show_value(new)) for key, old, new in
+             changed_fields(before, after)]  # fmt: skip
+    return [FieldChange(key, old, new) for key, old, new in shown if old != new]
 
 
 def history(
