@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres", default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternations per comparison")
-    parser.add_argument("--output", default="docs/BENCHMARKS-scale.md", help="'' to skip")
+    parser.add_argument("--output", default="", help="also write the report to this file")
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
