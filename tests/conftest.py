@@ -63,7 +63,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     direct = "backend" in inspect.signature(metafunc.function).parameters or any(
         "backend" in marker.args for marker in metafunc.definition.iter_markers("usefixtures")
     )
-    if direct:
+    # A test may also name its own backends: @pytest.mark.parametrize("backend", ["postgres"]).
+    own = any(
+        "backend" in str(marker.args[0])
+        for marker in metafunc.definition.iter_markers("parametrize")
+    )
+    if direct and not own:
         metafunc.parametrize("backend", ["sqlite", "postgres"])
 
 

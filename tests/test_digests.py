@@ -542,11 +542,10 @@ async def test_digest_send_wakes_the_running_worker(fake_api: FakeBotAPI, engine
     assert len(digests_to(fake_api, 3001)) == 1
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # several processes: PostgreSQL only
 async def test_two_processes_on_postgres_deliver_each_digest_once(
     fake_api: FakeBotAPI, backend: str, db_url: str, engine: Engine
 ) -> None:
-    if backend != "postgres":
-        pytest.skip("several processes share a database on PostgreSQL only")
     chats = list(range(5001, 5041))
     second_engine = make_engine(db_url)  # the other process's connection pool
     try:
