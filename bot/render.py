@@ -7,6 +7,7 @@ optional keyboard for the last part. Domain objects never build HTML; only this 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -47,6 +48,11 @@ def clip(value: str, limit: int) -> str:
     """Shorten plain text before escaping it, so a cut never lands inside an entity."""
     value = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def to_plain(html_text: str) -> str:
+    """What a reader sees of a message we rendered: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 def utf16_len(text: str) -> int:

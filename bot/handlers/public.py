@@ -280,14 +280,15 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         else:
             ids = [e.id for e in queries.timeline_page(
                 session=session, flt=queries.TimelineFilter(), limit=10).items]  # fmt: skip
+        names = queries.titles(session=session, entry_ids=ids)
         for entry_id in ids:
             reply = entry_reply(session, entry_id)
-            title = queries.titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+            title = names.get(entry_id, "")
             results.append(
                 InlineQueryResultArticle(
                     id=f"{entry_id}-{uuid4().hex[:8]}",
                     title=render.clip(title, 100) or f"#{entry_id}",
-                    description=render.clip(_plain(reply.parts[0]), 120),
+                    description=render.clip(render.to_plain(reply.parts[0]), 120),
                     input_message_content=InputTextMessageContent(
                         reply.parts[0],
                         parse_mode=ParseMode.HTML,
@@ -296,11 +297,6 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 )
             )
     await inline.answer(results, cache_time=30, is_personal=False)
-
-
-def _plain(html_text: str) -> str:
-    return re.sub(r"<[^>]+>", "", html_text).replace("&lt;", "<").replace("&gt;", ">").replace(
-        "&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&")  # fmt: skip
 
 
 async def fallback_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
