@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,7 +21,6 @@ DEPS_KEY = "briefing_deps"
 class Deps:
     settings: Settings
     engine: Engine
-    started: dict[str, Any] = field(default_factory=dict)  # runtime facts for /healthz etc.
 
 
 def deps_of(
@@ -36,6 +35,3 @@ async def db_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Sessio
     """One database session for one update: committed when the handler succeeds."""
     with session_scope(deps_of(context).engine) as session:
         yield session
-
-
-Handler = Callable[..., Awaitable[None]]
