@@ -70,12 +70,12 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot import ops, render_digest
 from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
+from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, esc
 from knowledge import subscriptions as subs
 from knowledge.changes import cursor_before
 from knowledge.db import session_scope
-from knowledge.models import AuditRecord
-from knowledge.roles import is_moderator
+from knowledge.moderation import record_audit
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ GROUP_INTERVAL = 3.0  # groups and channels: 20 messages a minute
 LAG_PROBE = 0.005  # seconds; the drain samples the event loop's delay this often
 LAG_TARGET = 0.001  # more delay than this and the drain gives way to handlers
 PREVIEW_DAYS = 7  # /digest preview without a subscription covers the last week
-MODERATORS_ONLY = "This command is for moderators."
 _CHAT_GONE = (
     "chat not found",
     "bot was kicked",
@@ -719,33 +718,26 @@ USAGE = (
 )
 
 
-def _audit(session: Any, user_id: int, command: str, outcome: str) -> None:
-    session.add(AuditRecord(user_id=user_id, command=command[:300], outcome=outcome[:300]))
-
-
 async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/digest preview | send (moderators)."""
-    user = update.effective_user
-    if user is None:
+    author = await moderator_gate(update, context)
+    if author is None or author.id is None:
         return
-    deps = deps_of(context)
     try:
         action = command_text(update).casefold()
     except ArgumentTooLong:
         action = "?"
-    async with db_session(context) as session:
-        allowed = is_moderator(session=session, user_id=user.id, owners=deps.settings.admin_ids)
-        if not allowed:
-            _audit(session, user.id, f"/digest {action}", "refused: not a moderator")
-    if not allowed:
-        await send(update, context, Reply([MODERATORS_ONLY]))
-        return
     if action == "preview":
-        await send(update, context, _preview(context, user.id))
+        await send(update, context, _preview(context, author.id))
     elif action == "send":
         report = await run_due(context.application, force=True)
         async with db_session(context) as session:
-            _audit(session, user.id, "/digest send", f"{report.digests} digests queued")
+            record_audit(
+                session=session,
+                user_id=author.id,
+                command="/digest send",
+                outcome=f"{report.digests} digests queued",
+            )
         lines = [f"📬 Queued {report.digests} digest{'s' if report.digests != 1 else ''}."]
         if report.nothing_new:
             lines.append(f"{report.nothing_new} subscribers had nothing new for their filter.")

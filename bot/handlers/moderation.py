@@ -98,7 +98,9 @@ def _audit(deps: Deps, user_id: int, command: str, outcome: str) -> None:
         moderation.record_audit(session=session, user_id=user_id, command=command, outcome=outcome)
 
 
-async def _gate(update: Update, context: Context, *, owners_only: bool = False) -> Author | None:
+async def moderator_gate(
+    update: Update, context: Context, *, owners_only: bool = False
+) -> Author | None:
     """The author of an admin action, or None after refusing (and recording the refusal)."""
     user = update.effective_user
     if user is None:  # channel posts: nobody to refuse, nothing to record
@@ -194,7 +196,7 @@ async def _curate(
     update: Update, context: Context, parse: Callable[[Session, str], Change]
 ) -> None:
     """The one-line commands: parse, submit (apply or draft), confirm with a preview."""
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return
     deps = deps_of(context)
@@ -238,7 +240,7 @@ async def _simple(
     *,
     owners_only: bool = False,
 ) -> Reply | None:
-    author = await _gate(update, context, owners_only=owners_only)
+    author = await moderator_gate(update, context, owners_only=owners_only)
     if author is None:
         return None
     reply = _perform(deps_of(context), update, author, work)
@@ -271,7 +273,7 @@ async def history_button(update: Update, context: Context) -> None:
     """◀ ▶ under a history: `mh:<entry id>:<offset>`."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return
     _, raw_id, raw_offset = query.data.split(":")
@@ -301,7 +303,7 @@ async def confirm_button(update: Update, context: Context) -> None:
     """`mc:y:<draft>` saves a suspected duplicate anyway; `mc:n:<draft>` drops it."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return
     _, answer, raw_id = query.data.split(":")
@@ -342,7 +344,7 @@ async def _drop_keyboard(update: Update) -> None:
 
 
 async def export(update: Update, context: Context) -> None:
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     chat = update.effective_chat
     if author is None or chat is None:
         return
@@ -376,7 +378,7 @@ def _document_of(update: Update) -> Document | None:
 
 async def import_command(update: Update, context: Context) -> None:
     """A YAML file with the caption /import, or /import in reply to one."""
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return
     deps = deps_of(context)
@@ -570,7 +572,7 @@ async def audit(update: Update, context: Context) -> None:
 
 
 async def modhelp(update: Update, context: Context) -> None:
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return
     settings = deps_of(context).settings
@@ -627,7 +629,7 @@ def _chat_id(update: Update) -> int:
 
 async def add_start(update: Update, context: Context) -> int:
     """/add with no arguments: kind (buttons) → each field → preview → Confirm / Cancel."""
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return _end_flow(context, _chat_id(update))
     assert author.id is not None
@@ -663,7 +665,7 @@ async def _begin_kind(update: Update, context: Context, kind: str) -> int:
 async def add_kind_button(update: Update, context: Context) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
-    if await _gate(update, context) is None:
+    if await moderator_gate(update, context) is None:
         return _end_flow(context, _chat_id(update))
     await query.answer()
     await _drop_keyboard(update)
@@ -671,7 +673,7 @@ async def add_kind_button(update: Update, context: Context) -> int:
 
 
 async def add_kind_text(update: Update, context: Context) -> int:
-    if await _gate(update, context) is None:
+    if await moderator_gate(update, context) is None:
         return _end_flow(context, _chat_id(update))
     message = update.effective_message
     kind = (message.text or "").strip().lower() if message else ""
@@ -683,7 +685,7 @@ async def add_kind_text(update: Update, context: Context) -> int:
 
 async def add_answer(update: Update, context: Context) -> int:
     """One typed answer: validated at once; a bad one is asked again, a good one moves on."""
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     chat_id = _chat_id(update)
     if author is None:
         return _end_flow(context, chat_id)
@@ -736,7 +738,7 @@ async def add_confirm(update: Update, context: Context) -> int:
     query = update.callback_query
     assert query is not None
     chat_id = _chat_id(update)
-    author = await _gate(update, context)
+    author = await moderator_gate(update, context)
     if author is None:
         return _end_flow(context, chat_id)
     await query.answer()

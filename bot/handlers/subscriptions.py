@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+from sqlmodel import Session
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
@@ -20,17 +21,17 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot import render_digest
 from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send, too_long
+from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, clip, esc
 from knowledge import subscriptions as subs
-from knowledge.models import AuditRecord, Subscription, utcnow
-from knowledge.roles import is_moderator
+from knowledge.models import Subscription, utcnow
+from knowledge.moderation import record_audit
 
 log = logging.getLogger(__name__)
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 ADMINS_ONLY = "Only this group's administrators can change its digest subscription."
-MODERATORS_ONLY = "This command is for moderators."
 _CHANNEL_REF = re.compile(r"^(?:@|https?://t\.me/)?([A-Za-z][A-Za-z0-9_]{3,31})$|^(-?\d{1,20})$")
 CHANNEL_USAGE = (
     "<b>Channels</b> (moderators)\n"
@@ -144,27 +145,18 @@ async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 # --- channels (moderators) --------------------------------------------------------------------
 
 
-async def _moderator(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
-    user = update.effective_user
-    owners = deps_of(context).settings.admin_ids
-    async with db_session(context) as session:
-        allowed = user is not None and is_moderator(
-            session=session, user_id=user.id, owners=owners
-        )
-        if user is not None and not allowed:
-            _audit(session, user, command, "refused: not a moderator")
-    if not allowed:
-        await send(update, context, Reply([esc(MODERATORS_ONLY)]))
-    return allowed
+async def _moderator(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Moderators only: the shared gate refuses, logs and audits everyone else."""
+    return await moderator_gate(update, context) is not None
 
 
-def _audit(session: Any, user: User, command: str, outcome: str) -> None:
-    session.add(AuditRecord(user_id=user.id, command=command[:300], outcome=outcome[:300]))
+def _audit(session: Session, user: User, command: str, outcome: str) -> None:
+    record_audit(session=session, user_id=user.id, command=command, outcome=outcome)
 
 
 async def channels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/channels: the channels receiving digests (moderators)."""
-    if not await _moderator(update, context, "/channels"):
+    if not await _moderator(update, context):
         return
     async with db_session(context) as session:
         reply = render_digest.channels_list(subs.list_channels(session=session))
@@ -174,7 +166,7 @@ async def channels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/channel add|remove|schedule … (moderators)."""
     text = _arguments(update)
-    if not await _moderator(update, context, f"/channel {(text or '')[:200]}"):
+    if not await _moderator(update, context):
         return
     if text is None:
         await send(update, context, too_long())
