@@ -12,7 +12,7 @@ from sqlmodel import Session
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
-from knowledge.db import session_scope
+from knowledge.db import read_scope, session_scope
 
 DEPS_KEY = "briefing_deps"
 
@@ -34,4 +34,11 @@ def deps_of(
 async def db_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Session]:
     """One database session for one update: committed when the handler succeeds."""
     with session_scope(deps_of(context).engine) as session:
+        yield session
+
+
+@asynccontextmanager
+async def read_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Session]:
+    """One database session for an update that only reads (no write lock on SQLite)."""
+    with read_scope(deps_of(context).engine) as session:
         yield session

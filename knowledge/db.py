@@ -14,6 +14,7 @@ from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
 
+READ_ONLY = "briefing_read_only"  # execution option of the engines `reader()` hands out
 MIGRATION_LOCK = 0x42524945  # "BRIE": the advisory lock id migrations hold on PostgreSQL
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -64,8 +65,49 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     fails at once with "database is locked" (its snapshot is stale; the busy timeout cannot
     help). Taking the lock up front makes concurrent units of work queue on the busy timeout
     instead, which is what a single-writer database can offer. Units of work here are short.
+    Read-only units (`reader()`) need no lock: WAL readers never wait for the writer.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_write_epoch = 0
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for read-only units of work: same pool, no write lock taken on SQLite.
+
+    Commits on it don't count as writes (see `write_epoch`). A unit of work that might write
+    must use the engine itself.
+    """
+    if engine.get_execution_options().get(READ_ONLY):
+        return engine
+    found: Engine | None = engine.__dict__.get("_briefing_reader")
+    if found is None:
+        found = engine.execution_options(**{READ_ONLY: True})
+        found.__dict__["_briefing_base"] = engine
+        engine.__dict__["_briefing_reader"] = found
+    return found
+
+
+def base_engine(engine: Engine) -> Engine:
+    """The engine a `reader()` was made from (or the engine itself)."""
+    return engine.__dict__.get("_briefing_base", engine)  # type: ignore[no-any-return]
+
+
+def write_epoch() -> int:
+    """Counts commits in this process that may have written: caches of what was read
+    compare it to know when they must look at the database again."""
+    return _write_epoch
+
+
+@event.listens_for(Engine, "commit")
+def _count_write(connection: Any) -> None:
+    global _write_epoch
+    if not connection.get_execution_options().get(READ_ONLY):
+        _write_epoch += 1
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -87,6 +129,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: no write lock on SQLite, and nothing to commit."""
+    with Session(reader(engine), expire_on_commit=False) as session:
+        yield session
 
 
 def migrate(engine: Engine) -> None:

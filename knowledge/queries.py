@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 import weakref
 import zlib
 from bisect import bisect_left
@@ -24,6 +25,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, col, select
 
 from knowledge.dates import DateError, format_date, parse_date
+from knowledge.db import base_engine, write_epoch
 from knowledge.models import (
     Actor,
     Alias,
@@ -164,11 +166,20 @@ class Page(Generic[T]):
 @dataclass
 class _Memo:
     stamp: tuple[object, ...] = ()
-    values: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)  # least recent first
+    # Shelf -> key -> value, least recent first. Shelves are evicted separately, so that many
+    # distinct rendered replies can't push out the alias index.
+    shelves: defaultdict[str, OrderedDict[Hashable, Any]] = field(
+        default_factory=lambda: defaultdict(OrderedDict)
+    )
 
 
 _memos: weakref.WeakKeyDictionary[Engine, _Memo] = weakref.WeakKeyDictionary()
 _memo_lock = threading.Lock()
+# (write epoch, when read, stamp) per engine: see _stamp.
+_stamps: weakref.WeakKeyDictionary[Engine, tuple[int, float, tuple[object, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+STAMP_TTL = 1.0  # seconds a change made by another process may take to show here
 _MEMO_SIZE = 512
 _WROTE = "knowledge.queries.wrote"
 _STAMPED = "knowledge.queries.stamp"
@@ -186,15 +197,28 @@ def _forget_write(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_STAMPED, None)
 
 
-def _stamp(session: Session) -> tuple[object, ...]:
+def _stamp(session: Session, engine: Engine) -> tuple[object, ...]:
     """Changes whenever the knowledge base may have: every curated change writes a revision,
-    and a bulk load adds entries and aliases. Three index lookups, one round trip."""
-    # Read once per transaction (a reply may consult the cache several times), in plain SQL:
-    # building a statement would cost more than the three index lookups themselves.
+    and a bulk load adds entries and aliases. Three index lookups, one round trip.
+
+    Read once per transaction (a reply may consult the cache several times), and shared by
+    the transactions that follow while nothing was committed in this process and for at most
+    STAMP_TTL seconds: another process's change shows here within that time, this process's
+    at once. A unit of work that is answered from the cache then never touches the database.
+    """
     stamped = session.info.get(_STAMPED)
     if stamped is not None:
         return stamped  # type: ignore[no-any-return]
-    stamp = tuple(session.connection().exec_driver_sql(_STAMP_SQL).one())
+    epoch, now = write_epoch(), time.monotonic()
+    with _memo_lock:
+        shared = _stamps.get(engine)
+    if shared is not None and shared[0] == epoch and now - shared[1] < STAMP_TTL:
+        stamp = shared[2]
+    else:
+        # In plain SQL: building a statement would cost more than the lookups themselves.
+        stamp = tuple(session.connection().exec_driver_sql(_STAMP_SQL).one())
+        with _memo_lock:
+            _stamps[engine] = (epoch, now, stamp)
     session.info[_STAMPED] = stamp
     return stamp
 
@@ -205,32 +229,36 @@ _STAMP_SQL = (
 )
 
 
-def _remembered(session: Session, key: Hashable, compute: Callable[[], V]) -> V:
+def remembered(
+    session: Session, key: Hashable, compute: Callable[[], V], *, shelf: str = "data"
+) -> V:
     """`compute()`, kept per database until the knowledge base changes.
 
     For the expensive parts of a reply that many users ask for alike (exact counts over
-    100,000 events, the alias index): recomputing them per update would blow the latency
-    budget. A session that has written in its transaction computes afresh and keeps nothing,
-    since its view may yet be rolled back.
+    100,000 events, the alias index), and for whole rendered replies (`shelf="replies"`):
+    recomputing them per update would blow the latency budget. `compute` must depend on the
+    knowledge base only (not on who asks, nor the time). A session that has written in its
+    transaction computes afresh and keeps nothing, since its view may yet be rolled back.
     """
     if session.info.get(_WROTE):
         return compute()
     bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    stamp = _stamp(session)
+    engine = base_engine(bind.engine if isinstance(bind, Connection) else bind)
+    stamp = _stamp(session, engine)
     with _memo_lock:
         memo = _memos.get(engine)
         if memo is None or memo.stamp != stamp:
             memo = _memos[engine] = _Memo(stamp)
-        if key in memo.values:
-            memo.values.move_to_end(key)
-            return memo.values[key]  # type: ignore[no-any-return]
+        values = memo.shelves[shelf]
+        if key in values:
+            values.move_to_end(key)
+            return values[key]  # type: ignore[no-any-return]
     value = compute()
     with _memo_lock:
         if _memos.get(engine) is memo:
-            if len(memo.values) >= _MEMO_SIZE:
-                memo.values.popitem(last=False)
-            memo.values[key] = value
+            if len(values) >= _MEMO_SIZE:
+                values.popitem(last=False)
+            values[key] = value
     return value
 
 
@@ -345,7 +373,7 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
             actor = session.get(Actor, int(code[1:]))
             return TimelineFilter(actor_id=actor.id, label=actor.name) if actor else None
         if code.startswith("t"):
-            topic = _remembered(session, ("topics",), lambda: _topics_by_code(session)).get(
+            topic = remembered(session, ("topics",), lambda: _topics_by_code(session)).get(
                 code[1:]
             )
             return TimelineFilter(topic=topic, label=topic) if topic else None
@@ -427,7 +455,7 @@ def _count_events(session: Session, flt: TimelineFilter) -> int:
             )
         return int(session.exec(everything).one()) - int(session.exec(hidden).one())
 
-    return _remembered(session, ("timeline-count", flt.code(), flt.start, flt.end), compute)
+    return remembered(session, ("timeline-count", flt.code(), flt.start, flt.end), compute)
 
 
 def _page_ids(
@@ -500,7 +528,7 @@ def timeline_page(
     remembered until the knowledge base changes: the first one is what everybody asks for.
     """
     memo_key = ("timeline-page", flt.code(), flt.start, flt.end, offset, limit, key)
-    page = _remembered(
+    page = remembered(
         session,
         memo_key,
         lambda: _timeline_page(session, flt, offset=offset, limit=limit, key=key),
@@ -686,7 +714,7 @@ def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[l
             grouped[kind] = ([Ref(i, n) for i, n in rows], counts[kind])
         return grouped
 
-    return dict(_remembered(session, ("actors-by-kind", per_kind), compute))
+    return dict(remembered(session, ("actors-by-kind", per_kind), compute))
 
 
 @dataclass(frozen=True)
@@ -730,7 +758,7 @@ def _load_alias_index(session: Session) -> _AliasIndex:
 
 
 def _alias_index(session: Session) -> _AliasIndex:
-    return _remembered(session, ("aliases",), lambda: _load_alias_index(session))
+    return remembered(session, ("aliases",), lambda: _load_alias_index(session))
 
 
 def find_actors(*, session: Session, query: str, limit: int = 5) -> list[ActorMatch]:
@@ -819,7 +847,7 @@ def _citation_counts(session: Session) -> dict[int, int]:
             counts[source_id] -= n
         return counts
 
-    return _remembered(session, ("citation-counts",), compute)
+    return remembered(session, ("citation-counts",), compute)
 
 
 def source_overview(*, session: Session, limit: int | None = None) -> list[SourceLine]:
@@ -834,7 +862,7 @@ def source_overview(*, session: Session, limit: int | None = None) -> list[Sourc
         lines = [SourceLine(i, name, kind, counts.get(i, 0)) for i, name, kind in rows]
         return sorted(lines, key=lambda line: (-line.citations, line.name.casefold()))
 
-    lines = _remembered(session, ("source-overview",), compute)
+    lines = remembered(session, ("source-overview",), compute)
     return lines[:limit] if limit is not None else list(lines)
 
 
@@ -870,7 +898,7 @@ def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> P
     few searches come back again and again, and ranking a common word costs milliseconds.
     """
     terms = tuple(search_terms(text))
-    page = _remembered(
+    page = remembered(
         session,
         ("search-page", terms, offset, limit),
         lambda: _search_page(session, text, offset=offset, limit=limit),

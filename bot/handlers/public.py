@@ -16,7 +16,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.context import db_session
+from bot.context import db_session, read_session
 from bot.handlers.common import argument_or_refuse, edit_or_send, send
 from bot.render import Reply, esc
 from knowledge import queries
@@ -70,7 +70,7 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    async with db_session(context) as session:
+    async with read_session(context) as session:
         try:
             flt = queries.resolve_timeline_filter(session=session, text=text)
         except queries.FilterError as exc:
@@ -78,9 +78,26 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                            "<code>/timeline 2022-02..2023-07</code> or "
                            "<code>/timeline Yermak</code>."])  # fmt: skip
         else:
-            page = queries.timeline_page(session=session, flt=flt, limit=PAGE_SIZE)
-            reply = render.timeline_page(page, flt.label, flt.code())
+            reply = _timeline_reply(session, flt)
     await send(update, context, reply)
+
+
+def _timeline_reply(
+    session: Session,
+    flt: queries.TimelineFilter,
+    offset: int = 0,
+    key: queries.PageKey | None = None,
+) -> Reply:
+    """A rendered timeline page; the first page is what nearly everybody asks for."""
+
+    def build() -> Reply:
+        page = queries.timeline_page(
+            session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key
+        )
+        return render.timeline_page(page, flt.label, flt.code())
+
+    memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
+    return queries.remembered(session, memo_key, build, shelf="replies")
 
 
 async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -89,15 +106,12 @@ async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     assert query is not None and query.data is not None
     match = _TIMELINE_BUTTON.fullmatch(query.data)
     key = queries.PageKey.parse(match.group(3)) if match and match.group(3) else None
-    async with db_session(context) as session:
+    async with read_session(context) as session:
         flt = queries.decode_filter(session=session, code=match.group(1)) if match else None
         if match is None or flt is None or (match.group(3) and key is None):
             await query.answer("This list is out of date; send /timeline again.")
             return
-        page = queries.timeline_page(
-            session=session, flt=flt, offset=int(match.group(2)), limit=PAGE_SIZE, key=key
-        )
-        reply = render.timeline_page(page, flt.label, flt.code())
+        reply = _timeline_reply(session, flt, int(match.group(2)), key)
     await query.answer()
     await edit_or_send(update, context, reply)
 
@@ -126,8 +140,10 @@ async def open_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _open_entry(update: Update, context: ContextTypes.DEFAULT_TYPE, entry_id: int) -> None:
-    async with db_session(context) as session:
-        reply = entry_reply(session, entry_id)
+    async with read_session(context) as session:
+        reply = queries.remembered(
+            session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
+        )
     await send(update, context, reply)
 
 
@@ -153,15 +169,16 @@ async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    async with db_session(context) as session:
-        if not text:
-            reply = render.actors_overview(queries.actors_by_kind(session=session))
-        else:
-            reply = who_reply(session, text)
+    async with read_session(context) as session:
+        reply = queries.remembered(
+            session, ("who", text), lambda: who_reply(session, text), shelf="replies"
+        )
     await send(update, context, reply)
 
 
 def who_reply(session: Session, text: str) -> Reply:
+    if not text:
+        return render.actors_overview(queries.actors_by_kind(session=session))
     matches = queries.find_actors(session=session, query=text, limit=5)
     if not matches:
         return Reply([f"I know nobody called “{esc(render.clip(text, 60))}”. "
@@ -180,8 +197,10 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    async with db_session(context) as session:
-        reply = sources_reply(session, text)
+    async with read_session(context) as session:
+        reply = queries.remembered(
+            session, ("sources", text), lambda: sources_reply(session, text), shelf="replies"
+        )
     await send(update, context, reply)
 
 
@@ -273,7 +292,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     assert inline is not None
     text = render.clip(inline.query, 200)
     results = []
-    async with db_session(context) as session:
+    async with read_session(context) as session:
         if text.strip():
             hits = queries.search(session=session, text=text, limit=10).items
             ids = [h.id for h in hits]
