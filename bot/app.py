@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.handlers import moderation, public, subscriptions
 from bot.logging_setup import RedactingFilter
+from bot.request import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,14 @@ def build_application(
         # Updates from one chat are handled in order, different chats concurrently.
         .concurrent_updates(PerChatUpdateProcessor())
     )
-    if request is not None:
-        builder = builder.request(request)
-    if updates_request is not None:
-        builder = builder.get_updates_request(updates_request)
+    # Bot API calls go over aiohttp rather than PTB's default httpx: a quarter of the CPU per
+    # request, which is what lets one process send paid broadcasts at 1,000 msg/s and keeps
+    # replies quick meanwhile (bot/request.py; docs/BENCHMARKS.md, "Digests"). Pool sizes as
+    # PTB's defaults: 256 for calls, 1 for getUpdates.
+    builder = builder.request(request or AiohttpRequest(connection_pool_size=256))
+    builder = builder.get_updates_request(
+        updates_request or AiohttpRequest(connection_pool_size=1)
+    )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
     application = builder.build()
