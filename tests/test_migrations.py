@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -42,3 +44,23 @@ def test_a_current_database_starts_without_loading_alembic(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_bot_upgrades_the_schema_in_a_child_process(tmp_path: Path) -> None:
+    """`python -m bot` (run) leaves Alembic out of its own, long-running process."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = (
+        "import sys\n"
+        "from knowledge.db import make_engine, schema_is_current\n"
+        "from bot.__main__ import migrate_apart\n"
+        f"engine = make_engine({url!r})\n"
+        "before = schema_is_current(engine)\n"
+        "migrate_apart(engine)\n"
+        "print(before, schema_is_current(engine), 'alembic' in sys.modules)"
+    )
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "False True False"
