@@ -2,7 +2,8 @@
 alternative (a loop of send_message behind PTB's AIORateLimiter) under 1 % injected 429s.
 
     python -m bench.digest_fanout            # about 6 minutes
-    python -m bench.digest_fanout --quick    # about 1.5 minutes, shorter windows
+    python -m bench.digest_fanout --quick    # about 2.5 minutes, shorter windows
+    python -m bench.digest_fanout --transport httpx   # the outbox runs on PTB's httpx
 
 The fake Bot API (tests/fakebotapi.py, strict HTML parsing included) runs in a child process,
 as Telegram is remote: its CPU doesn't compete with the bot's event loop (but does compete for
@@ -12,6 +13,8 @@ worker. `/who Yermak` is sent to the bot during the fan-out and timed from updat
 against the same command on the idle bot.
 
 Scenarios:
+  0. The ceilings: plain send_message, 16 in flight, no limits, no database, on PTB's default
+     transport (HTTPXRequest) and on the bot's (bot.request.AiohttpRequest), same fake.
   1. BROADCAST_RATE 30 (the default): achieved rate over a 60 s window (--quick: 15 s);
      the goal is >= 95 % of the limit.
   2. BROADCAST_RATE 1,000 (paid broadcasts): all 10,000; the goal is >= 90 %.
@@ -45,6 +48,7 @@ from sqlmodel import select
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
+from telegram.request import HTTPXRequest
 
 from bot import digests
 from bot.app import build_application
@@ -195,6 +199,14 @@ async def probe_while(application: Any, running: asyncio.Task[Any]) -> Latency:
     return Latency(samples)
 
 
+def transport_kwargs(transport: str) -> dict[str, Any]:
+    """`build_application` arguments for a transport: "default" is what the bot uses
+    (bot.request.AiohttpRequest), "httpx" PTB's own default, HTTPXRequest."""
+    if transport == "httpx":
+        return {"request": HTTPXRequest(), "updates_request": HTTPXRequest(connection_pool_size=1)}
+    return {}
+
+
 def make_app(fake: FakeProcess, engine: Engine, rate: float, **kwargs: Any) -> Any:
     settings = load_settings(
         telegram_bot_token=fake.token, telegram_api_base_url=f"{fake.url}/bot",
@@ -213,11 +225,12 @@ async def outbox_run(
     rate: float,
     window: float | None,
     flood_ratio: float = 0.0,
+    transport: str = "default",
 ) -> dict[str, Any]:
     """Plan one digest to `recipients` and deliver it with the outbox worker."""
     engine = build_database(workdir / f"outbox-{rate}-{recipients}-{flood_ratio}.db", recipients)
     await fake.call("benchConfig", flood_ratio=flood_ratio)
-    application = make_app(fake, engine, rate)
+    application = make_app(fake, engine, rate, **transport_kwargs(transport))
     async with application:
         idle = await idle_latency(application)
         started = time.perf_counter()
@@ -283,12 +296,12 @@ async def loop_run(
     return summarise(accepted, recipients, 30, None, total, idle, during)
 
 
-async def ceiling_run(fake: FakeProcess, workdir: Path, *, messages: int) -> float:
+async def ceiling_run(fake: FakeProcess, workdir: Path, *, messages: int, transport: str) -> float:
     """What this machine can push at all: send_message with 16 in flight, no limits, no
-    database — the ceiling for any sender built on PTB here."""
-    engine = build_database(workdir / "ceiling.db", 1)
+    database — the ceiling for any sender built on PTB with that transport here."""
+    engine = build_database(workdir / f"ceiling-{transport}.db", 1)
     await fake.call("benchConfig", flood_ratio=0)
-    application = make_app(fake, engine, 30)
+    application = make_app(fake, engine, 30, **transport_kwargs(transport))
     async with application:
         slots = asyncio.Semaphore(16)
         text = "<b>📰 Briefing digest</b>\n1 change since the last digest.\n" + "x" * 300
@@ -362,19 +375,34 @@ async def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             print(f"fake Bot API at {fake.url} (own process); recipients {args.recipients}")
-            ceiling = await ceiling_run(fake, workdir, messages=2000 if args.quick else 5000)
-            results["ceiling"] = {"rate": ceiling}
-            print(f"ceiling: plain send_message, 16 in flight, no limits: {ceiling:.0f} msg/s")
-            results["30"] = await outbox_run(
-                fake, workdir, recipients=args.recipients, rate=30, window=window
+            ceilings = {
+                transport: await ceiling_run(
+                    fake, workdir, messages=2000 if args.quick else 5000, transport=transport
+                )
+                for transport in ("httpx", "default")
+            }
+            results["ceiling"] = {"rate": ceilings["default"], "httpx": ceilings["httpx"]}
+            print(
+                "ceiling: plain send_message, 16 in flight, no limits: "
+                f"{ceilings['httpx']:.0f} msg/s on PTB's HTTPXRequest, "
+                f"{ceilings['default']:.0f} msg/s on bot.request.AiohttpRequest"
             )
+            ceiling = ceilings[args.transport]
+            name = "HTTPXRequest" if args.transport == "httpx" else "AiohttpRequest"
+            if args.transport != "default":
+                print(f"the outbox runs below use the {args.transport} transport")
+            results["30"] = await outbox_run(
+                fake, workdir, recipients=args.recipients, rate=30, window=window,
+                transport=args.transport,
+            )  # fmt: skip
             print("outbox @30/s     ", fmt(results["30"]))
             results["1000"] = await outbox_run(
-                fake, workdir, recipients=args.recipients, rate=1000, window=None
-            )
+                fake, workdir, recipients=args.recipients, rate=1000, window=None,
+                transport=args.transport,
+            )  # fmt: skip
             print("outbox @1000/s   ", fmt(results["1000"]))
             share = results["1000"]["achieved"] / ceiling
-            print(f"  = {share * 100:.1f} % of this machine's ceiling of {ceiling:.0f} msg/s")
+            print(f"  = {share * 100:.1f} % of the {name} ceiling ({ceiling:.0f} msg/s)")
             print(
                 f"planning {args.recipients} digests took {results['1000']['plan_seconds']:.2f} s"
             )
@@ -409,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="15 s window, 300 for the comparison")
     parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument(
+        "--transport", choices=("default", "httpx"), default="default",
+        help="the bot's HTTP transport for the outbox runs (default: AiohttpRequest, as the bot)",
+    )  # fmt: skip
     return asyncio.run(run(parser.parse_args(argv)))
 
 
