@@ -9,6 +9,8 @@ be: an update is pushed to the fake, and the round trip ends when the bot's repl
   string. Budget: Briefing Bot's median at most 1.5× the baseline's.
 - For reference, a bare application sending Briefing Bot's own first timeline page (rendered
   once up front): it separates what our code costs from what a richer message costs.
+- And Briefing Bot on PTB's default HTTP transport (httpx) instead of its own
+  (`bot/request.py`, aiohttp): what the transport is worth, and what the rest costs.
 
 Rounds alternate between the bots, so all see the same machine. Memory is each process's
 resident set (VmRSS in /proc/<pid>/status) once it has started and is idle, long-polling, and
@@ -69,6 +71,24 @@ app = (ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"])
        .base_url(os.environ["TELEGRAM_API_BASE_URL"]).build())
 app.add_handler(CommandHandler("timeline", timeline))
 app.run_polling()
+"""
+
+# `python -m bot`, with PTB's default transport (HTTPXRequest, PTB's default pool sizes).
+ON_HTTPX = """
+import sys
+from telegram.request import HTTPXRequest
+import bot.app
+
+build = bot.app.build_application
+
+def on_httpx(settings, engine, **kwargs):
+    kwargs.setdefault("request", HTTPXRequest(connection_pool_size=256))
+    kwargs.setdefault("updates_request", HTTPXRequest(connection_pool_size=1))
+    return build(settings, engine, **kwargs)
+
+bot.app.build_application = on_httpx
+from bot.__main__ import main
+sys.exit(main(["run"]))
 """
 
 
@@ -158,13 +178,17 @@ async def measure(folder: Path, database_url: str, rounds: int) -> list[Bot]:
     async with AsyncExitStack() as stack:
         fakes = [
             await stack.enter_async_context(FakeBotAPI(token=token))
-            for token in ("123456:TEST-TOKEN", "654321:BARE-TOKEN-0", "654322:SAME-TOKEN-0")
-        ]
+            for token in (
+                "123456:TEST-TOKEN", "654321:BARE-TOKEN-0", "654322:SAME-TOKEN-0",
+                "123457:HTTPX-TOKEN",
+            )
+        ]  # fmt: skip
         bots = [
             Bot("Briefing Bot (python -m bot)", ["-m", "bot"], fakes[0]),
             Bot("bare PTB, fixed string", ["-c", BARE_BOT], fakes[1]),
             Bot("bare PTB, the same page pre-rendered", ["-c", BARE_BOT], fakes[2],
                 {"BENCH_REPLY": page}),
+            Bot("Briefing Bot on PTB's default transport (httpx)", ["-c", ON_HTTPX], fakes[3]),
         ]  # fmt: skip
         for bot in bots:
             await stack.enter_async_context(running(bot, folder, database_url))
@@ -179,7 +203,10 @@ async def measure(folder: Path, database_url: str, rounds: int) -> list[Bot]:
         for bot, before in zip(bots, cpu_before, strict=True):
             bot.cpu_ms = (bot.cpu_seconds - before) * 1000 / rounds
             bot.busy_mb = bot.rss_mb
-        assert fakes[0].sent[-1].text == fakes[2].sent[-1].text == json.loads(page)["text"]
+        expected = json.loads(page)["text"]
+        assert (
+            fakes[0].sent[-1].text == fakes[2].sent[-1].text == fakes[3].sent[-1].text == expected
+        )
         refused = [c.description for f in fakes for c in f.calls if c.status not in (200, None)]
         assert not refused, refused
     return bots
@@ -206,14 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.events:
             grow(engine, events=args.events, actors=args.events // 20, sources=args.events // 200)
         engine.dispose()
-        real, bare, same = asyncio.run(measure(folder, database_url, args.rounds))
+        real, bare, same, httpx = asyncio.run(measure(folder, database_url, args.rounds))
 
     baseline = _stats(bare.times)[0]
     print(f"End to end through the fake Bot API: {args.rounds} alternating rounds per bot, "
           "each bot its own process (ms).\n")  # fmt: skip
     print("| bot answering /timeline | median | p95 | median ÷ baseline | CPU per update |")
     print("|---|---:|---:|---:|---:|")
-    for bot in (bare, real, same):
+    for bot in (bare, real, same, httpx):
         median, p95 = _stats(bot.times)
         print(f"| {bot.name} | {median:.2f} | {p95:.2f} | {median / baseline:.2f}× | "
               f"{bot.cpu_ms:.2f} |")  # fmt: skip
@@ -221,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "ok" if ratio <= RATIO_BUDGET else "OVER"
     print(f"\nBriefing Bot ÷ baseline: {ratio:.2f}× (budget ≤ {RATIO_BUDGET}×) {verdict}")
     same_ratio = _stats(real.times)[0] / _stats(same.times)[0]
-    print(f"Briefing Bot ÷ the same page pre-rendered: {same_ratio:.2f}×\n")
+    print(f"Briefing Bot ÷ the same page pre-rendered: {same_ratio:.2f}×")
+    httpx_ratio = _stats(httpx.times)[0] / baseline
+    print(f"Briefing Bot on httpx ÷ baseline: {httpx_ratio:.2f}× (for reference)\n")
     print("Resident memory, VmRSS (MB):\n")
     print(f"| process | idle | after {WARM_UP + args.rounds} commands |")
     print("|---|---:|---:|")
-    for bot in (bare, real):
+    for bot in (bare, real, httpx):
         print(f"| {bot.name} | {bot.idle_mb:.1f} | {bot.busy_mb:.1f} |")
     memory_ok = real.idle_mb <= RSS_BUDGET_MB
     verdict = "ok" if memory_ok else "OVER"

@@ -110,8 +110,11 @@ class SearchHit:
 
 # A query ranks at most the newest RANK_WINDOW entries it matches, and counts no further: a
 # word found in most of 100,000 entries would otherwise cost 50–300 ms to count and score
-# in full, and nobody pages past the first fifty pages; they add a word instead.
-RANK_WINDOW = 500
+# in full, and nobody pages through 37 pages of results; they add a word instead. The cost
+# of a mid-frequency word grows with the window: on PostgreSQL the newest matches are found
+# by walking the primary key down and testing each document (about 35 documents read per
+# match kept for a word in 3 % of entries): see docs/BENCHMARKS.md, "Handler time".
+RANK_WINDOW = 300
 # Retracted entries are few: leaving them out by id beats joining every match to `entry`.
 _HIDDEN = "SELECT id FROM entry WHERE state IN ({})".format(
     ", ".join(f"'{state.value}'" for state in EntryState if state != EntryState.PUBLISHED)
