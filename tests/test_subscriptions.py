@@ -256,6 +256,42 @@ async def test_only_group_administrators_change_the_group(
     assert "Unsubscribed" in stopped.plain
 
 
+async def test_a_bot_blocked_or_removed_stops_that_chats_digests_at_once(
+    bot: BotHarness, fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    """Telegram's my_chat_member update ends the subscription before any 403 is met."""
+    admin = 2102
+    fake_api.chat_members[(GROUP, admin)] = "administrator"
+    await bot.send("/subscribe", chat_id=USER_ID)
+    await bot.send("/subscribe", chat_id=GROUP, user_id=admin, chat_type="group")
+    calls = len(fake_api.calls)
+
+    # Changes that leave the bot able to post change nothing.
+    await bot.process(
+        fake_api.make_my_chat_member_update(GROUP, "administrator", "member", chat_type="group")
+    )
+    assert stored(engine, GROUP).active  # type: ignore[union-attr]
+
+    await bot.process(
+        fake_api.make_my_chat_member_update(USER_ID, "kicked", "member", chat_type="private")
+    )
+    await bot.process(
+        fake_api.make_my_chat_member_update(GROUP, "left", "administrator", chat_type="group")
+    )
+    for chat_id, reason in ((USER_ID, "the bot was blocked"), (GROUP, "the bot was removed")):
+        saved = stored(engine, chat_id)
+        assert saved is not None and not saved.active and saved.ended_reason == reason
+    assert len(fake_api.calls) == calls  # nothing was sent to chats that can't be reached
+    # Blocked again, or a chat that never subscribed: nothing to stop, nothing breaks.
+    await bot.process(
+        fake_api.make_my_chat_member_update(USER_ID, "kicked", "member", chat_type="private")
+    )
+    await bot.process(
+        fake_api.make_my_chat_member_update(4999, "kicked", "member", chat_type="private")
+    )
+    assert stored(engine, 4999) is None
+
+
 # --- channels ---------------------------------------------------------------------------------
 
 
@@ -335,6 +371,30 @@ async def test_channel_add_checks_that_the_bot_may_post(
     assert "No channels receive digests" in empty.plain
     [usage] = await bot.send("/channel", chat_id=MODERATOR_ID)
     assert "/channel add @channel" in usage.plain
+
+
+async def test_a_channel_that_takes_the_bots_right_to_post_stops_its_digests(
+    bot: BotHarness, fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        session.add(Moderator(user_id=MODERATOR_ID, added_by=OWNER_ID))
+    _channel(fake_api, can_post=True)
+    await bot.send("/channel add @brief_news", chat_id=MODERATOR_ID)
+    assert stored(engine, CHANNEL).active  # type: ignore[union-attr]
+    await bot.process(
+        fake_api.make_my_chat_member_update(
+            CHANNEL, "administrator", "administrator", can_post_messages=True
+        )
+    )
+    assert stored(engine, CHANNEL).active  # type: ignore[union-attr]
+    await bot.process(
+        fake_api.make_my_chat_member_update(
+            CHANNEL, "administrator", "administrator", can_post_messages=False
+        )
+    )
+    saved = stored(engine, CHANNEL)
+    assert saved is not None and not saved.active
+    assert saved.ended_reason == "the bot may no longer post in the channel"
 
 
 async def test_channel_digest_is_posted(

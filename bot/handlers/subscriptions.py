@@ -4,6 +4,10 @@ In groups only the group's administrators (asked of Telegram with getChatMember 
 command, so a demoted admin loses the right at once) may change the group's subscription;
 anyone may look at it. Channels can't send commands, so moderators manage them from any chat:
 `/channel add` checks with getChat / getChatMember that the bot may post there.
+
+When Telegram reports that the bot itself was blocked, removed from a group, or may no longer
+post in a channel (a `my_chat_member` update), that chat's digests stop at once, instead of at
+the next delivery's 403.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from sqlmodel import Session
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes
 
 from bot import render_digest
 from bot.context import db_session, deps_of
@@ -50,6 +54,37 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("subscription", subscription))
     application.add_handler(CommandHandler("channels", channels))
     application.add_handler(CommandHandler("channel", channel))
+    application.add_handler(ChatMemberHandler(bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+
+
+GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+
+
+async def bot_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot's own membership changed: stop digests to a chat it can no longer reach."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    member = change.new_chat_member
+    if member.status in GONE:
+        reason = (
+            "the bot was blocked"
+            if change.chat.type == ChatType.PRIVATE
+            else "the bot was removed"
+        )
+    elif change.chat.type == ChatType.CHANNEL and not (
+        member.status == ChatMemberStatus.ADMINISTRATOR
+        and getattr(member, "can_post_messages", False)
+    ):
+        reason = "the bot may no longer post in the channel"
+    else:
+        return  # added, promoted, or a change that leaves it able to post
+    async with db_session(context) as session:
+        ended = subs.unsubscribe(
+            session=session, chat_id=change.chat.id, now=utcnow(), reason=reason
+        )
+    if ended:
+        log.info("digests to chat %s stopped: %s", change.chat.id, reason)
 
 
 async def _may_manage(context: ContextTypes.DEFAULT_TYPE, chat: Chat, message: Message) -> bool:
