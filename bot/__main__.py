@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(text)
         return 0
 
-    if command == "run" and settings.token:
+    if command in ("run", "console"):
         migrate_apart(engine)
     if prepare_database(engine):
         log.info("empty database: loaded the bundled briefing")
@@ -97,6 +97,7 @@ def migrate_apart(engine: Engine) -> None:
     budget of 100 MB, for something done once per upgrade. The child reads the same settings
     (environment, `.env`). Should it fail, the in-process migration that follows runs anyway
     and reports the error itself. An in-memory database can only be migrated in-process.
+    The console starts the same way, which also keeps Alembic's log lines off its screen.
     """
     if engine.url.database in (None, "", ":memory:") or schema_is_current(engine):
         return
