@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import logging
 import multiprocessing
 import random
@@ -172,8 +173,15 @@ class Latency:
         return statistics.median(self.samples) * 1000 if self.samples else float("nan")
 
 
+# --probe uncached: every probe asks something new (`/who Yermak 1`, `/who Yermak 2`, ...), so
+# no cached reply can answer it and each one runs the fuzzy match and the queries afresh.
+_PROBE_TEXT = {"cached": lambda n: "/who Yermak", "uncached": lambda n: f"/who Yermak {n}"}
+_probe = {"text": _PROBE_TEXT["cached"], "count": itertools.count(1)}
+
+
 async def who(application: Any) -> float:
-    payload = make_message_update("/who Yermak", chat_id=PROBE_CHAT, user_id=PROBE_CHAT)
+    text = _probe["text"](next(_probe["count"]))  # type: ignore[operator]
+    payload = make_message_update(text, chat_id=PROBE_CHAT, user_id=PROBE_CHAT)
     started = time.perf_counter()
     await application.process_update(Update.de_json(payload, application.bot))
     return time.perf_counter() - started
@@ -441,7 +449,14 @@ def main(argv: list[str] | None = None) -> int:
         "--transport", choices=("default", "httpx"), default="default",
         help="the bot's HTTP transport for the outbox runs (default: AiohttpRequest, as the bot)",
     )  # fmt: skip
-    return asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument(
+        "--probe", choices=("cached", "uncached"), default="cached",
+        help="/who Yermak every time (answered from the reply cache after the first), or a "
+        "new question every time",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    _probe["text"] = _PROBE_TEXT[args.probe]
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":
