@@ -16,7 +16,11 @@ Rounds alternate between the bots, so all see the same machine. Memory is each p
 resident set (VmRSS in /proc/<pid>/status) once it has started and is idle, long-polling, and
 again after the rounds. Budget: 100 MB for Briefing Bot.
 
-    python -m bench.end_to_end [--rounds 300] [--events 0]
+    python -m bench.end_to_end [--rounds 300] [--events 0] [--question uncached]
+
+`--question uncached` asks the two Briefing Bots something new every round (`/who Yermak 1`,
+`/who Yermak 2`, ...), so no cached reply can answer: the fuzzy match and the queries run each
+time. The bare bots still answer `/timeline`.
 
 Exits 1 when a budget is exceeded.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -32,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +105,7 @@ class Bot:
     args: list[str]
     fake: FakeBotAPI
     extra_env: dict[str, str] = field(default_factory=dict)
+    question: Callable[[int], str] = lambda _: "/timeline"
     process: asyncio.subprocess.Process | None = None
     times: list[float] = field(default_factory=list)
     idle_mb: float = 0.0
@@ -173,7 +179,15 @@ def first_page(database_url: str) -> dict[str, object]:
     return {"text": reply.parts[0], "reply_markup": reply.keyboard.to_dict()}
 
 
-async def measure(folder: Path, database_url: str, rounds: int) -> list[Bot]:
+QUESTIONS: dict[str, Callable[[int], str]] = {
+    "cached": lambda _: "/timeline",
+    "uncached": lambda n: f"/who Yermak {n}",
+}
+
+
+async def measure(
+    folder: Path, database_url: str, rounds: int, question: str = "cached"
+) -> list[Bot]:
     page = json.dumps(first_page(database_url))
     async with AsyncExitStack() as stack:
         fakes = [
@@ -184,29 +198,32 @@ async def measure(folder: Path, database_url: str, rounds: int) -> list[Bot]:
             )
         ]  # fmt: skip
         bots = [
-            Bot("Briefing Bot (python -m bot)", ["-m", "bot"], fakes[0]),
+            Bot("Briefing Bot (python -m bot)", ["-m", "bot"], fakes[0],
+                question=QUESTIONS[question]),
             Bot("bare PTB, fixed string", ["-c", BARE_BOT], fakes[1]),
             Bot("bare PTB, the same page pre-rendered", ["-c", BARE_BOT], fakes[2],
                 {"BENCH_REPLY": page}),
-            Bot("Briefing Bot on PTB's default transport (httpx)", ["-c", ON_HTTPX], fakes[3]),
+            Bot("Briefing Bot on PTB's default transport (httpx)", ["-c", ON_HTTPX], fakes[3],
+                question=QUESTIONS[question]),
         ]  # fmt: skip
         for bot in bots:
             await stack.enter_async_context(running(bot, folder, database_url))
+        asked = itertools.count(1)
         for bot in bots:
             for _ in range(WARM_UP):
-                await round_trip(bot.fake)
+                await round_trip(bot.fake, bot.question(next(asked)))
         cpu_before = [bot.cpu_seconds for bot in bots]
-        for _ in range(rounds):
+        for n in range(rounds):
             for bot in bots:
-                bot.times.append(await round_trip(bot.fake))
+                bot.times.append(await round_trip(bot.fake, bot.question(n + 10_000)))
                 await asyncio.sleep(IDLE_GAP)
         for bot, before in zip(bots, cpu_before, strict=True):
             bot.cpu_ms = (bot.cpu_seconds - before) * 1000 / rounds
             bot.busy_mb = bot.rss_mb
-        expected = json.loads(page)["text"]
-        assert (
-            fakes[0].sent[-1].text == fakes[2].sent[-1].text == fakes[3].sent[-1].text == expected
-        )
+        assert fakes[2].sent[-1].text == json.loads(page)["text"]
+        assert fakes[0].sent[-1].text == fakes[3].sent[-1].text
+        if question == "cached":
+            assert fakes[0].sent[-1].text == fakes[2].sent[-1].text
         refused = [c.description for f in fakes for c in f.calls if c.status not in (200, None)]
         assert not refused, refused
     return bots
@@ -223,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--events", type=int, default=0, help="grow the knowledge base first (default: bundled)"
     )
+    parser.add_argument("--question", choices=sorted(QUESTIONS), default="cached")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="briefing-e2e-") as name:
@@ -233,12 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.events:
             grow(engine, events=args.events, actors=args.events // 20, sources=args.events // 200)
         engine.dispose()
-        real, bare, same, httpx = asyncio.run(measure(folder, database_url, args.rounds))
+        real, bare, same, httpx = asyncio.run(
+            measure(folder, database_url, args.rounds, args.question)
+        )
 
     baseline = _stats(bare.times)[0]
     print(f"End to end through the fake Bot API: {args.rounds} alternating rounds per bot, "
           "each bot its own process (ms).\n")  # fmt: skip
-    print("| bot answering /timeline | median | p95 | median ÷ baseline | CPU per update |")
+    asked = "/timeline" if args.question == "cached" else "/timeline (bare) or /who Yermak <n>"
+    print(f"| bot answering {asked} | median | p95 | median ÷ baseline | CPU per update |")
     print("|---|---:|---:|---:|---:|")
     for bot in (bare, real, same, httpx):
         median, p95 = _stats(bot.times)
