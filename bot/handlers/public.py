@@ -141,10 +141,15 @@ async def open_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def _open_entry(update: Update, context: ContextTypes.DEFAULT_TYPE, entry_id: int) -> None:
     async with read_session(context) as session:
-        reply = queries.remembered(
-            session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
-        )
+        reply = remembered_entry(session, entry_id)
     await send(update, context, reply)
+
+
+def remembered_entry(session: Session, entry_id: int) -> Reply:
+    """`entry_reply`, from the cache of rendered replies when it is there."""
+    return queries.remembered(
+        session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
+    )
 
 
 def entry_reply(session: Session, entry_id: int) -> Reply:
@@ -301,7 +306,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 session=session, flt=queries.TimelineFilter(), limit=10).items]  # fmt: skip
         names = queries.titles(session=session, entry_ids=ids)
         for entry_id in ids:
-            reply = entry_reply(session, entry_id)
+            reply = remembered_entry(session, entry_id)
             title = names.get(entry_id, "")
             results.append(
                 InlineQueryResultArticle(
