@@ -35,19 +35,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.curation import changed_fields
+from knowledge.curation import FieldChange, changed_fields
 from knowledge.models import Entry, EntryKind, Revision
 
 RETRACTED = "retracted"
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One field of an entry, before and after the window (values in the snapshot shape)."""
-
-    field: str
-    old: Any
-    new: Any
 
 
 @dataclass(frozen=True)
@@ -233,5 +224,5 @@ def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, Change] | None:
         return None
     if now_retracted:
         return "retracted", Change(**base, reason=str(after.get(RETRACTED) or ""))
-    fields = tuple(FieldChange(*change) for change in changed_fields(before, after))
+    fields = tuple(changed_fields(before, after))
     return ("updated", Change(**base, fields=fields)) if fields else None

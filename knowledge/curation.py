@@ -149,14 +149,23 @@ def _citations(session: Session, entry_id: int) -> list[dict[str, str]]:
     return [{"source": slug, "note": note} for slug, note in rows]
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """One field two snapshots disagree on: its value before and after."""
+
+    field: str
+    old: Any
+    new: Any
+
+
 def changed_fields(
     before: dict[str, Any] | None, after: dict[str, Any] | None
-) -> list[tuple[str, Any, Any]]:
-    """(field, old, new) for every field two snapshots disagree on, in the record's order
-    (fields only the old snapshot had come last). History and digests both read changes so."""
+) -> list[FieldChange]:
+    """Every field two snapshots disagree on, in the record's order (fields only the old
+    snapshot had come last). History and digests both read changes so."""
     before, after = before or {}, after or {}
     keys = [*after, *(key for key in before if key not in after)]
-    return [(key, before.get(key), after.get(key)) for key in keys
+    return [FieldChange(key, before.get(key), after.get(key)) for key in keys
             if before.get(key) != after.get(key)]  # fmt: skip
 
 

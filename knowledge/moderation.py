@@ -24,6 +24,7 @@ from knowledge.curation import (
     LIMITS,
     Author,
     CurationError,
+    FieldChange,
     changed_fields,
     create_entry,
     parse_field_value,
@@ -805,13 +806,6 @@ def guided_change(kind: str, values: dict[str, Any]) -> Change:
 
 
 @dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
 class HistoryItem:
     revision_id: int
     at: datetime
@@ -850,9 +844,9 @@ def show_value(value: Any) -> str:
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
     """Field by field, what a revision changed (a creation lists every field it set)."""
-    shown = [(key, show_value(old), show_value(new)) for key, old, new in
-             changed_fields(before, after)]  # fmt: skip
-    return [FieldChange(key, old, new) for key, old, new in shown if old != new]
+    shown = [FieldChange(change.field, show_value(change.old), show_value(change.new))
+             for change in changed_fields(before, after)]  # fmt: skip
+    return [change for change in shown if change.old != change.new]
 
 
 def history(
