@@ -38,7 +38,7 @@ from bot.config import load_settings
 from bot.console import CONSOLE_TOKEN, ConsoleRequest
 from bot.render import timeline_page as render_timeline_page
 from knowledge import queries
-from knowledge.db import make_engine, normalise_url, session_scope
+from knowledge.db import make_engine, normalise_url, reachable, session_scope
 from knowledge.importer import prepare_database
 from knowledge.models import Alias, Event
 
@@ -255,17 +255,6 @@ def postgres_database(events: int) -> Iterator[tuple[Engine, str]]:
         admin.dispose()
 
 
-def _postgres_reachable() -> bool:
-    try:
-        probe = create_engine(normalise_url(POSTGRES_URL), connect_args={"connect_timeout": 3})
-        with probe.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        probe.dispose()
-    except Exception:  # any failure means "not reachable"
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -284,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         return _report(timings, [backend], args.runs)
 
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    if "postgres" in backends and not _postgres_reachable():
+    if "postgres" in backends and not reachable(POSTGRES_URL):
         print(f"PostgreSQL is not reachable at {POSTGRES_URL}; set BENCH_POSTGRES_URL.")
         if args.backend == "postgres":
             return 2

@@ -112,6 +112,20 @@ def _count_write(connection: Any) -> None:
         _write_epoch += 1
 
 
+def reachable(url: str, timeout: int = 3) -> bool:
+    """Whether a PostgreSQL server answers at `url` within `timeout` seconds (tests and
+    benchmarks use it to decide whether the PostgreSQL half can run)."""
+    probe = create_engine(normalise_url(url), connect_args={"connect_timeout": timeout})
+    try:
+        with probe.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception:  # any failure means "not reachable"
+        return False
+    finally:
+        probe.dispose()
+    return True
+
+
 def is_postgres(engine_or_session: Engine | Session) -> bool:
     bind = (
         engine_or_session.get_bind()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from knowledge.db import make_engine, normalise_url
+from knowledge.db import make_engine, normalise_url, reachable
 from knowledge.importer import prepare_database
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness
@@ -28,24 +28,13 @@ MODERATOR_ID = 1002
 USER_ID = 2001
 
 
-def _postgres_reachable() -> bool:
-    try:
-        probe = create_engine(normalise_url(POSTGRES_URL), connect_args={"connect_timeout": 3})
-        with probe.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        probe.dispose()
-    except Exception:
-        return False
-    return True
-
-
 _PG_OK: bool | None = None
 
 
 def postgres_available() -> bool:
     global _PG_OK
     if _PG_OK is None:
-        _PG_OK = _postgres_reachable()
+        _PG_OK = reachable(POSTGRES_URL)
     return _PG_OK
 
 
