@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -199,6 +200,15 @@ async def idle_latency(application: Any) -> Latency:
     return Latency(samples)
 
 
+async def probed(application: Any, sending: Coroutine[Any, Any, None]) -> tuple[float, Latency]:
+    """Run `sending` to the end while probing /who; its wall time and the probes' latency."""
+    begun = time.perf_counter()
+    task = asyncio.create_task(sending)
+    during = await probe_while(application, task)
+    await task
+    return time.perf_counter() - begun, during
+
+
 async def probe_while(application: Any, running: asyncio.Task[Any]) -> Latency:
     samples = []
     while not running.done():
@@ -261,11 +271,7 @@ async def outbox_run(
                     return
                 await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
 
-        begun = time.perf_counter()
-        task = asyncio.create_task(deliver())
-        during = await probe_while(application, task)
-        await task
-        total = time.perf_counter() - begun
+        total, during = await probed(application, deliver())
     engine.dispose()
     accepted = (await fake.call("benchStats"))["accepted"]
     return summarise(accepted, recipients, rate, window, total, idle, during) | {
@@ -294,11 +300,7 @@ async def loop_run(
                 except TelegramError:
                     pass  # lost: the loop has no outbox to come back to
 
-        begun = time.perf_counter()
-        task = asyncio.create_task(deliver())
-        during = await probe_while(application, task)
-        await task
-        total = time.perf_counter() - begun
+        total, during = await probed(application, deliver())
     engine.dispose()
     accepted = (await fake.call("benchStats"))["accepted"]
     return summarise(accepted, recipients, 30, None, total, idle, during)
