@@ -22,8 +22,9 @@ run: install
 console: install
 	$(BIN)/python -m bot console
 
+# Each test process migrates its databases once and copies them per test (tests/conftest.py).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/ruff check .

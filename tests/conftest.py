@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import inspect
 import os
+import shutil
+import sqlite3
 import uuid
 
 # PTB 22 warns that RetryAfter.retry_after will become a timedelta; opt in now so 429 handling
 # is exercised with the future type instead of tripping filterwarnings=error.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from knowledge.db import make_engine, normalise_url, reachable
 from knowledge.importer import prepare_database
@@ -66,40 +71,212 @@ def backend() -> str:  # overridden by parametrisation; plain tests get SQLite
     return "sqlite"
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of its own: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'briefing.db'}"
-        return
-    _require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+# Migrating a database and loading the briefing takes most of a second; tests need hundreds of
+# them. So each test process prepares its databases once and every test gets a copy:
+# - SQLite: a template file per content (empty, bundled), copied per test;
+# - PostgreSQL: one migrated database per test process and content, whose rows are saved once
+#   and put back before each test (TRUNCATE + INSERT ... SELECT, sequences reset): far cheaper
+#   than CREATE DATABASE ... TEMPLATE, which copies and checkpoints a whole database.
+# A test that wants an empty, unmigrated database (`db_url` alone) gets a new one of its own.
+_RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+_SAVED = "saved_rows"  # the schema holding each table's rows as prepared
+_TABLES = (
+    "SELECT tablename FROM pg_tables "
+    "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+)
+_COLUMNS = (  # generated columns (the search index's tsvector) are computed again on insert
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+    "AND table_name = :t AND is_generated = 'NEVER' ORDER BY ordinal_position"
+)
+_SEQUENCES = (
+    "SELECT sequencename, last_value FROM pg_sequences "
+    "WHERE schemaname = 'public' AND last_value IS NOT NULL"
+)
+
+
+def _admin(*statements: str) -> None:
+    """Run statements that can't run in a transaction (CREATE / DROP DATABASE)."""
     admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
     try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
         admin.dispose()
 
 
+def _pg_url(database: str) -> str:
+    url = make_url(normalise_url(POSTGRES_URL)).set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def _prepare(url: str, *, bundled: bool) -> None:
+    engine = make_engine(url)
+    try:
+        prepare_database(engine, **({} if bundled else {"bundled": None}))
+    finally:
+        engine.dispose()
+
+
+class PostgresCopy:
+    """A migrated PostgreSQL database whose prepared rows are restored before each test."""
+
+    def __init__(self, name: str, *, bundled: bool) -> None:
+        self.name = name
+        self.url = _pg_url(name)
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        _prepare(self.url, bundled=bundled)
+        engine = create_engine(normalise_url(self.url))
+        try:
+            with engine.begin() as connection:
+                tables = connection.execute(text(_TABLES)).scalars().all()
+                columns = {
+                    table: ", ".join(
+                        f'"{c}"'
+                        for c in connection.execute(text(_COLUMNS), {"t": table}).scalars()
+                    )
+                    for table in tables
+                }
+                sequences = connection.execute(text(_SEQUENCES)).all()
+                connection.execute(text(f"CREATE SCHEMA {_SAVED}"))
+                for table in tables:
+                    connection.execute(
+                        text(
+                            f'CREATE TABLE {_SAVED}."{table}" AS '
+                            f'SELECT {columns[table]} FROM public."{table}"'
+                        )
+                    )
+        finally:
+            engine.dispose()
+        quoted = ", ".join(f'public."{t}"' for t in tables)
+        self.restore_sql = [
+            "SET session_replication_role = replica",  # rows go back as saved: no FK checks
+            f"TRUNCATE {quoted} RESTART IDENTITY CASCADE" if tables else "SELECT 1",
+            *(
+                f'INSERT INTO public."{t}" ({columns[t]}) SELECT * FROM {_SAVED}."{t}"'
+                for t in tables
+            ),
+            *(f"SELECT setval('public.{name}', {value})" for name, value in sequences),
+        ]
+
+    def restore(self) -> None:
+        engine = create_engine(normalise_url(self.url), poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                for statement in self.restore_sql:
+                    connection.exec_driver_sql(statement.replace("%", "%%"))
+        finally:
+            engine.dispose()
+
+
+class Templates:
+    """Built on first use, once per test process; PostgreSQL ones dropped when it ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sqlite: dict[str, Path] = {}
+        self.postgres: dict[str, PostgresCopy] = {}
+
+    def sqlite_file(self, content: str) -> Path:
+        if content not in self.sqlite:
+            path = self.folder / f"template-{content}.db"
+            _prepare(f"sqlite:///{path}", bundled=content == "bundled")
+            # Everything into the main file (WAL checkpointed), so one file copy is the database.
+            with closing(sqlite3.connect(path)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.sqlite[content] = path
+        return self.sqlite[content]
+
+    def postgres_url(self, content: str) -> str:
+        if content not in self.postgres:
+            self.postgres[content] = PostgresCopy(
+                f"bb_{content}_{_RUN}", bundled=content == "bundled"
+            )
+        copy = self.postgres[content]
+        copy.restore()
+        return copy.url
+
+    def close(self) -> None:
+        drops = [
+            f'DROP DATABASE IF EXISTS "{c.name}" WITH (FORCE)' for c in self.postgres.values()
+        ]
+        if drops:
+            _admin(*drops)
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory.mktemp("templates"))
+    yield made
+    made.close()
+
+
+@dataclass
+class Database:
+    """Where one test's database lives; `fill` makes it a migrated copy before first use."""
+
+    backend: str
+    templates: Templates
+    path: Path  # the SQLite file
+    url: str = ""
+
+    def fresh(self) -> str:
+        """An empty database of the test's own, not migrated."""
+        if not self.url:
+            if self.backend == "sqlite":
+                self.url = f"sqlite:///{self.path}"
+            else:
+                _require_postgres()
+                name = f"t_{uuid.uuid4().hex[:12]}"
+                _admin(f'CREATE DATABASE "{name}"')
+                self.url = _pg_url(name)
+        return self.url
+
+    def fill(self, content: str) -> str:
+        if self.backend == "sqlite":
+            shutil.copyfile(self.templates.sqlite_file(content), self.path)
+            self.url = f"sqlite:///{self.path}"
+        else:
+            _require_postgres()
+            self.url = self.templates.postgres_url(content)
+        return self.url
+
+    def drop(self) -> None:
+        name = make_url(self.url).database if self.backend == "postgres" and self.url else ""
+        if name and name.startswith("t_"):
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def empty_engine(db_url: str) -> Iterator[Engine]:
+def database(backend: str, tmp_path: Path, templates: Templates) -> Iterator[Database]:
+    place = Database(backend, templates, tmp_path / "briefing.db")
+    yield place
+    place.drop()
+
+
+@pytest.fixture
+def db_url(database: Database, request: pytest.FixtureRequest) -> str:
+    """The URL of the test's database: the one `engine` (or `empty_engine`) holds when the test
+    asks for that too, else an empty, unmigrated database."""
+    for filled in ("engine", "empty_engine"):
+        if filled in request.fixturenames:
+            request.getfixturevalue(filled)
+            return database.url
+    return database.fresh()
+
+
+@pytest.fixture
+def empty_engine(database: Database) -> Iterator[Engine]:
     """A migrated database with no entries."""
-    engine = make_engine(db_url)
-    prepare_database(engine, bundled=None)
+    engine = make_engine(database.fill("empty"))
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(database: Database) -> Iterator[Engine]:
     """A migrated database holding the bundled briefing."""
-    engine = make_engine(db_url)
-    prepare_database(engine)
+    engine = make_engine(database.fill("bundled"))
     yield engine
     engine.dispose()
 
