@@ -58,9 +58,9 @@ from bot.config import load_settings
 from knowledge import subscriptions as subs
 from knowledge.changes import latest_revision_id
 from knowledge.curation import Author, update_entry
-from knowledge.db import make_engine, session_scope
 from knowledge.importer import prepare_database
 from knowledge.models import Entry, Subscription
+from knowledge.storage.database import make_engine, session_scope
 from tests.fakebotapi import BotAPIError, FakeBotAPI, make_message_update
 
 FIRST_CHAT = 10_000_000

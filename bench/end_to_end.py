@@ -45,8 +45,8 @@ from pathlib import Path
 from bench.synthetic import grow
 from bot import render
 from knowledge import queries
-from knowledge.db import make_engine, session_scope
 from knowledge.importer import prepare_database
+from knowledge.storage.database import make_engine, session_scope
 from tests.fakebotapi import FakeBotAPI
 
 RATIO_BUDGET = 1.5

@@ -38,9 +38,9 @@ from bot.config import load_settings
 from bot.console import CONSOLE_TOKEN, ConsoleRequest
 from bot.render import timeline_page as render_timeline_page
 from knowledge import queries
-from knowledge.db import make_engine, normalise_url, reachable, session_scope
 from knowledge.importer import prepare_database
 from knowledge.models import Alias, Event
+from knowledge.storage.database import make_engine, normalise_url, reachable, session_scope
 
 BUDGET_MS = 20.0
 POSTGRES_URL = os.environ.get(

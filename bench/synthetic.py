@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, text
 from sqlmodel import Session, select
 
-from knowledge.db import is_postgres, make_engine
 from knowledge.importer import prepare_database
 from knowledge.models import (
     Actor,
@@ -44,6 +43,7 @@ from knowledge.models import (
     SourceKind,
 )
 from knowledge.search import index_entries
+from knowledge.storage.database import is_postgres, make_engine
 from knowledge.text import name_key
 
 CHUNK = 5_000

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
-from knowledge.db import read_scope, session_scope
+from knowledge.storage.database import read_scope, session_scope
 
 DEPS_KEY = "briefing_deps"
 

@@ -23,8 +23,9 @@ from knowledge.curation import (
     snapshot,
     update_entry,
 )
-from knowledge.db import MIGRATION_LOCK, is_postgres, migrate, session_scope
 from knowledge.models import Entry, EntryKind
+from knowledge.storage.database import is_postgres, session_scope
+from knowledge.storage.migrations import MIGRATION_LOCK, migrate
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_BRIEFING = DATA_DIR / "ukraine-nato-security-dynamic.yaml"

@@ -25,7 +25,6 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, col, select
 
 from knowledge.dates import DateError, format_date, parse_date
-from knowledge.db import base_engine, write_epoch
 from knowledge.models import (
     Actor,
     Alias,
@@ -40,6 +39,7 @@ from knowledge.models import (
     Source,
 )
 from knowledge.search import search_entries, search_terms
+from knowledge.storage.database import base_engine, write_epoch
 from knowledge.text import name_key
 
 PUBLISHED = EntryState.PUBLISHED

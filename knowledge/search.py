@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlmodel import Session
 
-from knowledge.db import is_postgres
 from knowledge.models import EntryState
+from knowledge.storage.database import is_postgres
 from knowledge.text import fold
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)

@@ -62,8 +62,8 @@ from knowledge.changes import (
     latest_revision_id,
     load_revisions,
 )
-from knowledge.db import is_postgres, session_scope
 from knowledge.models import Actor, Delivery, Entry, EntryState, EventTopic, Revision, Subscription
+from knowledge.storage.database import is_postgres, session_scope
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import knowledge.models  # noqa: F401 - registers the tables on SQLModel.metadata
-from knowledge.db import make_engine
+from knowledge.storage.database import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -25,8 +25,8 @@ from bot import digests
 from knowledge import changes
 from knowledge import subscriptions as subs
 from knowledge.curation import Author, create_entry, retract_entry, undo_last, update_entry
-from knowledge.db import make_engine, session_scope
 from knowledge.models import Delivery, Entry, Subscription
+from knowledge.storage.database import make_engine, session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.harness import BotHarness

@@ -20,8 +20,8 @@ from telegram.error import ChatMigrated, Forbidden, RetryAfter
 from bot import digests
 from knowledge import subscriptions as subs
 from knowledge.curation import Author, update_entry
-from knowledge.db import session_scope
 from knowledge.models import Delivery, Entry
+from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness

@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from knowledge import queries
 from knowledge.curation import IMPORTER, retract_entry
-from knowledge.db import session_scope
 from knowledge.importer import BUNDLED_BRIEFING, BriefingError, export_briefing, import_briefing
 from knowledge.models import Entry, Revision
+from knowledge.storage.database import session_scope
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -242,8 +242,8 @@ def test_replicas_starting_together_load_the_briefing_once(backend: str, db_url:
     """Several processes preparing one empty database: one loads, the others find it loaded."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from knowledge.db import make_engine
     from knowledge.importer import prepare_database
+    from knowledge.storage.database import make_engine
 
     engines = [make_engine(db_url) for _ in range(3)]
     prepare_database(engines[0], bundled=None)  # the schema exists; the knowledge base is empty

@@ -11,7 +11,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from knowledge.db import MIGRATIONS_DIR, head_revision, make_engine, migrate, schema_is_current
+from knowledge.storage.database import make_engine
+from knowledge.storage.migrations import MIGRATIONS_DIR, head_revision, migrate, schema_is_current
 
 
 def test_the_head_read_from_the_files_is_alembics() -> None:
@@ -37,7 +38,7 @@ def test_a_current_database_starts_without_loading_alembic(
 ) -> None:
     code = (
         "import sys\n"
-        "from knowledge.db import make_engine\n"
+        "from knowledge.storage.database import make_engine\n"
         "from knowledge.importer import prepare_database\n"
         f"prepare_database(make_engine({db_url!r}))\n"
         "print('alembic' in sys.modules)"
@@ -51,7 +52,7 @@ def test_the_bot_upgrades_the_schema_in_a_child_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     code = (
         "import sys\n"
-        "from knowledge.db import make_engine, schema_is_current\n"
+        "from knowledge.storage.database import make_engine\nfrom knowledge.storage.migrations import schema_is_current\n"
         "from bot.__main__ import migrate_apart\n"
         f"engine = make_engine({url!r})\n"
         "before = schema_is_current(engine)\n"

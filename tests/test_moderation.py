@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from knowledge import queries
-from knowledge.db import session_scope
 from knowledge.models import AuditRecord, Draft, Entry, Event, Moderator, Revision, Source
+from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.harness import BotHarness

@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from telegram.ext import ConversationHandler
 
 from bot.handlers.moderation import MODERATOR_COMMANDS, OWNER_COMMANDS
-from knowledge.db import session_scope
 from knowledge.models import AuditRecord, Draft, Entry, Event, Moderator, Revision
+from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage, make_user
 from tests.harness import BotHarness

@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from knowledge import moderation
 from knowledge.curation import Author, CurationError
-from knowledge.db import session_scope
 from knowledge.models import Draft, Entry, Revision, utcnow
 from knowledge.moderation import Change, UnknownSource, UsageError
+from knowledge.storage.database import session_scope
 
 pytestmark = pytest.mark.usefixtures("backend")
 

@@ -17,8 +17,8 @@ from sqlmodel import Session
 from bot import ops
 from bot.config import load_settings
 from bot.context import deps_of
-from knowledge.db import make_engine
 from knowledge.models import Delivery, ProcessedUpdate, Subscription
+from knowledge.storage.database import make_engine
 from tests.conftest import OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness

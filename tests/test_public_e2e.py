@@ -20,8 +20,8 @@ from sqlmodel import select
 from bench.synthetic import grow
 from knowledge import queries, search
 from knowledge.curation import IMPORTER, create_entry, retract_entry
-from knowledge.db import session_scope
 from knowledge.models import Entry, EntryKind
+from knowledge.storage.database import session_scope
 from tests.conftest import USER_ID
 from tests.fakebotapi import (
     DEFAULT_GROUP_ID,

@@ -9,9 +9,10 @@ import time
 import pytest
 from sqlalchemy import Engine
 
-from knowledge import db, queries
+from knowledge import queries
 from knowledge.curation import IMPORTER, update_entry
-from knowledge.db import read_scope, session_scope
+from knowledge.storage import database
+from knowledge.storage.database import read_scope, session_scope, write_epoch
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -36,10 +37,10 @@ def test_a_change_made_elsewhere_shows_within_the_ttl(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _first_line(engine)  # remembered, with the stamp read now
-    epoch = db.write_epoch()
+    epoch = write_epoch()
     _retitle(engine, first.id, "Renamed by another process")
     # As if another process had committed it: this process saw no commit of its own.
-    monkeypatch.setattr(db, "_write_epoch", epoch)
+    monkeypatch.setattr(database, "_write_epoch", epoch)
     assert _first_line(engine).title == first.title  # the shared stamp is still fresh
 
     later = time.monotonic() + queries.STAMP_TTL + 0.1
@@ -66,9 +67,9 @@ def test_reading_takes_no_write_lock(engine: Engine, backend: str) -> None:
 
 
 def test_commits_of_readers_are_not_counted_as_writes(engine: Engine) -> None:
-    before = db.write_epoch()
+    before = write_epoch()
     with read_scope(engine) as session:
         queries.timeline_page(session=session, flt=queries.TimelineFilter())
-    assert db.write_epoch() == before
+    assert write_epoch() == before
     _retitle(engine, _first_line(engine).id, "Counted")
-    assert db.write_epoch() > before
+    assert write_epoch() > before

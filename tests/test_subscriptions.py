@@ -14,8 +14,8 @@ from bot import digests
 from knowledge import subscriptions as subs
 from knowledge.changes import latest_revision_id
 from knowledge.curation import Author, update_entry
-from knowledge.db import session_scope
 from knowledge.models import AuditRecord, Entry, Moderator, Subscription
+from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, make_chat
 from tests.harness import BotHarness

@@ -18,8 +18,8 @@ from bot import ops
 from bot.app import build_application
 from bot.config import load_settings
 from bot.webhook import WebhookServer, listening_socket, serve_webhook, start_webhook
-from knowledge.db import make_engine
 from knowledge.models import ProcessedUpdate
+from knowledge.storage.database import make_engine
 from tests.conftest import USER_ID
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness

@@ -34,10 +34,10 @@ from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.render import Reply, esc
 from knowledge import moderation, roles
 from knowledge.curation import Author, CurationError
-from knowledge.db import session_scope
 from knowledge.importer import export_briefing
 from knowledge.models import EntryKind
 from knowledge.moderation import Change, Outcome
+from knowledge.storage.database import session_scope
 from knowledge.text import clean_input
 
 log = logging.getLogger(__name__)

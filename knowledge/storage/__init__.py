@@ -1,0 +1,1 @@
+"""Where the knowledge base is kept: engine and units of work, migrations, search index, cache."""
