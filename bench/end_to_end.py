@@ -44,8 +44,8 @@ from pathlib import Path
 
 from bench.synthetic import grow
 from bot import render
-from knowledge import queries
 from knowledge.importer import prepare_database
+from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage.database import make_engine, session_scope
 from tests.fakebotapi import FakeBotAPI
 
@@ -172,7 +172,7 @@ def first_page(database_url: str) -> dict[str, object]:
     """Briefing Bot's first /timeline page as Bot API parameters."""
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        page = queries.timeline_page(session=session, flt=queries.TimelineFilter())
+        page = timeline_page(session=session, flt=TimelineFilter())
     engine.dispose()
     reply = render.timeline_page(page, "", "-")
     assert reply.keyboard is not None

@@ -37,9 +37,10 @@ from bot.app import build_application
 from bot.config import load_settings
 from bot.console import CONSOLE_TOKEN, ConsoleRequest
 from bot.render import timeline_page as render_timeline_page
-from knowledge import queries
 from knowledge.importer import prepare_database
 from knowledge.models import Alias, Event
+from knowledge.read.search import search
+from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage.database import make_engine, normalise_url, reachable, session_scope
 
 BUDGET_MS = 20.0
@@ -118,8 +119,8 @@ def _press(data: str, update_id: int = 0) -> dict[str, Any]:
 def next_page_button(engine: Engine, offset: int) -> str:
     """The ▶ button's callback data under the page starting at `offset` (what a user taps)."""
     with session_scope(engine) as session:
-        flt = queries.TimelineFilter()
-        page = queries.timeline_page(session=session, flt=flt, offset=offset, limit=10)
+        flt = TimelineFilter()
+        page = timeline_page(session=session, flt=flt, offset=offset, limit=10)
     reply = render_timeline_page(page, flt.label, flt.code())
     assert reply.keyboard is not None
     for row in reply.keyboard.inline_keyboard:
@@ -146,7 +147,7 @@ def queries_for(engine: Engine, runs: int) -> list[Query]:
                 select(Alias.alias).where(col(Alias.actor_id) > 100).order_by(col(Alias.id))
             )
         )
-        found = queries.search(session=session, text="sanctions", limit=1)
+        found = search(session=session, text="sanctions", limit=1)
         hits = f"{found.total:,}{'+' if found.more else ''}"
         total = session.exec(select(func.count()).select_from(Event)).one()
         titles = list(

@@ -1,10 +1,11 @@
 """Grow a knowledge base synthetically (100,000 events by default) for the latency benchmarks.
 
 Benchmark data only: rows are bulk-inserted straight into the tables, bypassing curation (no
-revisions are written), and the search index is filled with `knowledge.search.index_entries`,
-which shapes documents exactly as the curation path does. The generator is seeded, so two runs
-build the same knowledge base. Names come from syllables with a Cyrillic spelling for each, so
-transliteration and fuzzy matching face thousands of plausible look-alikes.
+revisions are written), and the search index is filled with
+`knowledge.storage.search_index.index_entries`, which shapes documents exactly as the curation
+path does. The generator is seeded, so two runs build the same knowledge base. Names come from
+syllables with a Cyrillic spelling for each, so transliteration and fuzzy matching face
+thousands of plausible look-alikes.
 
     python -m bench.synthetic sqlite:////tmp/briefing-100k.db --events 100000
 """
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, Table, func, insert, text
 from sqlmodel import Session, select
 
 from knowledge.importer import prepare_database
+from knowledge.language.names import name_key
 from knowledge.models import (
     Actor,
     ActorKind,
@@ -42,9 +44,8 @@ from knowledge.models import (
     Source,
     SourceKind,
 )
-from knowledge.search import index_entries
 from knowledge.storage.database import is_postgres, make_engine
-from knowledge.text import name_key
+from knowledge.storage.search_index import index_entries
 
 CHUNK = 5_000
 

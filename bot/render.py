@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from knowledge.queries import (
+from knowledge.read.timeline import PageKey
+from knowledge.read.views import (
     ActorDetail,
     ActorMatch,
     CitationView,
     EventDetail,
     EventLine,
     Page,
-    PageKey,
     Ref,
     SearchResult,
     SourceDetail,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render import Reply, clip, esc, numbered, split_blocks
 from knowledge.changes import Change, ChangeFeed, FieldChange
-from knowledge.dates import DateError, format_date, parse_date
+from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import Subscription
 from knowledge.subscriptions import INSTANT, WEEKLY, as_utc
 

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from knowledge.dates import DateError, iso_for, parse_date
+from knowledge.language.dates import DateError, iso_for, parse_date
+from knowledge.language.names import name_key, slugify
 from knowledge.models import (
     Actor,
     ActorKind,
@@ -33,8 +34,7 @@ from knowledge.models import (
     SourceKind,
     utcnow,
 )
-from knowledge.search import index_entry
-from knowledge.text import name_key, slugify
+from knowledge.storage.search_index import index_entry
 
 
 class CurationError(ValueError):

@@ -19,7 +19,6 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge import queries
 from knowledge.curation import (
     LIMITS,
     Author,
@@ -33,8 +32,8 @@ from knowledge.curation import (
     undo_last,
     update_entry,
 )
-from knowledge.dates import DateError, parse_date
 from knowledge.importer import ImportError_, ImportSummary, import_briefing
+from knowledge.language.dates import DateError, parse_date
 from knowledge.models import (
     ActorKind,
     AuditRecord,
@@ -50,6 +49,9 @@ from knowledge.models import (
     SourceKind,
     utcnow,
 )
+from knowledge.read.actors import find_actors, resolve_actor
+from knowledge.read.entries import titles
+from knowledge.read.sources import find_source
 
 T = TypeVar("T")
 
@@ -534,7 +536,7 @@ def resolve_source(session: Session, name: str) -> str:
             )
         ).first()
     if row is None:
-        close = queries.find_source(session=session, name=wanted)
+        close = find_source(session=session, name=wanted)
         raise UnknownSource(wanted, close.name if close else None)
     slug, state = row
     if state != EntryState.PUBLISHED:
@@ -573,9 +575,9 @@ def resolve_actor_slug(session: Session, name: str) -> str:
     ).first()
     if by_slug is not None:
         return by_slug
-    match = queries.resolve_actor(session=session, name=wanted)
+    match = resolve_actor(session=session, name=wanted)
     if match is None:
-        several = queries.find_actors(session=session, query=wanted, limit=3)
+        several = find_actors(session=session, query=wanted, limit=3)
         if several:
             names = ", ".join(f"“{m.name}”" for m in several)
             raise CurationError(f"“{wanted[:60]}” could mean {names}; write the full name")
@@ -854,7 +856,7 @@ def history(
 ) -> HistoryPage:
     """An entry's revisions, oldest first, a page at a time."""
     _entry_of_kind(session, entry_id)
-    title = queries.titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+    title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
     where = Revision.entry_id == entry_id
     total = session.exec(select(func.count()).select_from(Revision).where(where)).one()
     offset = max(0, min(offset, max(total - 1, 0)))

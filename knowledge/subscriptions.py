@@ -51,7 +51,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from knowledge import queries
 from knowledge.changes import (
     ChangeFeed,
     FeedFilter,
@@ -63,6 +62,7 @@ from knowledge.changes import (
     load_revisions,
 )
 from knowledge.models import Actor, Delivery, Entry, EntryState, EventTopic, Revision, Subscription
+from knowledge.read.actors import find_actors, resolve_actor
 from knowledge.storage.database import is_postgres, session_scope
 
 log = logging.getLogger(__name__)
@@ -268,10 +268,10 @@ def resolve_filter(
             )
         return topic, None
     if actor is not None:
-        match = queries.resolve_actor(session=session, name=actor)
+        match = resolve_actor(session=session, name=actor)
         if match is not None:
             return None, match.id
-        options = queries.find_actors(session=session, query=actor, limit=4)
+        options = find_actors(session=session, query=actor, limit=4)
         if options:
             names = ", ".join(m.name for m in options)
             raise SubscriptionError(

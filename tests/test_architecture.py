@@ -28,8 +28,8 @@ def test_knowledge_sources_never_import_telegram() -> None:
 
 def test_importing_knowledge_loads_no_telegram_module() -> None:
     code = (
-        "import sys, knowledge.queries, knowledge.curation, knowledge.importer, "
-        "knowledge.search, knowledge.storage.database\n"
+        "import sys, knowledge.read.timeline, knowledge.curation, knowledge.importer, "
+        "knowledge.storage.search_index, knowledge.storage.database\n"
         "import pkgutil, importlib, knowledge\n"
         "for m in pkgutil.walk_packages(knowledge.__path__, 'knowledge.'): "
         "importlib.import_module(m.name)\n"

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from knowledge.dates import DateError, format_date, parse_date
+from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import DatePrecision
 
 

@@ -8,10 +8,20 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from knowledge import queries
 from knowledge.curation import IMPORTER, retract_entry
 from knowledge.importer import BUNDLED_BRIEFING, BriefingError, export_briefing, import_briefing
 from knowledge.models import Entry, Revision
+from knowledge.read.actors import find_actors
+from knowledge.read.entries import actor_detail, event_detail, source_detail
+from knowledge.read.search import search
+from knowledge.read.sources import find_source, source_overview
+from knowledge.read.timeline import (
+    FilterError,
+    TimelineFilter,
+    decode_filter,
+    resolve_timeline_filter,
+    timeline_page,
+)
 from knowledge.storage.database import session_scope
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -38,9 +48,9 @@ def test_bundled_briefing_is_loaded_with_a_revision_per_entry(engine: Engine) ->
 
 def test_timeline_is_oldest_first_and_pages_do_not_overlap(engine: Engine) -> None:
     with session_scope(engine) as session:
-        flt = queries.TimelineFilter()
-        first = queries.timeline_page(session=session, flt=flt, limit=5)
-        second = queries.timeline_page(session=session, flt=flt, offset=5, limit=5)
+        flt = TimelineFilter()
+        first = timeline_page(session=session, flt=flt, limit=5)
+        second = timeline_page(session=session, flt=flt, offset=5, limit=5)
     dates = [line.sort_date for line in first.items + second.items]
     assert dates == sorted(dates)
     assert not {x.id for x in first.items} & {x.id for x in second.items}
@@ -50,41 +60,41 @@ def test_timeline_is_oldest_first_and_pages_do_not_overlap(engine: Engine) -> No
 
 def test_timeline_filters(engine: Engine) -> None:
     with session_scope(engine) as session:
-        flt = queries.resolve_timeline_filter(session=session, text="2022-02..2022-12")
-        lines = queries.timeline_page(session=session, flt=flt).items
+        flt = resolve_timeline_filter(session=session, text="2022-02..2022-12")
+        lines = timeline_page(session=session, flt=flt).items
         assert lines
         assert all(date(2022, 2, 1) <= line.sort_date <= date(2022, 12, 31) for line in lines)
 
-        by_actor = queries.resolve_timeline_filter(session=session, text="Єрмак")
+        by_actor = resolve_timeline_filter(session=session, text="Єрмак")
         assert by_actor.label == "Andriy Yermak"
-        titles = [x.title for x in queries.timeline_page(session=session, flt=by_actor).items]
+        titles = [x.title for x in timeline_page(session=session, flt=by_actor).items]
         assert any("Yermak says" in t for t in titles)
 
-        by_topic = queries.resolve_timeline_filter(session=session, text="sanctions")
+        by_topic = resolve_timeline_filter(session=session, text="sanctions")
         assert by_topic.topic == "sanctions"
-        assert queries.timeline_page(session=session, flt=by_topic).total >= 1
+        assert timeline_page(session=session, flt=by_topic).total >= 1
 
-        with pytest.raises(queries.FilterError, match="30 days"):
-            queries.resolve_timeline_filter(session=session, text="2023-06-31")
-        with pytest.raises(queries.FilterError, match="starts after it ends"):
-            queries.resolve_timeline_filter(session=session, text="2023..2022")
-        with pytest.raises(queries.FilterError, match="no date, topic or actor"):
-            queries.resolve_timeline_filter(session=session, text="qwertyuiop")
+        with pytest.raises(FilterError, match="30 days"):
+            resolve_timeline_filter(session=session, text="2023-06-31")
+        with pytest.raises(FilterError, match="starts after it ends"):
+            resolve_timeline_filter(session=session, text="2023..2022")
+        with pytest.raises(FilterError, match="no date, topic or actor"):
+            resolve_timeline_filter(session=session, text="qwertyuiop")
 
 
 def test_filter_codes_round_trip_within_callback_limits(engine: Engine) -> None:
     with session_scope(engine) as session:
         for text in ["", "2023", "2022-02..2023-07", "Yermak", "vilnius-summit"]:
-            flt = queries.resolve_timeline_filter(session=session, text=text)
+            flt = resolve_timeline_filter(session=session, text=text)
             code = flt.code()
             assert len(f"tl:{code}:999990".encode()) <= 64
-            decoded = queries.decode_filter(session=session, code=code)
+            decoded = decode_filter(session=session, code=code)
             assert decoded is not None
             assert (decoded.start, decoded.end, decoded.actor_id, decoded.topic) == (
                 flt.start, flt.end, flt.actor_id, flt.topic
             )  # fmt: skip
-        assert queries.decode_filter(session=session, code="r2023x") is None
-        assert queries.decode_filter(session=session, code="a999999") is None
+        assert decode_filter(session=session, code="r2023x") is None
+        assert decode_filter(session=session, code="a999999") is None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +102,7 @@ def test_filter_codes_round_trip_within_callback_limits(engine: Engine) -> None:
 )
 def test_who_finds_yermak_by_alias_transliteration_and_typo(engine: Engine, name: str) -> None:
     with session_scope(engine) as session:
-        matches = queries.find_actors(session=session, query=name)
+        matches = find_actors(session=session, query=name)
     assert matches
     assert matches[0].name == "Andriy Yermak"
 
@@ -100,14 +110,14 @@ def test_who_finds_yermak_by_alias_transliteration_and_typo(engine: Engine, name
 def test_who_kiev_and_kyiv_are_one_place(engine: Engine) -> None:
     with session_scope(engine) as session:
         for name in ("Kyiv", "Kiev", "Київ", "Киев"):
-            assert queries.find_actors(session=session, query=name)[0].name == "Kyiv"
-        assert queries.find_actors(session=session, query="zzzzqqq") == []
+            assert find_actors(session=session, query=name)[0].name == "Kyiv"
+        assert find_actors(session=session, query="zzzzqqq") == []
 
 
 def test_actor_detail_lists_events_and_sources(engine: Engine) -> None:
     with session_scope(engine) as session:
-        yermak = queries.find_actors(session=session, query="Yermak")[0]
-        detail = queries.actor_detail(session=session, actor_id=yermak.id)
+        yermak = find_actors(session=session, query="Yermak")[0]
+        detail = actor_detail(session=session, actor_id=yermak.id)
     assert detail is not None
     assert detail.role == "Head of the Office of the President of Ukraine"
     assert "Єрмак" in detail.aliases
@@ -117,38 +127,38 @@ def test_actor_detail_lists_events_and_sources(engine: Engine) -> None:
 
 def test_sources_counts_and_lookup(engine: Engine) -> None:
     with session_scope(engine) as session:
-        overview = queries.source_overview(session=session)
+        overview = source_overview(session=session)
         by_name = {s.name: s for s in overview}
         assert by_name["Klymenko Time"].citations >= 1
-        found = queries.find_source(session=session, name="klymenko time")
+        found = find_source(session=session, name="klymenko time")
         assert found is not None and found.name == "Klymenko Time"
-        typo = queries.find_source(session=session, name="Klymenko Tme")
+        typo = find_source(session=session, name="Klymenko Tme")
         assert typo is not None and typo.name == "Klymenko Time"
-        detail = queries.source_detail(session=session, source_id=found.id)
+        detail = source_detail(session=session, source_id=found.id)
         assert detail is not None
         assert detail.backs_count == by_name["Klymenko Time"].citations
 
 
 def test_full_text_search_ranks_and_handles_cyrillic(engine: Engine) -> None:
     with session_scope(engine) as session:
-        page = queries.search(session=session, text="Vilnius timetable")
+        page = search(session=session, text="Vilnius timetable")
         assert page.total >= 1
         assert any("timetable" in r.title.lower() for r in page.items)
         # A Cyrillic query finds the Latin entry through the indexed transliteration.
-        assert queries.search(session=session, text="Київ").items[0].title == "Kyiv"
-        assert queries.search(session=session, text="sanction").total >= 1  # prefix match
-        assert queries.search(session=session, text="xylophone").total == 0
+        assert search(session=session, text="Київ").items[0].title == "Kyiv"
+        assert search(session=session, text="sanction").total >= 1  # prefix match
+        assert search(session=session, text="xylophone").total == 0
         # Operators and quotes are words, never syntax.
         for nasty in ['"', "NEAR(", "a OR b AND", "*", "'; DROP TABLE entry; --", "&|!"]:
-            queries.search(session=session, text=nasty)
+            search(session=session, text=nasty)
 
 
 def test_search_pages(engine: Engine) -> None:
     with session_scope(engine) as session:
-        total = queries.search(session=session, text="nato").total
+        total = search(session=session, text="nato").total
         assert total > 3
-        a = queries.search(session=session, text="nato", limit=3)
-        b = queries.search(session=session, text="nato", offset=3, limit=3)
+        a = search(session=session, text="nato", limit=3)
+        b = search(session=session, text="nato", offset=3, limit=3)
     assert not {r.id for r in a.items} & {r.id for r in b.items}
 
 
@@ -157,12 +167,12 @@ def test_retracted_entries_leave_lists_but_answer_by_id(engine: Engine) -> None:
     with session_scope(engine) as session:
         retract_entry(session, event_id, "duplicate of another entry", author=IMPORTER)
     with session_scope(engine) as session:
-        ids = [x.id for x in queries.timeline_page(session=session, flt=queries.TimelineFilter(),
+        ids = [x.id for x in timeline_page(session=session, flt=TimelineFilter(),
                                                    limit=100).items]  # fmt: skip
         assert event_id not in ids
-        assert event_id not in [r.id for r in queries.search(session=session, text="membership",
+        assert event_id not in [r.id for r in search(session=session, text="membership",
                                                               limit=50).items]  # fmt: skip
-        detail = queries.event_detail(session=session, event_id=event_id)
+        detail = event_detail(session=session, event_id=event_id)
         assert detail is not None and detail.retracted_reason == "duplicate of another entry"
 
 

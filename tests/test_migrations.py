@@ -52,7 +52,8 @@ def test_the_bot_upgrades_the_schema_in_a_child_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     code = (
         "import sys\n"
-        "from knowledge.storage.database import make_engine\nfrom knowledge.storage.migrations import schema_is_current\n"
+        "from knowledge.storage.database import make_engine\n"
+        "from knowledge.storage.migrations import schema_is_current\n"
         "from bot.__main__ import migrate_apart\n"
         f"engine = make_engine({url!r})\n"
         "before = schema_is_current(engine)\n"

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
-from knowledge import queries
 from knowledge.models import AuditRecord, Draft, Entry, Event, Moderator, Revision, Source
+from knowledge.read.search import search
 from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage
@@ -401,7 +401,7 @@ async def test_review_keeps_drafts_invisible_until_another_moderator_approves(
     timeline = await reviewed.send("/timeline 2024", chat_id=USER_ID)
     assert "Drafted event" not in timeline[0].plain
     with session_scope(engine) as session:
-        assert queries.search(session=session, text="Drafted").total == 0
+        assert search(session=session, text="Drafted").total == 0
 
     pending = await reviewed.send("/pending", chat_id=OWNER_ID)
     assert f"draft {draft_id}" in pending[0].plain and "Drafted event" in pending[0].plain

@@ -18,9 +18,11 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bench.synthetic import grow
-from knowledge import queries, search
 from knowledge.curation import IMPORTER, create_entry, retract_entry
 from knowledge.models import Entry, EntryKind
+from knowledge.read.search import search
+from knowledge.read.timeline import TimelineFilter, timeline_page
+from knowledge.storage import search_index
 from knowledge.storage.database import session_scope
 from tests.conftest import USER_ID
 from tests.fakebotapi import (
@@ -152,9 +154,7 @@ async def test_timeline_buttons_walk_a_long_timeline_both_ways(
 ) -> None:
     grow(engine, events=95, actors=10, sources=3)
     with session_scope(engine) as session:
-        everything = queries.timeline_page(
-            session=session, flt=queries.TimelineFilter(), limit=1000
-        ).items
+        everything = timeline_page(session=session, flt=TimelineFilter(), limit=1000).items
     expected = [line.id for line in everything]
     assert [(x.sort_date, x.id) for x in everything] == sorted(
         (x.sort_date, x.id) for x in everything
@@ -198,7 +198,7 @@ async def test_timeline_by_dates(
     ids = listed_ids(reply)
     assert ids
     with session_scope(engine) as session:
-        for line in queries.timeline_page(session=session, flt=queries.TimelineFilter()).items:
+        for line in timeline_page(session=session, flt=TimelineFilter()).items:
             if line.id in ids:
                 assert first <= line.sort_date <= last
 
@@ -380,9 +380,9 @@ async def test_search_ranks_the_newest_matches_when_there_are_too_many(
     harness: BotHarness, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with session_scope(engine) as session:
-        everything = queries.search(session=session, text="nato", limit=100).items
+        everything = search(session=session, text="nato", limit=100).items
     newest = sorted((r.id for r in everything), reverse=True)[:5]
-    monkeypatch.setattr(search, "RANK_WINDOW", 5)  # a small knowledge base's "too many"
+    monkeypatch.setattr(search_index, "RANK_WINDOW", 5)  # a small knowledge base's "too many"
 
     page = await ask(harness, "/search nato")
     assert "Search “nato” · 1–5 of 5+" in page.plain
@@ -429,19 +429,19 @@ async def test_answers_change_as_soon_as_the_knowledge_base_does(
 
 
 def test_a_rolled_back_write_leaves_nothing_cached(engine: Engine) -> None:
-    everything = queries.TimelineFilter()
+    everything = TimelineFilter()
     with session_scope(engine) as session:
-        assert queries.timeline_page(session=session, flt=everything).total == 12
+        assert timeline_page(session=session, flt=everything).total == 12
     session = session_scope(engine)
     with pytest.raises(RuntimeError), session as writing:  # noqa: PT012
         create_entry(writing, "event", {
             "date": "2024", "title": "Never committed", "citations": ["public-record"],
         }, author=IMPORTER)  # fmt: skip
-        assert queries.timeline_page(session=writing, flt=everything).total == 13
+        assert timeline_page(session=writing, flt=everything).total == 13
         raise RuntimeError("roll back")
     with session_scope(engine) as session:
-        assert queries.timeline_page(session=session, flt=everything).total == 12
-        assert queries.search(session=session, text="never committed").total == 0
+        assert timeline_page(session=session, flt=everything).total == 12
+        assert search(session=session, text="never committed").total == 0
 
 
 # --- inline mode ------------------------------------------------------------------------------

@@ -9,17 +9,20 @@ import time
 import pytest
 from sqlalchemy import Engine
 
-from knowledge import queries
+import knowledge.storage.cache as cache_mod
 from knowledge.curation import IMPORTER, update_entry
+from knowledge.read.timeline import TimelineFilter, timeline_page
+from knowledge.read.views import EventLine
 from knowledge.storage import database
+from knowledge.storage.cache import STAMP_TTL
 from knowledge.storage.database import read_scope, session_scope, write_epoch
 
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-def _first_line(engine: Engine) -> queries.EventLine:
+def _first_line(engine: Engine) -> EventLine:
     with read_scope(engine) as session:
-        return queries.timeline_page(session=session, flt=queries.TimelineFilter()).items[0]
+        return timeline_page(session=session, flt=TimelineFilter()).items[0]
 
 
 def _retitle(engine: Engine, entry_id: int, title: str) -> None:
@@ -43,8 +46,8 @@ def test_a_change_made_elsewhere_shows_within_the_ttl(
     monkeypatch.setattr(database, "_write_epoch", epoch)
     assert _first_line(engine).title == first.title  # the shared stamp is still fresh
 
-    later = time.monotonic() + queries.STAMP_TTL + 0.1
-    monkeypatch.setattr(queries.time, "monotonic", lambda: later)
+    later = time.monotonic() + STAMP_TTL + 0.1
+    monkeypatch.setattr(cache_mod.time, "monotonic", lambda: later)
     assert _first_line(engine).title == "Renamed by another process"
 
 
@@ -53,7 +56,7 @@ def test_reading_takes_no_write_lock(engine: Engine, backend: str) -> None:
     a subscriber's /timeline would queue behind the digest worker's writes."""
     writer = engine.connect()
     transaction = writer.begin()  # holds SQLite's write lock (a plain transaction on PostgreSQL)
-    result: list[queries.EventLine] = []
+    result: list[EventLine] = []
     reader = threading.Thread(target=lambda: result.append(_first_line(engine)))
     try:
         reader.start()
@@ -69,7 +72,7 @@ def test_reading_takes_no_write_lock(engine: Engine, backend: str) -> None:
 def test_commits_of_readers_are_not_counted_as_writes(engine: Engine) -> None:
     before = write_epoch()
     with read_scope(engine) as session:
-        queries.timeline_page(session=session, flt=queries.TimelineFilter())
+        timeline_page(session=session, flt=TimelineFilter())
     assert write_epoch() == before
     _retitle(engine, _first_line(engine).id, "Counted")
     assert write_epoch() > before

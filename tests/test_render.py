@@ -12,13 +12,13 @@ from datetime import date
 import pytest
 
 from bot import render
-from knowledge.queries import (
+from knowledge.read.timeline import PageKey
+from knowledge.read.views import (
     ActorDetail,
     CitationView,
     EventDetail,
     EventLine,
     Page,
-    PageKey,
     Ref,
     SearchResult,
     SourceDetail,

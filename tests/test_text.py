@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.text import clean_input, name_key, slugify
+from knowledge.language.names import clean_input, name_key, slugify
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.render import Reply, esc
-from knowledge.text import clean_input
+from knowledge.language.names import clean_input
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from bot.render import Reply, esc
 from knowledge import moderation, roles
 from knowledge.curation import Author, CurationError
 from knowledge.importer import export_briefing
+from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
 from knowledge.moderation import Change, Outcome
 from knowledge.storage.database import session_scope
-from knowledge.text import clean_input
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,31 @@ from telegram import (
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
+import knowledge.read.search as search_mod
 from bot import render
 from bot.context import db_session, read_session
 from bot.handlers.common import argument_or_refuse, edit_or_send, send
 from bot.render import Reply, esc
-from knowledge import queries
 from knowledge.models import EntryKind, SavedQuery
+from knowledge.read.actors import actors_by_kind, find_actors
+from knowledge.read.entries import (
+    actor_detail,
+    citations_of,
+    entry_kind,
+    event_detail,
+    source_detail,
+    titles,
+)
+from knowledge.read.sources import find_source, source_overview
+from knowledge.read.timeline import (
+    FilterError,
+    PageKey,
+    TimelineFilter,
+    decode_filter,
+    resolve_timeline_filter,
+    timeline_page,
+)
+from knowledge.storage.cache import remembered
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +91,8 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with read_session(context) as session:
         try:
-            flt = queries.resolve_timeline_filter(session=session, text=text)
-        except queries.FilterError as exc:
+            flt = resolve_timeline_filter(session=session, text=text)
+        except FilterError as exc:
             reply = Reply([f"{esc(exc)}.\nTry <code>/timeline 2023</code>, "
                            "<code>/timeline 2022-02..2023-07</code> or "
                            "<code>/timeline Yermak</code>."])  # fmt: skip
@@ -84,20 +103,18 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _timeline_reply(
     session: Session,
-    flt: queries.TimelineFilter,
+    flt: TimelineFilter,
     offset: int = 0,
-    key: queries.PageKey | None = None,
+    key: PageKey | None = None,
 ) -> Reply:
     """A rendered timeline page; the first page is what nearly everybody asks for."""
 
     def build() -> Reply:
-        page = queries.timeline_page(
-            session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key
-        )
+        page = timeline_page(session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key)
         return render.timeline_page(page, flt.label, flt.code())
 
     memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
-    return queries.remembered(session, memo_key, build, shelf="replies")
+    return remembered(session, memo_key, build, shelf="replies")
 
 
 async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -105,9 +122,9 @@ async def timeline_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     query = update.callback_query
     assert query is not None and query.data is not None
     match = _TIMELINE_BUTTON.fullmatch(query.data)
-    key = queries.PageKey.parse(match.group(3)) if match and match.group(3) else None
+    key = PageKey.parse(match.group(3)) if match and match.group(3) else None
     async with read_session(context) as session:
-        flt = queries.decode_filter(session=session, code=match.group(1)) if match else None
+        flt = decode_filter(session=session, code=match.group(1)) if match else None
         if match is None or flt is None or (match.group(3) and key is None):
             await query.answer("This list is out of date; send /timeline again.")
             return
@@ -147,24 +164,24 @@ async def _open_entry(update: Update, context: ContextTypes.DEFAULT_TYPE, entry_
 
 def remembered_entry(session: Session, entry_id: int) -> Reply:
     """`entry_reply`, from the cache of rendered replies when it is there."""
-    return queries.remembered(
+    return remembered(
         session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
     )
 
 
 def entry_reply(session: Session, entry_id: int) -> Reply:
     """Any entry by id, rendered by its kind; an unknown id gets a clear answer."""
-    kind = queries.entry_kind(session=session, entry_id=entry_id)
+    kind = entry_kind(session=session, entry_id=entry_id)
     if kind == EntryKind.EVENT:
-        detail = queries.event_detail(session=session, event_id=entry_id)
+        detail = event_detail(session=session, event_id=entry_id)
         if detail:
             return render.event_card(detail)
     elif kind == EntryKind.ACTOR:
-        actor = queries.actor_detail(session=session, actor_id=entry_id)
+        actor = actor_detail(session=session, actor_id=entry_id)
         if actor:
             return render.actor_card(actor)
     elif kind == EntryKind.SOURCE:
-        source = queries.source_detail(session=session, source_id=entry_id)
+        source = source_detail(session=session, source_id=entry_id)
         if source:
             return render.source_card(source)
     return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])
@@ -175,7 +192,7 @@ async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text is None:
         return
     async with read_session(context) as session:
-        reply = queries.remembered(
+        reply = remembered(
             session, ("who", text), lambda: who_reply(session, text), shelf="replies"
         )
     await send(update, context, reply)
@@ -183,8 +200,8 @@ async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def who_reply(session: Session, text: str) -> Reply:
     if not text:
-        return render.actors_overview(queries.actors_by_kind(session=session))
-    matches = queries.find_actors(session=session, query=text, limit=5)
+        return render.actors_overview(actors_by_kind(session=session))
+    matches = find_actors(session=session, query=text, limit=5)
     if not matches:
         return Reply([f"I know nobody called “{esc(render.clip(text, 60))}”. "
                       "Send /who to see everyone."])  # fmt: skip
@@ -192,7 +209,7 @@ def who_reply(session: Session, text: str) -> Reply:
     close = [m for m in matches if top.score - m.score < 5]
     if len(close) > 1:
         return render.actor_choices(text, close)
-    detail = queries.actor_detail(session=session, actor_id=top.id)
+    detail = actor_detail(session=session, actor_id=top.id)
     assert detail is not None
     return render.actor_card(detail)
 
@@ -203,7 +220,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text is None:
         return
     async with read_session(context) as session:
-        reply = queries.remembered(
+        reply = remembered(
             session, ("sources", text), lambda: sources_reply(session, text), shelf="replies"
         )
     await send(update, context, reply)
@@ -212,20 +229,20 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def sources_reply(session: Session, text: str) -> Reply:
     if not text:
         # A large knowledge base has hundreds of sources: list the most cited, not all.
-        every = queries.source_overview(session=session)
+        every = source_overview(session=session)
         return render.sources_overview(every[:SOURCES_SHOWN], total=len(every))
     match = _ID_RE.match(text)
     if match:
         entry_id = int(match.group(1))
-        kind = queries.entry_kind(session=session, entry_id=entry_id)
+        kind = entry_kind(session=session, entry_id=entry_id)
         if kind == EntryKind.SOURCE:
             return entry_reply(session, entry_id)
         if kind is None:
             return Reply([f"There is no entry #{entry_id}."])
-        title = queries.titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
-        citations = queries.citations_of(session=session, entry_id=entry_id)
+        title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+        citations = citations_of(session=session, entry_id=entry_id)
         return render.entry_citations(entry_id, title, citations)
-    source = queries.find_source(session=session, name=text)
+    source = find_source(session=session, name=text)
     if source is None:
         return Reply([f"No source is called “{esc(render.clip(text, 60))}”. "
                       "Send /sources for the list."])  # fmt: skip
@@ -242,7 +259,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with db_session(context) as session:
         # Search before saving the text: a session that has written bypasses the answer cache.
-        page = queries.search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
+        page = search_mod.search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
         query_id = saved_query_id(session, text)
         reply = render.search_page(text, query_id, page)
     await send(update, context, reply)
@@ -271,7 +288,7 @@ async def search_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if match is None or saved is None:
             await query.answer("This search is out of date; send /search again.")
             return
-        page = queries.search(
+        page = search_mod.search(
             session=session, text=saved.text, offset=int(match.group(2)), limit=SEARCH_PAGE_SIZE
         )
         reply = render.search_page(saved.text, int(match.group(1)), page)
@@ -299,12 +316,12 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     results = []
     async with read_session(context) as session:
         if text.strip():
-            hits = queries.search(session=session, text=text, limit=10).items
+            hits = search_mod.search(session=session, text=text, limit=10).items
             ids = [h.id for h in hits]
         else:
-            ids = [e.id for e in queries.timeline_page(
-                session=session, flt=queries.TimelineFilter(), limit=10).items]  # fmt: skip
-        names = queries.titles(session=session, entry_ids=ids)
+            ids = [e.id for e in timeline_page(
+                session=session, flt=TimelineFilter(), limit=10).items]  # fmt: skip
+        names = titles(session=session, entry_ids=ids)
         for entry_id in ids:
             reply = remembered_entry(session, entry_id)
             title = names.get(entry_id, "")

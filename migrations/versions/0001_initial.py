@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-25
 
 The full-text index is dialect-specific (FTS5 on SQLite, tsvector on PostgreSQL); see
-knowledge/search.py, which owns both its schema and its queries.
+knowledge/storage/search_index.py, which owns both its schema and its queries.
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from knowledge.search import create_search_index, drop_search_index
+from knowledge.storage.search_index import create_search_index, drop_search_index
 
 revision: str = "0001_initial"
 down_revision: str | None = None

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlmodel import Session
 
+from knowledge.language.names import fold
 from knowledge.models import EntryState
 from knowledge.storage.database import is_postgres
-from knowledge.text import fold
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 

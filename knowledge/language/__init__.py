@@ -1,0 +1,1 @@
+"""What text means: names and their spellings, and dates as the briefing states them."""

@@ -1,0 +1,1 @@
+"""The read side: timeline, entries, actors, sources and search, as plain frozen views."""

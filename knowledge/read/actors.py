@@ -1,0 +1,153 @@
+"""Who is who: actors by kind, and finding an actor by any alias, spelling or typo."""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from knowledge.language.names import name_key
+from knowledge.models import (
+    Actor,
+    Alias,
+)
+from knowledge.read.published import _hidden_ids
+from knowledge.read.views import ActorMatch, Ref
+from knowledge.storage.cache import remembered
+
+
+def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[list[Ref], int]]:
+    """Published actors grouped by kind: up to `per_kind` names each, and how many there are."""
+
+    def compute() -> dict[str, tuple[list[Ref], int]]:
+        published = col(Actor.id).not_in(_hidden_ids())
+        counts = dict(
+            session.exec(
+                select(Actor.kind, func.count()).where(published).group_by(Actor.kind)
+            ).all()
+        )
+        grouped: dict[str, tuple[list[Ref], int]] = {}
+        for kind in sorted(counts):
+            # Read in order from the (kind, name) index, not sorted per request.
+            rows = session.exec(
+                select(Actor.id, Actor.name)
+                .where(Actor.kind == kind, published)
+                .order_by(col(Actor.name))
+                .limit(per_kind)
+            ).all()
+            grouped[kind] = ([Ref(i, n) for i, n in rows], counts[kind])
+        return grouped
+
+    return dict(remembered(session, ("actors-by-kind", per_kind), compute))
+
+
+@dataclass(frozen=True)
+class _AliasIndex:
+    """Every published alias in memory, for fuzzy matching without a query per alias."""
+
+    keys: list[str]  # alias keys, one per alias row
+    owners: list[tuple[int, str, str]]  # (actor id, actor name, alias), parallel to keys
+    sorted_keys: list[tuple[str, int]]  # (key, index into owners), in code point order
+    words: list[str]  # every distinct word of every key, sorted (for prefixes and typos)
+    word_owners: list[list[int]]  # indexes into owners, parallel to words
+
+    def starting_with(self, prefix: str) -> Iterator[int]:
+        """Owners of the keys that start with `prefix`."""
+        start = bisect_left(self.sorted_keys, (prefix,))
+        for key, i in itertools.islice(self.sorted_keys, start, None):
+            if not key.startswith(prefix):
+                return
+            yield i
+
+
+def _load_alias_index(session: Session) -> _AliasIndex:
+    rows = session.exec(
+        select(Alias.actor_id, Actor.name, Alias.alias, Alias.key)
+        .join(Actor, col(Actor.id) == col(Alias.actor_id))
+        .where(col(Alias.actor_id).not_in(_hidden_ids()))
+        .order_by(col(Alias.id))
+    ).all()
+    owners_of: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        for word in dict.fromkeys(row[3].split()):
+            owners_of[word].append(index)
+    words = sorted(owners_of)
+    return _AliasIndex(
+        keys=[r[3] for r in rows],
+        owners=[(r[0], r[1], r[2]) for r in rows],
+        sorted_keys=sorted((r[3], i) for i, r in enumerate(rows)),
+        words=words,
+        word_owners=[owners_of[w] for w in words],
+    )
+
+
+def _alias_index(session: Session) -> _AliasIndex:
+    return remembered(session, ("aliases",), lambda: _load_alias_index(session))
+
+
+def find_actors(*, session: Session, query: str, limit: int = 5) -> list[ActorMatch]:
+    """Actors matching a name: exact alias key first, then prefix, then fuzzy (typos).
+
+    Scores run 0–100; an exact or prefix match scores 100 or 96 and a fuzzy one at most 95,
+    so callers can tell a clear winner (one result, or a lead of several points) from a
+    choice to offer.
+    """
+    key = name_key(query)[:200]
+    if not key:
+        return []
+    best: dict[int, ActorMatch] = {}
+
+    def offer(actor_id: int, name: str, alias: str, score: float) -> None:
+        if actor_id not in best or best[actor_id].score < score:
+            best[actor_id] = ActorMatch(actor_id, name, alias, score)
+
+    exact = session.exec(
+        select(Alias.actor_id, Actor.name, Alias.alias)
+        .join(Actor, col(Actor.id) == col(Alias.actor_id))
+        .where(Alias.key == key, col(Alias.actor_id).not_in(_hidden_ids()))
+        .limit(50)
+    ).all()
+    for actor_id, name, alias in exact:
+        offer(actor_id, name, alias, 100.0)
+    if len(best) >= limit:
+        return sorted(best.values(), key=lambda m: (-m.score, m.name))[:limit]
+    index = _alias_index(session)
+    # The key followed by more words ("klymenko" -> "klymenko time"). In memory, because a
+    # range on the column would depend on PostgreSQL's collation (en_US ignores spaces).
+    for i in itertools.islice(index.starting_with(key + " "), 50):
+        offer(*index.owners[i], 96.0)
+    if len(best) < limit and len(key) >= 3:
+        # Plain edit-distance ratios: WRatio's partial matching rates any one- or two-letter
+        # alias ("m", "us") 90 against every query containing it.
+        for _key, score, i in process.extract(
+            key, index.keys, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=78
+        ):
+            offer(*index.owners[i], min(float(score), 95.0))
+        if " " not in key:
+            # One word may be any word of a longer name: a surname, or a name half typed.
+            start = bisect_left(index.words, key)
+            for w in range(start, min(start + limit * 4, len(index.words))):
+                if not index.words[w].startswith(key):
+                    break
+                for i in index.word_owners[w][: limit * 4]:
+                    offer(*index.owners[i], 90.0)
+            for _word, score, w in process.extract(
+                key, index.words, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=80
+            ):
+                for i in index.word_owners[w][: limit * 4]:
+                    offer(*index.owners[i], min(float(score), 95.0) - 1)
+    return sorted(best.values(), key=lambda m: (-m.score, m.name))[:limit]
+
+
+def resolve_actor(*, session: Session, name: str) -> ActorMatch | None:
+    """The one actor a name clearly means, or None when it is unknown or ambiguous."""
+    matches = find_actors(session=session, query=name, limit=2)
+    if matches and (len(matches) == 1 or matches[0].score - matches[1].score >= 5):
+        return matches[0]
+    return None

@@ -1,0 +1,54 @@
+"""Full-text search results for readers, ranked and paged."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from knowledge.language.dates import format_date
+from knowledge.models import (
+    Actor,
+    EntryKind,
+    Event,
+    Source,
+)
+from knowledge.read.views import Page, SearchResult
+from knowledge.storage.cache import remembered
+from knowledge.storage.search_index import search_entries, search_terms
+
+
+def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> Page[SearchResult]:
+    """Full-text search over published events, actors and sources, best match first.
+
+    Pages are remembered until the knowledge base changes, like timeline pages: the same
+    few searches come back again and again, and ranking a common word costs milliseconds.
+    """
+    terms = tuple(search_terms(text))
+    page = remembered(
+        session,
+        ("search-page", terms, offset, limit),
+        lambda: _search_page(session, text, offset=offset, limit=limit),
+    )
+    return Page(list(page.items), page.total, page.offset, page.limit, page.more)
+
+
+def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Page[SearchResult]:
+    found = search_entries(session, text, limit=limit, offset=offset)
+    ids = [h.entry_id for h in found.hits]
+    results: dict[int, SearchResult] = {}
+    if ids:
+        for eid, start, precision, label, title in session.exec(
+            select(Event.id, Event.date_start, Event.precision, Event.date_label, Event.title)
+            .where(col(Event.id).in_(ids))
+        ):  # fmt: skip
+            results[eid] = SearchResult(eid, EntryKind.EVENT, title,
+                                        format_date(start, precision, label))  # fmt: skip
+        for aid, name, kind, role in session.exec(
+            select(Actor.id, Actor.name, Actor.kind, Actor.role).where(col(Actor.id).in_(ids))
+        ):
+            results[aid] = SearchResult(aid, EntryKind.ACTOR, name, role or kind)
+        for sid, name, kind in session.exec(
+            select(Source.id, Source.name, Source.kind).where(col(Source.id).in_(ids))
+        ):
+            results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "))
+    items = [results[i] for i in ids if i in results]
+    return Page(items, found.total, offset, limit, found.more)
