@@ -79,8 +79,8 @@ from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, esc
 from knowledge import subscriptions as subs
 from knowledge.changes import cursor_before
-from knowledge.moderation import record_audit
 from knowledge.storage.database import session_scope
+from knowledge.write.audit import record_audit
 
 log = logging.getLogger(__name__)
 

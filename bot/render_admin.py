@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
 
+from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
+from bot.commands.guided import Step
 from bot.handlers import public
 from bot.render import (
     MESSAGE_LIMIT,
@@ -26,19 +28,10 @@ from bot.render import (
 from knowledge.curation import CurationError
 from knowledge.importer import ImportSummary
 from knowledge.models import AuditRecord, Draft, Moderator
-from knowledge.moderation import (
-    AUDIT_MAX,
-    USAGE,
-    Change,
-    HistoryPage,
-    ImportRejected,
-    Outcome,
-    Step,
-    UnknownSource,
-    UsageError,
-    as_utc,
-    change_of,
-)
+from knowledge.write.drafts import Outcome, as_utc, change_of
+from knowledge.write.history import HistoryPage
+from knowledge.write.requests import Change, ImportRejected
+from knowledge.write.resolve import UnknownSource
 
 REFUSAL = "This command is for moderators."
 OWNER_REFUSAL = "This command is for owners."

@@ -8,11 +8,21 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from knowledge import moderation
+from bot.commands.curation import (
+    UsageError,
+    parse_add_event,
+    parse_add_source,
+    parse_edit,
+    parse_reject,
+)
+from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
 from knowledge.curation import Author, CurationError
 from knowledge.models import Draft, Entry, Revision, utcnow
-from knowledge.moderation import Change, UnknownSource, UsageError
 from knowledge.storage.database import session_scope
+from knowledge.write.drafts import approve_draft, confirm_draft, reject_draft, save_draft, submit
+from knowledge.write.history import diff, show_value
+from knowledge.write.requests import Change, trial
+from knowledge.write.resolve import UnknownSource
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -26,24 +36,22 @@ def max_revision(session: Session) -> int:
 
 def test_parse_add_event_resolves_sources_and_checks_the_shape(engine: Engine) -> None:
     with session_scope(engine) as session:
-        change = moderation.parse_add_event(
-            session, "2023-07 | Title | - | klymenko time; PUBLIC RECORD"
-        )
+        change = parse_add_event(session, "2023-07 | Title | - | klymenko time; PUBLIC RECORD")
         assert change.kind == "event" and change.action == "create"
         record = change.payload["record"]
         assert record["date"] == "2023-07" and record["summary"] == ""
         assert [c["source"] for c in record["citations"]] == ["klymenko-time", "public-record"]
         # Commas work too when no source name has one.
-        commas = moderation.parse_add_event(session, "2023 | T | S | Klymenko Time, briefing")
+        commas = parse_add_event(session, "2023 | T | S | Klymenko Time, briefing")
         assert len(commas.payload["record"]["citations"]) == 2
 
         with pytest.raises(UnknownSource) as unknown:
-            moderation.parse_add_event(session, "2023 | T | S | Klymenko Tim")
+            parse_add_event(session, "2023 | T | S | Klymenko Tim")
         assert unknown.value.suggestion == "Klymenko Time"
         with pytest.raises(UsageError, match="expected 4 parts"):
-            moderation.parse_add_event(session, "2023 | T")
+            parse_add_event(session, "2023 | T")
         with pytest.raises(CurationError, match="is not a date"):
-            moderation.parse_add_event(session, "July 2023 | T | S | Klymenko Time")
+            parse_add_event(session, "July 2023 | T | S | Klymenko Time")
 
 
 def test_parse_edit_maps_fields(engine: Engine) -> None:
@@ -52,21 +60,21 @@ def test_parse_edit_maps_fields(engine: Engine) -> None:
             select(Entry.id).where(Entry.slug == "western-sanctions-on-russia")
         ).one()
         assert eid is not None
-        date = moderation.parse_edit(session, f"{eid} | Date | 2022-02-24")
+        date = parse_edit(session, f"{eid} | Date | 2022-02-24")
         assert date.payload["changes"] == {"date": "2022-02-24", "precision": "day"}
-        actors = moderation.parse_edit(session, f"#{eid} | actors | Зеленський, nato")
+        actors = parse_edit(session, f"#{eid} | actors | Зеленський, nato")
         assert actors.payload["changes"] == {"actors": ["volodymyr-zelensky", "nato"]}
         with pytest.raises(CurationError, match="is an event: events have no field"):
-            moderation.parse_edit(session, f"{eid} | name | X")
+            parse_edit(session, f"{eid} | name | X")
         with pytest.raises(CurationError, match="no actor is called"):
-            moderation.parse_edit(session, f"{eid} | actors | Nobody Atall")
+            parse_edit(session, f"{eid} | actors | Nobody Atall")
 
 
 def test_trial_validates_and_keeps_nothing(engine: Engine) -> None:
     with session_scope(engine) as session:
         before = max_revision(session)
-        change = moderation.parse_add_event(session, "2024 | Trial | S | Public record")
-        with moderation.trial(session, change, author=ALICE) as applied:
+        change = parse_add_event(session, "2024 | Trial | S | Public record")
+        with trial(session, change, author=ALICE) as applied:
             assert applied.entry_id is not None
             assert session.get(Entry, applied.entry_id) is not None
         assert max_revision(session) == before
@@ -77,8 +85,8 @@ def test_trial_validates_and_keeps_nothing(engine: Engine) -> None:
 def test_drafts_write_no_revision_until_approved(engine: Engine) -> None:
     with session_scope(engine) as session:
         cursor = max_revision(session)
-        change = moderation.parse_add_event(session, "2024 | Reviewed | S | Public record")
-        outcome = moderation.submit(session, change, author=ALICE, review=True)
+        change = parse_add_event(session, "2024 | Reviewed | S | Public record")
+        outcome = submit(session, change, author=ALICE, review=True)
         assert outcome.status == "draft" and outcome.draft is not None
         draft_id = outcome.draft.id
         assert draft_id is not None
@@ -86,9 +94,9 @@ def test_drafts_write_no_revision_until_approved(engine: Engine) -> None:
         # What a digest would read as "published since the cursor": nothing yet.
         assert max_revision(session) == cursor
         with pytest.raises(CurationError, match="cannot approve your own draft"):
-            moderation.approve_draft(session, draft_id, approver=ALICE)
+            approve_draft(session, draft_id, approver=ALICE)
     with session_scope(engine) as session:
-        approved = moderation.approve_draft(session, draft_id, approver=BOB)
+        approved = approve_draft(session, draft_id, approver=BOB)
         assert approved.status == "applied" and approved.entry_id is not None
     with session_scope(engine) as session:
         revision = session.exec(select(Revision).where(Revision.id > cursor)).one()
@@ -99,44 +107,46 @@ def test_drafts_write_no_revision_until_approved(engine: Engine) -> None:
 
 def test_rejected_and_expired_drafts(engine: Engine) -> None:
     with session_scope(engine) as session:
-        change = moderation.parse_add_source(session, "Wire | news_outlet | -")
-        draft = moderation.submit(session, change, author=ALICE, review=True).draft
+        change = parse_add_source(session, "Wire | news_outlet | -")
+        draft = submit(session, change, author=ALICE, review=True).draft
         assert draft is not None and draft.id is not None
         with pytest.raises(UsageError):
-            moderation.reject_draft(session, draft.id, decider=BOB, reason=" ")
-        moderation.reject_draft(session, draft.id, decider=BOB, reason="not needed")
+            parse_reject(f"{draft.id}  ")
+        with pytest.raises(CurationError, match="say why"):
+            reject_draft(session, draft.id, decider=BOB, reason=" ")
+        reject_draft(session, draft.id, decider=BOB, reason="not needed")
         with pytest.raises(CurationError, match="is rejected, not pending"):
-            moderation.approve_draft(session, draft.id, approver=BOB)
+            approve_draft(session, draft.id, approver=BOB)
 
-        stale = moderation.save_draft(session, change, author=ALICE, state="confirm")
+        stale = save_draft(session, change, author=ALICE, state="confirm")
         stale.created_at = utcnow() - timedelta(hours=2)
         session.add(stale)
         session.flush()
         assert stale.id is not None
         with pytest.raises(CurationError, match="expired"):
-            moderation.confirm_draft(session, stale.id, user=ALICE, review=False)
+            confirm_draft(session, stale.id, user=ALICE, review=False)
 
 
 def test_duplicates_are_held_for_confirmation(engine: Engine) -> None:
     with session_scope(engine) as session:
         cursor = max_revision(session)
-        change = moderation.parse_add_event(
+        change = parse_add_event(
             session,
             "2023-07-11 | nato vilnius summit ends without a formal accession timetable for "
             "ukraine | S | Public record",
         )
-        held = moderation.submit(session, change, author=ALICE, review=False)
+        held = submit(session, change, author=ALICE, review=False)
         assert held.status == "confirm" and held.applied.duplicate_of is not None
         assert max_revision(session) == cursor
         assert held.draft is not None and held.draft.id is not None
         with pytest.raises(CurationError, match="only the moderator who made"):
-            moderation.confirm_draft(session, held.draft.id, user=BOB, review=False)
-        saved = moderation.confirm_draft(session, held.draft.id, user=ALICE, review=False)
+            confirm_draft(session, held.draft.id, user=BOB, review=False)
+        saved = confirm_draft(session, held.draft.id, user=ALICE, review=False)
         assert saved.status == "applied" and max_revision(session) > cursor
 
 
 def test_history_diff_lists_old_and_new_values() -> None:
-    changes = moderation.diff(
+    changes = diff(
         {"title": "Old", "topics": ["a"], "summary": "same"},
         {"title": "New", "topics": ["a", "b"], "summary": "same", "retracted": "why"},
     )
@@ -145,20 +155,20 @@ def test_history_diff_lists_old_and_new_values() -> None:
         ("topics", "a", "a, b"),
         ("retracted", "—", "why"),
     ]
-    assert moderation.show_value([{"source": "wire", "note": "n"}]) == "wire (n)"
+    assert show_value([{"source": "wire", "note": "n"}]) == "wire (n)"
 
 
 def test_guided_steps_validate_each_answer(engine: Engine) -> None:
-    steps = {s.field: s for s in moderation.GUIDED_STEPS["event"]}
+    steps = {s.field: s for s in GUIDED_STEPS["event"]}
     with session_scope(engine) as session:
-        assert moderation.check_step(session, "event", steps["date"], "2023-7") == "2023-07"
+        assert check_step(session, "event", steps["date"], "2023-7") == "2023-07"
         with pytest.raises(CurationError, match="must not be empty"):
-            moderation.check_step(session, "event", steps["title"], " ")
-        assert moderation.check_step(session, "event", steps["summary"], "-") == ""
-        assert moderation.check_step(session, "event", steps["actors"], "-") == []
+            check_step(session, "event", steps["title"], " ")
+        assert check_step(session, "event", steps["summary"], "-") == ""
+        assert check_step(session, "event", steps["actors"], "-") == []
         with pytest.raises(UnknownSource):
-            moderation.check_step(session, "event", steps["sources"], "Nope News")
-    change = moderation.guided_change(
+            check_step(session, "event", steps["sources"], "Nope News")
+    change = guided_change(
         "event", {"date": "2023", "title": "T", "summary": "", "sources": ["wire"], "actors": []}
     )
     assert change == Change(

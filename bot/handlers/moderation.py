@@ -28,17 +28,51 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+import knowledge.write.history as history_mod
 from bot import render_admin
+from bot.commands.curation import (
+    MAX_CHAT_IMPORT_BYTES,
+    UsageError,
+    import_change,
+    parse_add_actor,
+    parse_add_event,
+    parse_add_source,
+    parse_audit_count,
+    parse_draft_id,
+    parse_edit,
+    parse_entry_id,
+    parse_reject,
+    parse_retract,
+    parse_undo,
+)
+from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
 from bot.context import Deps, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.render import Reply, esc
-from knowledge import moderation, roles
+from knowledge import roles
 from knowledge.curation import Author, CurationError
 from knowledge.importer import export_briefing
 from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
-from knowledge.moderation import Change, Outcome
 from knowledge.storage.database import session_scope
+from knowledge.write.audit import recent_audit, record_audit
+from knowledge.write.drafts import (
+    Outcome,
+    approve_draft,
+    cancel_draft,
+    confirm_draft,
+    pending_drafts,
+    reject_draft,
+    submit,
+)
+from knowledge.write.moderators import (
+    add_moderator,
+    list_moderators,
+    moderator_ids,
+    remove_moderator,
+)
+from knowledge.write.requests import Change, trial
+from knowledge.write.resolve import UnknownSource
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +129,7 @@ def _command(update: Update) -> str:
 def _audit(deps: Deps, user_id: int, command: str, outcome: str) -> None:
     # Its own transaction: the record stays even when the action itself was rolled back.
     with session_scope(deps.engine) as session:
-        moderation.record_audit(session=session, user_id=user_id, command=command, outcome=outcome)
+        record_audit(session=session, user_id=user_id, command=command, outcome=outcome)
 
 
 async def moderator_gate(
@@ -113,7 +147,7 @@ async def moderator_gate(
         else:
             allowed = roles.is_moderator(session=session, user_id=user.id, owners=owners)
         if not allowed:
-            moderation.record_audit(
+            record_audit(
                 session=session,
                 user_id=user.id,
                 command=_command(update),
@@ -179,7 +213,7 @@ def _submit_work(
 ) -> Work:
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         change = change_of(session)
-        result = moderation.submit(
+        result = submit(
             session,
             change,
             author=author,
@@ -210,27 +244,27 @@ async def _curate(
 
 
 async def add_event(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_add_event)
+    await _curate(update, context, parse_add_event)
 
 
 async def add_actor(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_add_actor)
+    await _curate(update, context, parse_add_actor)
 
 
 async def add_source(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_add_source)
+    await _curate(update, context, parse_add_source)
 
 
 async def edit(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_edit)
+    await _curate(update, context, parse_edit)
 
 
 async def retract(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_retract)
+    await _curate(update, context, parse_retract)
 
 
 async def undo(update: Update, context: Context) -> None:
-    await _curate(update, context, moderation.parse_undo)
+    await _curate(update, context, parse_undo)
 
 
 async def _simple(
@@ -253,7 +287,7 @@ async def _simple(
 
 def _history_work(entry_id: int, offset: int) -> Work:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
-        page = moderation.history(session=session, entry_id=entry_id, offset=offset)
+        page = history_mod.history(session=session, entry_id=entry_id, offset=offset)
         return render_admin.history(page), f"shown #{entry_id} from {offset}"
 
     return work
@@ -263,7 +297,7 @@ async def history(update: Update, context: Context) -> None:
     text = _safe_args(update)
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
-        entry_id = moderation.parse_entry_id(text, "history")
+        entry_id = parse_entry_id(text, "history")
         return _history_work(entry_id, 0)(session, author)
 
     await _simple(update, context, work)
@@ -313,10 +347,10 @@ async def confirm_button(update: Update, context: Context) -> None:
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         if answer == "n":
-            moderation.cancel_draft(session, draft_id, user=author)
+            cancel_draft(session, draft_id, user=author)
             answered.append(True)
             return Reply(["Cancelled. Nothing was saved."]), f"cancelled draft {draft_id}"
-        result = moderation.confirm_draft(
+        result = confirm_draft(
             session, draft_id, user=author, review=review, preview=render_admin.entry_card
         )
         answered.append(True)
@@ -396,14 +430,12 @@ async def import_command(update: Update, context: Context) -> None:
         _audit(deps, author.id, _command(update), f"invalid: {exc}")
         await send(update, context, render_admin.problem(exc))
         return
-    work = _submit_work(
-        lambda _s: moderation.import_change(name, data), deps.settings.review_required
-    )
+    work = _submit_work(lambda _s: import_change(name, data), deps.settings.review_required)
     await send(update, context, _perform(deps, update, author, work))
 
 
 async def _download(context: Context, document: Document, name: str) -> bytes:
-    limit = moderation.MAX_CHAT_IMPORT_BYTES
+    limit = MAX_CHAT_IMPORT_BYTES
     if document.file_size is not None and document.file_size > limit:
         # Refused before downloading: the size is in the message already.
         raise CurationError(
@@ -423,7 +455,7 @@ async def _download(context: Context, document: Document, name: str) -> bytes:
 
 async def pending(update: Update, context: Context) -> None:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
-        drafts, total = moderation.pending_drafts(session=session)
+        drafts, total = pending_drafts(session=session)
         return render_admin.drafts(drafts, total), f"listed {total} drafts"
 
     await _simple(update, context, work)
@@ -434,10 +466,8 @@ async def approve(update: Update, context: Context) -> None:
     notices: list[tuple[int, str]] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
-        draft_id = moderation.parse_draft_id(text, "approve")
-        result = moderation.approve_draft(
-            session, draft_id, approver=author, preview=render_admin.entry_card
-        )
+        draft_id = parse_draft_id(text, "approve")
+        result = approve_draft(session, draft_id, approver=author, preview=render_admin.entry_card)
         assert result.draft is not None
         where = f" as #{result.entry_id}" if result.entry_id else ""
         notices.append(
@@ -459,9 +489,8 @@ async def reject(update: Update, context: Context) -> None:
     notices: list[tuple[int, str]] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
-        raw_id, reason = moderation.split_args(text, "reject", minimum=2, maximum=2)
-        draft_id = moderation.parse_draft_id(raw_id, "reject")
-        draft = moderation.reject_draft(session, draft_id, decider=author, reason=reason)
+        draft_id, reason = parse_reject(text)
+        draft = reject_draft(session, draft_id, decider=author, reason=reason)
         if draft.author_id != author.id:
             notices.append(
                 (
@@ -492,7 +521,7 @@ async def mods(update: Update, context: Context) -> None:
     owners = deps_of(context).settings.admin_ids
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
-        listed = moderation.list_moderators(session=session)
+        listed = list_moderators(session=session)
         return render_admin.moderators(owners, listed), f"listed {len(listed)} moderators"
 
     await _simple(update, context, work)
@@ -523,7 +552,7 @@ async def mod(update: Update, context: Context) -> None:
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         if sub not in ("add", "remove") or target is None:
-            raise moderation.UsageError("say add or remove, and whom", "mod")
+            raise UsageError("say add or remove, and whom", "mod")
         user_id, name = target
         if roles.is_owner(user_id, owners):
             return Reply(
@@ -534,9 +563,7 @@ async def mod(update: Update, context: Context) -> None:
             ), f"{sub} {user_id}: is an owner"
         if sub == "add":
             assert author.id is not None
-            if not moderation.add_moderator(
-                session=session, user_id=user_id, added_by=author.id, name=name
-            ):
+            if not add_moderator(session=session, user_id=user_id, added_by=author.id, name=name):
                 return Reply([f"{user_id} is already a moderator."]), f"add {user_id}: already"
             changed.append((user_id, True))
             who = f"{user_id} ({esc(name)})" if name else str(user_id)
@@ -546,7 +573,7 @@ async def mod(update: Update, context: Context) -> None:
                     "moderator commands; /modhelp explains them."
                 ]
             ), f"added {user_id}"
-        if not moderation.remove_moderator(session=session, user_id=user_id):
+        if not remove_moderator(session=session, user_id=user_id):
             return Reply([f"{user_id} is not a moderator."]), f"remove {user_id}: not one"
         changed.append((user_id, False))
         return Reply([f"✅ {user_id} is no longer a moderator."]), f"removed {user_id}"
@@ -564,8 +591,8 @@ async def audit(update: Update, context: Context) -> None:
     text = _safe_args(update)
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
-        count = moderation.parse_audit_count(text)
-        records = moderation.recent_audit(session=session, limit=count)
+        count = parse_audit_count(text)
+        records = recent_audit(session=session, limit=count)
         return render_admin.audit(records), f"listed {len(records)} records"
 
     await _simple(update, context, work, owners_only=True)
@@ -657,7 +684,7 @@ async def add_start(update: Update, context: Context) -> int:
 async def _begin_kind(update: Update, context: Context, kind: str) -> int:
     flow = _flow(context, _chat_id(update)) or _start_flow(context, _chat_id(update))
     flow.update(kind=kind, values={}, step=0)
-    steps = moderation.GUIDED_STEPS[kind]
+    steps = GUIDED_STEPS[kind]
     await send(update, context, render_admin.ask(steps[0], 1, len(steps)))
     return ANSWER
 
@@ -695,16 +722,16 @@ async def add_answer(update: Update, context: Context) -> int:
         await send(update, context, Reply(["This /add has ended; send /add to start again."]))
         return _end_flow(context, chat_id)
     kind: str = flow["kind"]
-    steps = moderation.GUIDED_STEPS[kind]
+    steps = GUIDED_STEPS[kind]
     step = steps[flow["step"]]
     text = clean_input(message.text or "", MAX_ADMIN_ARGUMENT)
     deps = deps_of(context)
     try:
         with session_scope(deps.engine) as session:
-            value = moderation.check_step(session, kind, step, text)
+            value = check_step(session, kind, step, text)
     except CurationError as exc:
         reply = render_admin.ask(step, flow["step"] + 1, len(steps), str(exc))
-        if isinstance(exc, moderation.UnknownSource):
+        if isinstance(exc, UnknownSource):
             reply = Reply([*render_admin.problem(exc).parts, *reply.parts])
         await send(update, context, reply)
         return ANSWER
@@ -718,10 +745,10 @@ async def add_answer(update: Update, context: Context) -> int:
 
 
 async def _preview(update: Update, context: Context, author: Author, flow: dict[str, Any]) -> int:
-    change = moderation.guided_change(flow["kind"], flow["values"])
+    change = guided_change(flow["kind"], flow["values"])
     try:
         with session_scope(deps_of(context).engine) as session:
-            with moderation.trial(session, change, author=author) as applied:
+            with trial(session, change, author=author) as applied:
                 assert applied.entry_id is not None
                 card = render_admin.entry_card(session, applied.entry_id)
                 duplicate = applied.duplicate_of
@@ -748,7 +775,7 @@ async def add_confirm(update: Update, context: Context) -> int:
         await send(update, context, Reply(["This /add has ended; send /add to start again."]))
         return _end_flow(context, chat_id)
     deps = deps_of(context)
-    change = moderation.guided_change(flow["kind"], flow["values"])
+    change = guided_change(flow["kind"], flow["values"])
     # The moderator saw any duplicate warning in the preview: confirming means "save anyway".
     work = _submit_work(lambda _s: change, deps.settings.review_required, confirmed=True)
     await send(update, context, _perform(deps, update, author, work))
@@ -897,7 +924,7 @@ async def publish_admin_menus(application: App) -> None:
     deps = deps_of(application)
     owners = deps.settings.admin_ids
     with session_scope(deps.engine) as session:
-        moderators = moderation.moderator_ids(session=session)
+        moderators = moderator_ids(session=session)
     for user_id in sorted(owners):
         await _set_menu(application.bot, user_id, owner=True)
     for user_id in sorted(set(moderators) - set(owners)):

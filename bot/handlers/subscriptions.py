@@ -29,7 +29,7 @@ from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, clip, esc
 from knowledge import subscriptions as subs
 from knowledge.models import Subscription, utcnow
-from knowledge.moderation import record_audit
+from knowledge.write.audit import record_audit
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Chat syntax: what a command's text means, parsed into requests for knowledge."""

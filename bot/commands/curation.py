@@ -1,0 +1,224 @@
+"""Moderators' command syntax (/add_event DATE | TITLE | ..., /edit, /retract, /undo, /audit)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import Session
+
+from knowledge.curation import (
+    CurationError,
+    parse_field_value,
+    snapshot,
+)
+from knowledge.language.dates import DateError, parse_date
+from knowledge.models import (
+    DatePrecision,
+    EntryKind,
+    EntryState,
+)
+from knowledge.write.audit import AUDIT_DEFAULT, AUDIT_MAX
+from knowledge.write.requests import Change, _last_revision_id
+from knowledge.write.resolve import (
+    _entry_of_kind,
+    _names,
+    _refuse_taken_source_name,
+    resolve_actors,
+    resolve_sources,
+)
+
+MAX_CHAT_IMPORT_BYTES = 2_000_000  # a file sent in chat; the CLI importer allows more
+
+
+USAGE = {
+    "add_event": "/add_event DATE | TITLE | SUMMARY | SOURCE[; SOURCE…]",
+    "add_actor": "/add_actor NAME | KIND | ROLE | ALIAS[, ALIAS…]",
+    "add_source": "/add_source NAME | KIND | URL",
+    "edit": "/edit ID | FIELD | VALUE",
+    "retract": "/retract ID | REASON",
+    "history": "/history ID",
+    "undo": "/undo ID",
+    "approve": "/approve DRAFT",
+    "reject": "/reject DRAFT | REASON",
+    "mod": "/mod add USER_ID · /mod remove USER_ID (or in reply to their message)",
+    "audit": "/audit [N]",
+}
+
+
+_ID_RE = re.compile(r"^#?(\d{1,9})$")
+
+
+class UsageError(CurationError):
+    """The command's shape is wrong; the reply shows its usage line."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+def parse_audit_count(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return AUDIT_DEFAULT
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError("N must be a whole number", "audit")
+    return min(int(text), AUDIT_MAX)
+
+
+def split_args(text: str, command: str, *, minimum: int, maximum: int) -> list[str]:
+    """`A | B | C` -> ["A", "B", "C"]; the last part keeps any further `|`."""
+    parts = [p.strip() for p in text.split("|", maximum - 1)] if text.strip() else []
+    if not minimum <= len(parts) <= maximum:
+        wanted = f"{minimum}" if minimum == maximum else f"{minimum} to {maximum}"
+        raise UsageError(f"expected {wanted} parts separated by |, got {len(parts)}", command)
+    return parts
+
+
+def parse_entry_id(text: str, command: str) -> int:
+    match = _ID_RE.match(text.strip())
+    if not match:
+        raise UsageError(f"“{text.strip()[:40]}” is not an entry number", command)
+    return int(match.group(1))
+
+
+def parse_draft_id(text: str, command: str) -> int:
+    match = _ID_RE.match(text.strip())
+    if not match:
+        raise UsageError(f"“{text.strip()[:40]}” is not a draft number (see /pending)", command)
+    return int(match.group(1))
+
+
+def _date(text: str) -> str:
+    try:
+        return parse_date(text).iso()
+    except DateError as exc:
+        raise CurationError(f"date: {exc}") from None
+
+
+def parse_add_event(session: Session, text: str) -> Change:
+    """`DATE | TITLE | SUMMARY | SOURCE[; SOURCE…]`."""
+    date_text, title, summary, sources = split_args(text, "add_event", minimum=4, maximum=4)
+    record = {
+        "date": _date(date_text),
+        "title": title,
+        "summary": "" if summary == "-" else summary,
+        "citations": [{"source": s, "note": ""} for s in resolve_sources(session, sources)],
+    }
+    if not record["citations"]:
+        raise CurationError("an event needs at least one source")
+    return Change("create", {"record": record}, EntryKind.EVENT)
+
+
+def parse_add_actor(session: Session, text: str) -> Change:
+    """`NAME | KIND | ROLE | ALIAS[, ALIAS…]` (role and aliases may be left out or `-`)."""
+    parts = [*split_args(text, "add_actor", minimum=2, maximum=4), "", ""]
+    name, kind, role, aliases = parts[:4]
+    record = {
+        "name": name,
+        "kind": kind.strip().lower(),
+        "role": "" if role == "-" else role,
+        "aliases": _names(aliases, ","),
+    }
+    return Change("create", {"record": record}, EntryKind.ACTOR)
+
+
+def parse_add_source(session: Session, text: str) -> Change:
+    """`NAME | KIND | URL` (`-` for no URL)."""
+    parts = [*split_args(text, "add_source", minimum=2, maximum=3), ""]
+    name, kind, url = parts[:3]
+    _refuse_taken_source_name(session, name)
+    record = {"name": name, "kind": kind.strip().lower(), "url": url.strip() or None}
+    return Change("create", {"record": record}, EntryKind.SOURCE)
+
+
+_FIELD_ALIASES = {"citations": "sources", "alias": "aliases", "topic": "topics"}
+
+
+_COARSER = {DatePrecision.YEAR: 4, DatePrecision.MONTH: 7}
+
+
+def parse_edit(session: Session, text: str) -> Change:
+    """`ID | FIELD | VALUE`: any editable field, names resolved like the add commands."""
+    raw_id, raw_field, value = split_args(text, "edit", minimum=3, maximum=3)
+    entry_id = parse_entry_id(raw_id, "edit")
+    entry = _entry_of_kind(session, entry_id)
+    field_name = raw_field.strip().lower().replace(" ", "_")
+    field_name = _FIELD_ALIASES.get(field_name, field_name)
+    try:
+        parsed = parse_field_value(entry.kind, field_name, value)
+    except CurationError as exc:
+        raise CurationError(f"#{entry_id} is {_a(entry.kind)}: {exc}") from None
+    current = snapshot(session, entry)
+    changes: dict[str, Any]
+    if entry.kind == EntryKind.EVENT and field_name == "date":
+        fuzzy_iso = _date(value)
+        changes = {"date": fuzzy_iso}
+        # A new date brings its own precision; an approximate date stays approximate.
+        if current["precision"] != DatePrecision.APPROXIMATE:
+            changes["precision"] = parse_date(fuzzy_iso).precision.value
+    elif entry.kind == EntryKind.EVENT and field_name == "precision":
+        precision = str(parsed).lower()
+        changes = {"precision": precision}
+        if precision in _COARSER and len(current["date"]) > _COARSER[precision]:
+            changes["date"] = current["date"][: _COARSER[precision]]  # 2023-07-11 -> 2023-07
+    elif entry.kind == EntryKind.EVENT and field_name == "sources":
+        notes = {c["source"]: c["note"] for c in current["citations"]}
+        slugs = resolve_sources(session, value)
+        changes = {"citations": [{"source": s, "note": notes.get(s, "")} for s in slugs]}
+    elif entry.kind == EntryKind.ACTOR and field_name == "sources":
+        changes = {"sources": resolve_sources(session, value)}
+    elif field_name == "actors":
+        changes = {"actors": resolve_actors(session, value)}
+    elif field_name in ("kind", "status"):
+        changes = {field_name: str(parsed).lower()}
+    else:
+        changes = {field_name: parsed}
+    return Change("edit", {"changes": changes, "fields": [field_name]}, entry.kind, entry_id)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def parse_retract(session: Session, text: str) -> Change:
+    raw_id, reason = split_args(text, "retract", minimum=2, maximum=2)
+    entry = _entry_of_kind(session, parse_entry_id(raw_id, "retract"))
+    if not reason.strip():
+        raise UsageError("say why the entry is retracted", "retract")
+    if entry.state == EntryState.RETRACTED:
+        raise CurationError(f"#{entry.id} is already retracted")
+    return Change("retract", {"reason": reason}, entry.kind, entry.id)
+
+
+def parse_undo(session: Session, text: str) -> Change:
+    entry = _entry_of_kind(session, parse_entry_id(text, "undo"))
+    assert entry.id is not None
+    last = _last_revision_id(session, entry.id)
+    if last is None:
+        raise CurationError(f"#{entry.id} has no history to undo")
+    return Change("undo", {"revision": last}, entry.kind, entry.id)
+
+
+def import_change(name: str, data: bytes) -> Change:
+    """A YAML file sent in chat, checked for size and encoding before anything else."""
+    if len(data) > MAX_CHAT_IMPORT_BYTES:
+        raise CurationError(
+            f"{name} is {len(data):,} bytes; files sent in chat may be up to "
+            f"{MAX_CHAT_IMPORT_BYTES // 1_000_000} MB"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CurationError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+    return Change("import", {"name": name[:120], "text": text})
+
+
+def parse_reject(text: str) -> tuple[int, str]:
+    """`/reject DRAFT_ID REASON`: the draft and the reason its author will be told."""
+    raw_id, reason = split_args(text, "reject", minimum=2, maximum=2)
+    draft_id = parse_draft_id(raw_id, "reject")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UsageError("say why the draft is rejected", "reject")
+    return draft_id, reason

@@ -1,0 +1,1 @@
+"""The write side: curation, change requests, review, moderators, audit, history, import."""
