@@ -55,9 +55,9 @@ from telegram.request import HTTPXRequest
 from bot import digests
 from bot.app import build_application
 from bot.config import load_settings
-from knowledge import subscriptions as subs
 from knowledge.changes import latest_revision_id
 from knowledge.curation import Author, update_entry
+from knowledge.digests.outbox import next_pending_at
 from knowledge.importer import prepare_database
 from knowledge.models import Entry, Subscription
 from knowledge.storage.database import make_engine, session_scope
@@ -266,7 +266,7 @@ async def outbox_run(
             while not stop():
                 await digests.drain_outbox(application, stop=stop)
                 with session_scope(engine) as session:
-                    due = subs.next_pending_at(session=session, now=datetime.now(UTC))
+                    due = next_pending_at(session=session, now=datetime.now(UTC))
                 if due is None:
                     return
                 await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))

@@ -28,7 +28,7 @@ needs (Little's law), and when the event loop starts running late (the process i
 or updates pour in) it steps back for a moment: commands go first.
 
 Several processes (PostgreSQL). The scanner and the worker run only in the process holding
-the scheduler lock (`knowledge.subscriptions.SchedulerLock`, a `pg_try_advisory_lock` on a
+the scheduler lock (`knowledge.digests.leader.SchedulerLock`, a `pg_try_advisory_lock` on a
 dedicated connection); the others retry at every scan and take over within seconds when the
 holder dies (its connection, and so its lock, goes with it; its claims are requeued after
 the lease). Keeping one sender also keeps the bot-wide rate limit honest. Claims use
@@ -77,8 +77,20 @@ from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, esc
-from knowledge import subscriptions as subs
 from knowledge.changes import cursor_before
+from knowledge.digests.leader import SchedulerLock
+from knowledge.digests.outbox import (
+    LEASE,
+    Claimed,
+    Outcome,
+    apply_outcomes,
+    claim,
+    next_pending_at,
+    requeue_stale,
+)
+from knowledge.digests.planning import PlanReport, plan_digests, preview
+from knowledge.digests.schedules import as_utc
+from knowledge.digests.subscriptions import get_subscription, migrate_chat
 from knowledge.storage.database import session_scope
 from knowledge.write.audit import record_audit
 
@@ -254,7 +266,7 @@ class DrainReport:
 class _Slot:
     ready_at: float
     seq: int
-    job: subs.Claimed = field(compare=False)
+    job: Claimed = field(compare=False)
 
 
 class DeliveryWorker:
@@ -268,7 +280,7 @@ class DeliveryWorker:
         rate: float,
         worker_id: str,
         clock: Clock | None = None,
-        lease: timedelta = subs.LEASE,
+        lease: timedelta = LEASE,
         count: Callable[[str], None] | None = None,
     ) -> None:
         self.bot = bot
@@ -288,37 +300,35 @@ class DeliveryWorker:
         self.chat_next: dict[int, float] = {}  # per-chat pacing: when it may get the next one
         self._heap: list[_Slot] = []
         self._seq = itertools.count()
-        self._outcomes: list[subs.Outcome] = []
+        self._outcomes: list[Outcome] = []
         self._flusher: asyncio.Task[None] | None = None
         self._flushed_at = -math.inf  # event-loop time of the last outcome commit
         self.report = DrainReport()
 
     # database --------------------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[subs.Claimed]:
+    def _claim(self, limit: int) -> list[Claimed]:
         with session_scope(self.engine) as session:
-            return subs.claim(
-                session=session, worker=self.worker_id, now=self.clock.now(), limit=limit
-            )
+            return claim(session=session, worker=self.worker_id, now=self.clock.now(), limit=limit)
 
     def _requeue(self) -> int:
         with session_scope(self.engine) as session:
-            return subs.requeue_stale(session=session, now=self.clock.now(), lease=self.lease)
+            return requeue_stale(session=session, now=self.clock.now(), lease=self.lease)
 
-    def _apply(self, outcomes: list[subs.Outcome]) -> None:
+    def _apply(self, outcomes: list[Outcome]) -> None:
         with session_scope(self.engine) as session:
-            subs.apply_outcomes(
+            apply_outcomes(
                 session=session, worker=self.worker_id, outcomes=outcomes, now=self.clock.now()
             )
 
-    def _migrate(self, job: subs.Claimed, new_chat_id: int) -> bool:
+    def _migrate(self, job: Claimed, new_chat_id: int) -> bool:
         with session_scope(self.engine) as session:
-            return subs.migrate_chat(
+            return migrate_chat(
                 session=session, subscription_id=job.subscription_id, new_chat_id=new_chat_id,
                 now=self.clock.now(),
             )  # fmt: skip
 
-    def _record(self, outcome: subs.Outcome) -> None:
+    def _record(self, outcome: Outcome) -> None:
         """Queue an outcome; one flusher writes whatever has accumulated (group commit)."""
         metric = _METRIC.get(outcome.kind)
         if metric:
@@ -361,15 +371,15 @@ class DeliveryWorker:
 
     # pacing ----------------------------------------------------------------------------
 
-    def _push(self, job: subs.Claimed, ready_at: float) -> None:
+    def _push(self, job: Claimed, ready_at: float) -> None:
         heapq.heappush(self._heap, _Slot(ready_at, next(self._seq), job))
 
-    def _take(self, claimed: list[subs.Claimed]) -> int:
+    def _take(self, claimed: list[Claimed]) -> int:
         for job in claimed:
             self._push(job, self.chat_next.get(job.chat_id, 0.0))
         return len(claimed)
 
-    def _interval(self, job: subs.Claimed) -> float:
+    def _interval(self, job: Claimed) -> float:
         return PRIVATE_INTERVAL if job.chat_type == ChatType.PRIVATE else GROUP_INTERVAL
 
     # sending ---------------------------------------------------------------------------
@@ -389,7 +399,7 @@ class DeliveryWorker:
         no more, so that a subscriber's reply never queues behind a crowd of digest sends."""
         return int(min(32, math.ceil(self.rate * self.latency * 2) + 4))
 
-    async def _send(self, job: subs.Claimed) -> None:
+    async def _send(self, job: Claimed) -> None:
         started = time.perf_counter()
         try:
             await self._send_part(job)
@@ -398,7 +408,7 @@ class DeliveryWorker:
         finally:
             self.latency += 0.1 * (time.perf_counter() - started - self.latency)
 
-    async def _send_part(self, job: subs.Claimed) -> None:
+    async def _send_part(self, job: Claimed) -> None:
         text = job.texts[job.parts_sent]
         try:
             message_id = await send_html(self.bot, job.chat_id, text, paid=self.paid)
@@ -453,15 +463,15 @@ class DeliveryWorker:
 
     def _outcome(
         self,
-        job: subs.Claimed,
+        job: Claimed,
         kind: str,
         *,
         not_before: float | None = None,
         attempts: int | None = None,
         message_id: int | None = None,
         error: str | None = None,
-    ) -> subs.Outcome:
-        return subs.Outcome(
+    ) -> Outcome:
+        return Outcome(
             delivery_id=job.id, kind=kind, parts_sent=job.parts_sent,
             subscription_id=job.subscription_id, message_id=message_id,
             not_before=None if not_before is None
@@ -490,7 +500,7 @@ class DeliveryWorker:
         inflight: set[asyncio.Task[None]] = set()
         # The next batch is claimed while this one is sent (a claim of a thousand rows takes
         # tens of milliseconds, which at 1,000 msg/s would be as many messages not sent).
-        claiming: asyncio.Task[list[subs.Claimed]] | None = None
+        claiming: asyncio.Task[list[Claimed]] | None = None
         exhausted = False
         while not (stop and stop()):
             if claiming is not None and (claiming.done() or not self._heap):
@@ -555,12 +565,12 @@ class DigestState:
     debounce: float
     clock: Clock = field(default_factory=Clock)
     worker_id: str = field(default_factory=_process_worker_id)
-    lock: subs.SchedulerLock | None = None
+    lock: SchedulerLock | None = None
     worker: DeliveryWorker | None = None
     draining: bool = False
     again: bool = False
     scans: int = 0
-    last_plan: subs.PlanReport | None = None
+    last_plan: PlanReport | None = None
     last_drain: DrainReport | None = None
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -598,13 +608,13 @@ def scan_interval(debounce: float) -> float:
 
 async def run_due(
     application: App, *, now: datetime | None = None, force: bool = False
-) -> subs.PlanReport:
+) -> PlanReport:
     """Plan digests for every due subscription (`force`: everyone with unseen changes)."""
     state = state_of(application)
     when = now or state.clock.now()
     async with state.plan_lock:  # one planner per process; other processes: SKIP LOCKED
         report = await _in_thread(
-            state.engine, subs.plan_digests, state.engine, now=when, render=render_digest.digest,
+            state.engine, plan_digests, state.engine, now=when, render=render_digest.digest,
             debounce_seconds=state.debounce, force=force,
         )  # fmt: skip
     state.last_plan = report
@@ -655,7 +665,7 @@ async def drain_outbox(
 
 def _leading(state: DigestState) -> bool:
     if state.lock is None:
-        state.lock = subs.SchedulerLock(state.engine)
+        state.lock = SchedulerLock(state.engine)
     return state.lock.acquire()
 
 
@@ -700,7 +710,7 @@ async def _deliver_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 def _next_delay(state: DigestState) -> float:
     with session_scope(state.engine) as session:
         now = state.clock.now()
-        due = subs.next_pending_at(session=session, now=now)
+        due = next_pending_at(session=session, now=now)
     if due is None:
         return POLL_SECONDS
     return min(POLL_SECONDS, max(0.05, (due - now).total_seconds()))
@@ -808,14 +818,14 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 def _preview(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Reply:
     state = state_of(context.application)
     with session_scope(state.engine) as session:
-        subscription = subs.get_subscription(session=session, chat_id=user_id)
+        subscription = get_subscription(session=session, chat_id=user_id)
         if subscription is not None and not subscription.active:
             subscription = None
         since = 0
         if subscription is None:
             week_ago = state.clock.now() - timedelta(days=PREVIEW_DAYS)
-            since = cursor_before(session=session, moment=subs.as_utc(week_ago))
-        feed, label = subs.preview(session=session, subscription=subscription, since=since)
+            since = cursor_before(session=session, moment=as_utc(week_ago))
+        feed, label = preview(session=session, subscription=subscription, since=since)
     if subscription is None:
         intro = (
             f"You have no subscription, so this shows the last {PREVIEW_DAYS} days "

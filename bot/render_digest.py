@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from bot.render import Reply, clip, esc, numbered, split_blocks
 from knowledge.changes import Change, ChangeFeed, FieldChange
+from knowledge.digests.schedules import INSTANT, WEEKLY, as_utc
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import Subscription
-from knowledge.subscriptions import INSTANT, WEEKLY, as_utc
 
 MAX_ITEMS = 60  # per section; the rest is counted, and /timeline has it all
 _KIND_ICON = {"event": "🗓", "actor": "👤", "source": "📚"}

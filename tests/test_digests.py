@@ -23,8 +23,11 @@ from sqlmodel import SQLModel, select
 
 from bot import digests
 from knowledge import changes
-from knowledge import subscriptions as subs
 from knowledge.curation import Author, create_entry, retract_entry, undo_last, update_entry
+from knowledge.digests.leader import SchedulerLock
+from knowledge.digests.outbox import LEASE, claim
+from knowledge.digests.schedules import as_utc
+from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry, Subscription
 from knowledge.storage.database import make_engine, session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
@@ -94,7 +97,7 @@ def cursor_now(engine: Engine) -> int:
 
 def subscription(engine: Engine, chat_id: int) -> Subscription:
     with session_scope(engine) as session:
-        found = subs.get_subscription(session=session, chat_id=chat_id)
+        found = get_subscription(session=session, chat_id=chat_id)
     assert found is not None
     return found
 
@@ -112,7 +115,7 @@ async def subscribe(bot: BotHarness, chat_id: int, text: str = "") -> None:
 def due_time(engine: Engine, chat_id: int) -> datetime:
     due = subscription(engine, chat_id).next_due_at
     assert due is not None
-    return subs.as_utc(due) + timedelta(seconds=1)
+    return as_utc(due) + timedelta(seconds=1)
 
 
 def is_digest(message: SentMessage) -> bool:
@@ -258,7 +261,7 @@ async def test_digest_with_all_sections_is_sent_once(fake_api: FakeBotAPI, engin
         assert len(digests_to(fake_api, USER_ID)) == 1
         saved = subscription(engine, USER_ID)
         assert saved.cursor == cursor_now(engine)
-        assert subs.as_utc(saved.next_due_at or when) > when
+        assert as_utc(saved.next_due_at or when) > when
 
 
 async def test_no_change_no_digest(fake_api: FakeBotAPI, engine: Engine) -> None:
@@ -269,7 +272,7 @@ async def test_no_change_no_digest(fake_api: FakeBotAPI, engine: Engine) -> None
         await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
     assert report.considered == 1 and report.digests == 0
     assert digests_to(fake_api, USER_ID) == [] and deliveries(engine) == []
-    assert subs.as_utc(subscription(engine, USER_ID).next_due_at or when) > when
+    assert as_utc(subscription(engine, USER_ID).next_due_at or when) > when
 
 
 async def test_filters_choose_what_each_subscriber_gets(
@@ -469,7 +472,7 @@ async def test_killed_process_mid_delivery_resumes_without_losing_anyone(
         await digests.run_due(bot.app, now=when)
         # Worker A claims three deliveries, sends one of them, and dies before recording it.
         with session_scope(engine) as session:
-            held = subs.claim(session=session, worker="worker-A", now=when, limit=3)
+            held = claim(session=session, worker="worker-A", now=when, limit=3)
         in_flight = held[0]
         await bot.app.bot.send_message(in_flight.chat_id, in_flight.texts[0])
         # Worker B, started before A's lease ran out, sends only what nobody holds.
@@ -477,7 +480,7 @@ async def test_killed_process_mid_delivery_resumes_without_losing_anyone(
         report = await digests.drain_outbox(bot.app, clock=clock, worker_id="worker-B")
         assert report.delivered == len(chats) - 3 and report.requeued == 0
         # After the lease, A's claims are taken back and delivered.
-        clock.advance(subs.LEASE.total_seconds())
+        clock.advance(LEASE.total_seconds())
         report = await digests.drain_outbox(bot.app, clock=clock, worker_id="worker-B")
         assert report.requeued == 3 and report.delivered == 3
     received = Counter(m.chat_id for m in fake_api.sent if is_digest(m))
@@ -516,7 +519,7 @@ async def test_catch_up_after_downtime_sends_once(fake_api: FakeBotAPI, engine: 
     # While the bot is down, a change is made and the digest's time passes.
     edit(engine, "full-scale-invasion", summary="Changed while the bot was down.")
     with session_scope(engine) as session:
-        saved = subs.get_subscription(session=session, chat_id=USER_ID)
+        saved = get_subscription(session=session, chat_id=USER_ID)
         assert saved is not None
         saved.next_due_at = datetime.now(UTC) - timedelta(hours=3)
         session.add(saved)
@@ -528,7 +531,7 @@ async def test_catch_up_after_downtime_sends_once(fake_api: FakeBotAPI, engine: 
                 timeout=10,
             )
             assert len(digests_to(fake_api, USER_ID)) == 1
-    assert subs.as_utc(subscription(engine, USER_ID).next_due_at or datetime.now(UTC)) > (
+    assert as_utc(subscription(engine, USER_ID).next_due_at or datetime.now(UTC)) > (
         datetime.now(UTC)
     )
 
@@ -577,10 +580,10 @@ async def test_two_processes_on_postgres_deliver_each_digest_once(
 
 
 def test_scheduler_lock_is_held_by_one_process(backend: str, db_url: str, engine: Engine) -> None:
-    first, second = subs.SchedulerLock(engine), None
+    first, second = SchedulerLock(engine), None
     other_engine = make_engine(db_url)
     try:
-        second = subs.SchedulerLock(other_engine)
+        second = SchedulerLock(other_engine)
         assert first.acquire()
         assert second.acquire() is (backend == "sqlite")  # SQLite: one process, always leads
         first.release()

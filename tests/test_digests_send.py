@@ -18,8 +18,10 @@ from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter
 
 from bot import digests
-from knowledge import subscriptions as subs
 from knowledge.curation import Author, update_entry
+from knowledge.digests.outbox import counts
+from knowledge.digests.schedules import as_utc
+from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry
 from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID
@@ -87,9 +89,9 @@ async def plan(bot: BotHarness, engine: Engine) -> Any:
         assert entry.id is not None
         update_entry(session, entry.id, {"summary": "Reworded."}, author=Author(MODERATOR_ID, "E"))
     with session_scope(engine) as session:
-        due = subs.get_subscription(session=session, chat_id=CHATS[0])
+        due = get_subscription(session=session, chat_id=CHATS[0])
         assert due is not None and due.next_due_at is not None
-        when = subs.as_utc(due.next_due_at) + timedelta(seconds=1)
+        when = as_utc(due.next_due_at) + timedelta(seconds=1)
     assert (await digests.run_due(bot.app, now=when)).digests == len(CHATS)
     return when
 
@@ -124,7 +126,7 @@ async def test_stopping_mid_drain_hands_back_the_batch_claimed_ahead(
             bot.app, clock=clock, stop=lambda: sum(received(fake_api).values()) >= 8
         )
         with session_scope(engine) as session:
-            states = subs.counts(session=session)
+            states = counts(session=session)
         assert first.delivered == states["sent"] >= 8
         assert "claimed" not in states  # nothing held: neither the batch nor the one ahead
         rest = await digests.drain_outbox(bot.app, clock=clock)

@@ -11,9 +11,16 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot import digests
-from knowledge import subscriptions as subs
 from knowledge.changes import latest_revision_id
 from knowledge.curation import Author, update_entry
+from knowledge.digests.schedules import Schedule, SubscriptionError, as_utc, next_due_at
+from knowledge.digests.subscriptions import (
+    get_subscription,
+    parse_request,
+    resolve_filter,
+    subscribe,
+    unsubscribe,
+)
 from knowledge.models import AuditRecord, Entry, Moderator, Subscription
 from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
@@ -34,7 +41,7 @@ async def bot(fake_api: FakeBotAPI, engine: Engine) -> AsyncIterator[BotHarness]
 
 def stored(engine: Engine, chat_id: int) -> Subscription | None:
     with session_scope(engine) as session:
-        return subs.get_subscription(session=session, chat_id=chat_id)
+        return get_subscription(session=session, chat_id=chat_id)
 
 
 def at(text: str) -> datetime:
@@ -66,8 +73,8 @@ def test_parse_request(
     topic: str | None,
     actor: str | None,
 ) -> None:
-    request = subs.parse_request(text, default_timezone="Europe/Kyiv")
-    assert request.schedule == subs.Schedule(frequency, at_time, weekday, zone)
+    request = parse_request(text, default_timezone="Europe/Kyiv")
+    assert request.schedule == Schedule(frequency, at_time, weekday, zone)
     assert (request.topic, request.actor) == (topic, actor)
 
 
@@ -89,8 +96,8 @@ def test_parse_request(
     ],
 )
 def test_parse_request_refuses_clearly(text: str, message: str) -> None:
-    with pytest.raises(subs.SubscriptionError) as caught:
-        subs.parse_request(text, default_timezone="UTC")
+    with pytest.raises(SubscriptionError) as caught:
+        parse_request(text, default_timezone="UTC")
     assert message in str(caught.value)
 
 
@@ -98,32 +105,32 @@ def test_parse_request_refuses_clearly(text: str, message: str) -> None:
 
 
 def test_daily_schedule_follows_daylight_saving_time() -> None:
-    kyiv = subs.Schedule("daily", "08:00", None, "Europe/Kyiv")
+    kyiv = Schedule("daily", "08:00", None, "Europe/Kyiv")
     # Winter: 08:00 EET is 06:00 UTC. Clocks go forward on 30 March 2025 (03:00 -> 04:00).
-    assert subs.next_due_at(kyiv, at("2025-03-28 07:00")) == at("2025-03-29 06:00")
-    assert subs.next_due_at(kyiv, at("2025-03-29 06:00")) == at("2025-03-30 05:00")
+    assert next_due_at(kyiv, at("2025-03-28 07:00")) == at("2025-03-29 06:00")
+    assert next_due_at(kyiv, at("2025-03-29 06:00")) == at("2025-03-30 05:00")
     # And back on 26 October 2025.
-    assert subs.next_due_at(kyiv, at("2025-10-25 05:00")) == at("2025-10-26 06:00")
+    assert next_due_at(kyiv, at("2025-10-25 05:00")) == at("2025-10-26 06:00")
     # New York, other rules and dates: 9:00 EST is 14:00 UTC, 9:00 EDT is 13:00 UTC.
-    new_york = subs.Schedule("daily", "09:00", None, "America/New_York")
-    assert subs.next_due_at(new_york, at("2025-03-08 15:00")) == at("2025-03-09 13:00")
+    new_york = Schedule("daily", "09:00", None, "America/New_York")
+    assert next_due_at(new_york, at("2025-03-08 15:00")) == at("2025-03-09 13:00")
 
 
 def test_times_skipped_or_repeated_by_a_clock_change() -> None:
-    skipped = subs.Schedule("daily", "03:30", None, "Europe/Kyiv")  # does not exist on 30 March
-    assert subs.next_due_at(skipped, at("2025-03-29 12:00")) == at("2025-03-30 01:30")
-    repeated = subs.Schedule("daily", "03:30", None, "Europe/Kyiv")  # twice on 26 October
-    assert subs.next_due_at(repeated, at("2025-10-25 12:00")) == at("2025-10-26 00:30")
+    skipped = Schedule("daily", "03:30", None, "Europe/Kyiv")  # does not exist on 30 March
+    assert next_due_at(skipped, at("2025-03-29 12:00")) == at("2025-03-30 01:30")
+    repeated = Schedule("daily", "03:30", None, "Europe/Kyiv")  # twice on 26 October
+    assert next_due_at(repeated, at("2025-10-25 12:00")) == at("2025-10-26 00:30")
 
 
 def test_weekly_schedule_and_strictly_future_slots() -> None:
-    friday = subs.Schedule("weekly", "18:00", 4, "UTC")
-    assert subs.next_due_at(friday, at("2025-06-02 10:00")) == at("2025-06-06 18:00")  # Monday
-    assert subs.next_due_at(friday, at("2025-06-06 18:00")) == at("2025-06-13 18:00")  # exactly
-    daily = subs.Schedule("daily", "09:00", None, "UTC")
+    friday = Schedule("weekly", "18:00", 4, "UTC")
+    assert next_due_at(friday, at("2025-06-02 10:00")) == at("2025-06-06 18:00")  # Monday
+    assert next_due_at(friday, at("2025-06-06 18:00")) == at("2025-06-13 18:00")  # exactly
+    daily = Schedule("daily", "09:00", None, "UTC")
     # Catch-up: long overdue -> the next slot after now, never one in the past.
-    assert subs.next_due_at(daily, at("2025-06-06 09:00:01")) == at("2025-06-07 09:00")
-    assert subs.next_due_at(subs.Schedule("instant"), at("2025-06-06 09:00")) is None
+    assert next_due_at(daily, at("2025-06-06 09:00:01")) == at("2025-06-07 09:00")
+    assert next_due_at(Schedule("instant"), at("2025-06-06 09:00")) is None
 
 
 # --- DB level (both backends) -----------------------------------------------------------------
@@ -133,22 +140,22 @@ def test_weekly_schedule_and_strictly_future_slots() -> None:
 def test_new_subscriber_starts_from_now_and_settings_keep_the_cursor(engine: Engine) -> None:
     now = datetime.now(UTC)
     with session_scope(engine) as session:
-        request = subs.parse_request("weekly mon 07:15 Europe/Kyiv", default_timezone="UTC")
-        created, status = subs.subscribe(
+        request = parse_request("weekly mon 07:15 Europe/Kyiv", default_timezone="UTC")
+        created, status = subscribe(
             session=session, chat_id=USER_ID, chat_type="private", request=request, now=now
         )
         assert status == "new" and created.cursor == latest_revision_id(session=session) > 0
         created.cursor = 5  # as if digests had covered up to revision 5
         session.add(created)
     with session_scope(engine) as session:
-        request = subs.parse_request("instant topic=sanctions", default_timezone="UTC")
-        changed, status = subs.subscribe(
+        request = parse_request("instant topic=sanctions", default_timezone="UTC")
+        changed, status = subscribe(
             session=session, chat_id=USER_ID, chat_type="private", request=request, now=now
         )
         assert status == "updated" and changed.cursor == 5 and changed.next_due_at is None
-        assert subs.unsubscribe(session=session, chat_id=USER_ID, now=now)
-        assert not subs.unsubscribe(session=session, chat_id=USER_ID, now=now)
-        again, status = subs.subscribe(
+        assert unsubscribe(session=session, chat_id=USER_ID, now=now)
+        assert not unsubscribe(session=session, chat_id=USER_ID, now=now)
+        again, status = subscribe(
             session=session, chat_id=USER_ID, chat_type="private", request=request, now=now
         )
         assert status == "resumed" and again.cursor == latest_revision_id(session=session)
@@ -157,12 +164,12 @@ def test_new_subscriber_starts_from_now_and_settings_keep_the_cursor(engine: Eng
 @pytest.mark.usefixtures("backend")
 def test_unknown_topic_or_actor_is_refused(engine: Engine) -> None:
     with session_scope(engine) as session:
-        with pytest.raises(subs.SubscriptionError, match="No event has the topic “weather”"):
-            subs.resolve_filter(session=session, topic="weather", actor=None)
-        with pytest.raises(subs.SubscriptionError, match="I don't know anyone called"):
-            subs.resolve_filter(session=session, topic=None, actor="Qwerty Uiop")
-        assert subs.resolve_filter(session=session, topic=None, actor="Єрмак")[1] is not None
-        assert subs.resolve_filter(session=session, topic="sanctions", actor=None) == (
+        with pytest.raises(SubscriptionError, match="No event has the topic “weather”"):
+            resolve_filter(session=session, topic="weather", actor=None)
+        with pytest.raises(SubscriptionError, match="I don't know anyone called"):
+            resolve_filter(session=session, topic=None, actor="Qwerty Uiop")
+        assert resolve_filter(session=session, topic=None, actor="Єрмак")[1] is not None
+        assert resolve_filter(session=session, topic="sanctions", actor=None) == (
             "sanctions",
             None,
         )
@@ -408,7 +415,7 @@ async def test_channel_digest_is_posted(
         update_entry(session, entry.id, {"summary": "Reworded."}, author=Author(OWNER_ID, "O"))
     saved = stored(engine, CHANNEL)
     assert saved is not None and saved.next_due_at is not None
-    when = subs.as_utc(saved.next_due_at) + timedelta(seconds=1)
+    when = as_utc(saved.next_due_at) + timedelta(seconds=1)
     await digests.run_due(bot.app, now=when)
     await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
     [post] = fake_api.messages_to(CHANNEL)

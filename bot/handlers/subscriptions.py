@@ -22,12 +22,19 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes
 
+import knowledge.digests.subscriptions as subscriptions_mod
 from bot import render_digest
 from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send, too_long
 from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, clip, esc
-from knowledge import subscriptions as subs
+from knowledge.digests.schedules import SubscriptionError
+from knowledge.digests.subscriptions import (
+    filter_label,
+    get_subscription,
+    list_channels,
+    parse_request,
+)
 from knowledge.models import Subscription, utcnow
 from knowledge.write.audit import record_audit
 
@@ -80,7 +87,7 @@ async def bot_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     else:
         return  # added, promoted, or a change that leaves it able to post
     async with db_session(context) as session:
-        ended = subs.unsubscribe(
+        ended = subscriptions_mod.unsubscribe(
             session=session, chat_id=change.chat.id, now=utcnow(), reason=reason
         )
     if ended:
@@ -127,20 +134,20 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = deps_of(context).settings
     try:
         async with db_session(context) as session:
-            existing = subs.get_subscription(session=session, chat_id=chat.id)
+            existing = get_subscription(session=session, chat_id=chat.id)
             if not text and existing is not None and existing.active:
-                label = subs.filter_label(session=session, subscription=existing)
+                label = filter_label(session=session, subscription=existing)
                 reply = render_digest.subscription_card(existing, label, whose=_whose(chat))
             else:
-                request = subs.parse_request(text, default_timezone=settings.default_timezone)
-                found, status = subs.subscribe(
+                request = parse_request(text, default_timezone=settings.default_timezone)
+                found, status = subscriptions_mod.subscribe(
                     session=session, chat_id=chat.id, chat_type=chat.type, request=request,
                     now=utcnow(), title=chat.title or "", username=chat.username,
                     created_by=user.id if user else None,
                 )  # fmt: skip
-                label = subs.filter_label(session=session, subscription=found)
+                label = filter_label(session=session, subscription=found)
                 reply = render_digest.subscribed(found, label, status)
-    except subs.SubscriptionError as exc:
+    except SubscriptionError as exc:
         reply = Reply([esc(str(exc))])
     await send(update, context, reply)
 
@@ -153,7 +160,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await send(update, context, Reply([esc(ADMINS_ONLY)]))
         return
     async with db_session(context) as session:
-        stopped = subs.unsubscribe(session=session, chat_id=chat.id, now=utcnow())
+        stopped = subscriptions_mod.unsubscribe(session=session, chat_id=chat.id, now=utcnow())
     if stopped:
         reply = Reply(["Unsubscribed: no more digests here. /subscribe starts them again."])
     else:
@@ -171,8 +178,8 @@ async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if chat is None:
         return
     async with db_session(context) as session:
-        found = subs.get_subscription(session=session, chat_id=chat.id)
-        label = subs.filter_label(session=session, subscription=found) if found else ""
+        found = get_subscription(session=session, chat_id=chat.id)
+        label = filter_label(session=session, subscription=found) if found else ""
         reply = render_digest.subscription_card(found, label, whose=_whose(chat))
     await send(update, context, reply)
 
@@ -194,7 +201,7 @@ async def channels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _moderator(update, context):
         return
     async with db_session(context) as session:
-        reply = render_digest.channels_list(subs.list_channels(session=session))
+        reply = render_digest.channels_list(list_channels(session=session))
     await send(update, context, reply)
 
 
@@ -281,15 +288,15 @@ async def _channel_add(
     settings = deps_of(context).settings
     try:
         async with db_session(context) as session:
-            request = subs.parse_request(schedule, default_timezone=settings.default_timezone)
-            saved, status = subs.subscribe(
+            request = parse_request(schedule, default_timezone=settings.default_timezone)
+            saved, status = subscriptions_mod.subscribe(
                 session=session, chat_id=found.id, chat_type=ChatType.CHANNEL, request=request,
                 now=utcnow(), title=found.title or "", username=found.username,
                 created_by=user.id,
             )  # fmt: skip
-            label = subs.filter_label(session=session, subscription=saved)
+            label = filter_label(session=session, subscription=saved)
             _audit(session, user, f"/channel add {ref} {schedule}", f"channel {found.id} {status}")
-    except subs.SubscriptionError as exc:
+    except SubscriptionError as exc:
         return Reply([esc(str(exc))])
     lines = [
         f"📣 “{name}” (<code>{found.id}</code>) gets digests "
@@ -303,9 +310,9 @@ async def _channel_add(
 
 def _find_channel(session: Any, ref: str | int) -> Subscription | None:
     if isinstance(ref, int):
-        return subs.get_subscription(session=session, chat_id=ref)
+        return get_subscription(session=session, chat_id=ref)
     wanted = ref.removeprefix("@").casefold()
-    for candidate in subs.list_channels(session=session):
+    for candidate in list_channels(session=session):
         if (candidate.username or "").casefold() == wanted:
             return candidate
     return None
@@ -320,7 +327,7 @@ async def _channel_remove(
         found = _find_channel(session, ref)
         if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
             return Reply([f"No channel {esc(ref)} gets digests. /channels lists them."])
-        subs.unsubscribe(
+        subscriptions_mod.unsubscribe(
             session=session, chat_id=found.chat_id, now=utcnow(), reason="removed by a moderator"
         )
         _audit(session, user, f"/channel remove {ref}", f"channel {found.chat_id} removed")
@@ -351,16 +358,16 @@ async def _channel_schedule(
                         f"<code>/channel add {esc(ref)}</code>."
                     ]
                 )
-            request = subs.parse_request(schedule, default_timezone=settings.default_timezone)
-            saved, _ = subs.subscribe(
+            request = parse_request(schedule, default_timezone=settings.default_timezone)
+            saved, _ = subscriptions_mod.subscribe(
                 session=session, chat_id=found.chat_id, chat_type=ChatType.CHANNEL,
                 request=request, now=utcnow(), title=found.title, username=found.username,
             )  # fmt: skip
-            label = subs.filter_label(session=session, subscription=saved)
+            label = filter_label(session=session, subscription=saved)
             _audit(session, user, f"/channel schedule {ref} {schedule}", "schedule changed")
             name = saved.title or str(saved.chat_id)
             text = render_digest.schedule_text(saved)
-    except subs.SubscriptionError as exc:
+    except SubscriptionError as exc:
         return Reply([esc(str(exc))])
     filter_line = f"\nFilter: {esc(label)}" if label else ""
     return Reply([f"✅ “{esc(clip(name, 80))}” now gets digests {esc(text)}.{filter_line}"])

@@ -1,0 +1,1 @@
+"""Digests: subscriptions and their schedules, planning what changed, the delivery outbox."""

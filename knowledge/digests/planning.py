@@ -1,0 +1,205 @@
+"""Planning digests: for each due subscription, what changed since its cursor, into the outbox.
+
+A subscription whose `next_due_at` has passed — because its time came, or because the bot was
+down when it did — is due exactly once: planning its digest writes one outbox row per message
+(the `digest_key` "<subscription>:<from>-<to>" is unique, so a window is never enqueued
+twice), moves the cursor to the newest revision and `next_due_at` to the next slot in the
+future, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    and_,
+    exists,
+    false,
+    or_,
+    true,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from knowledge.changes import (
+    ChangeFeed,
+    FeedFilter,
+    RevisionRow,
+    build_feed,
+    feed_filter,
+    latest_revision,
+    latest_revision_id,
+    load_revisions,
+)
+from knowledge.digests.schedules import INSTANT, SCHEDULED, as_utc, next_due_at, schedule_of
+from knowledge.digests.subscriptions import filter_label
+from knowledge.models import Delivery, Revision, Subscription
+from knowledge.storage.database import is_postgres, session_scope
+
+log = logging.getLogger(__name__)
+
+
+INSTANT_MAX_DELAY_FACTOR = 10  # a never-ending burst still gets a digest after 10 x debounce
+
+
+PLAN_BATCH = 500  # subscriptions per planning transaction: short transactions, bounded memory
+
+
+RenderDigest = Callable[[ChangeFeed, str], list[str]]  # (feed, filter label) -> message parts
+
+
+@dataclass
+class PlanReport:
+    """What one planning run did."""
+
+    upto: int = 0
+    considered: int = 0  # subscriptions that were due (or forced) and looked at
+    digests: int = 0  # deliveries created
+    nothing_new: int = 0  # due, but nothing matched: no digest, the cursor moves on
+    conflicts: int = 0  # batches another planner had already done (unique digest_key)
+    chat_ids: list[int] = field(default_factory=list)
+
+
+def _due_condition(
+    *, now: datetime, upto: int, force: bool, quiet: bool, starve_before: datetime
+) -> Any:
+    scheduled = col(Subscription.frequency).in_(SCHEDULED)
+    instant = col(Subscription.frequency) == INSTANT
+    unseen = col(Subscription.cursor) < upto
+    if force:
+        # "As if their time had come": everyone with unseen changes, plus anyone overdue.
+        return or_(unseen, and_(scheduled, col(Subscription.next_due_at) <= now))
+    starving = exists(
+        select(Revision.id).where(
+            col(Revision.id) > col(Subscription.cursor), col(Revision.at) <= starve_before
+        )
+    )
+    return or_(
+        and_(scheduled, col(Subscription.next_due_at) <= now),
+        and_(instant, unseen, or_(true() if quiet else false(), starving)),
+    )
+
+
+def plan_digests(
+    engine: Engine,
+    *,
+    now: datetime,
+    render: RenderDigest,
+    debounce_seconds: float = 60,
+    force: bool = False,
+    batch_size: int = PLAN_BATCH,
+) -> PlanReport:
+    """Enqueue a digest for every subscription that is due; advance cursors and schedules.
+
+    Due: a daily/weekly subscription whose `next_due_at` has passed; an instant one with
+    unseen changes once the newest change is `debounce_seconds` old (bursts are batched) or
+    its oldest unseen change is ten times that old. `force` (moderators' `/digest send`)
+    takes every active subscription with unseen changes, leaving schedules alone.
+
+    Revisions are read once for the whole run (the newest revision id is fixed at the start,
+    so every digest of a run covers the same window end); a feed is built and rendered once
+    per distinct (cursor, filter) — after the first digests, thousands of subscribers share a
+    handful. Each batch of subscriptions is one short transaction; on PostgreSQL the rows are
+    locked with SKIP LOCKED, so a concurrent planner passes over them.
+    """
+    now = as_utc(now)
+    report = PlanReport()
+    with session_scope(engine) as session:
+        upto, latest_at = latest_revision(session=session)
+    report.upto = upto
+    debounce = timedelta(seconds=debounce_seconds)
+    quiet = latest_at is not None and as_utc(latest_at) <= now - debounce
+    condition = _due_condition(
+        now=now, upto=upto, force=force, quiet=quiet,
+        starve_before=now - debounce * INSTANT_MAX_DELAY_FACTOR,
+    )  # fmt: skip
+    rows: list[RevisionRow] = []
+    loaded_since = upto
+    rendered: dict[tuple[int, str | None, int | None], list[str] | None] = {}
+    filters: dict[tuple[str | None, int | None], tuple[FeedFilter, str]] = {}
+    last_id = 0
+    while True:
+        try:
+            with session_scope(engine) as session:
+                query = (
+                    select(Subscription)
+                    .where(col(Subscription.active).is_(True), col(Subscription.id) > last_id)
+                    .where(condition)
+                    .order_by(col(Subscription.id))
+                    .limit(batch_size)
+                )
+                if is_postgres(session):
+                    query = query.with_for_update(skip_locked=True)
+                batch = list(session.exec(query))
+                if not batch:
+                    break
+                last_id = batch[-1].id or last_id
+                oldest = min(s.cursor for s in batch)
+                if oldest < loaded_since:
+                    rows = load_revisions(session=session, since=oldest, upto=loaded_since) + rows
+                    loaded_since = oldest
+                created: list[int] = []
+                for subscription in batch:
+                    report.considered += 1
+                    key = (subscription.cursor, subscription.topic, subscription.actor_id)
+                    if key not in rendered:
+                        fkey = (subscription.topic, subscription.actor_id)
+                        if fkey not in filters:
+                            filters[fkey] = (
+                                feed_filter(session=session, topic=fkey[0], actor_id=fkey[1]),
+                                filter_label(session=session, subscription=subscription),
+                            )
+                        flt, label = filters[fkey]
+                        feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt)
+                        rendered[key] = None if feed.empty else render(feed, label)
+                    texts = rendered[key]
+                    if texts:
+                        session.add(
+                            Delivery(
+                                subscription_id=subscription.id, chat_id=subscription.chat_id,
+                                digest_key=f"{subscription.id}:{subscription.cursor}-{upto}",
+                                texts=texts, parts=len(texts), created_at=now,
+                            )
+                        )  # fmt: skip
+                        subscription.last_digest_at = now
+                        created.append(subscription.chat_id)
+                    elif subscription.cursor < upto:
+                        report.nothing_new += 1
+                    subscription.cursor = max(subscription.cursor, upto)
+                    overdue = (
+                        subscription.next_due_at is not None
+                        and as_utc(subscription.next_due_at) <= now
+                    )
+                    if subscription.frequency in SCHEDULED and (overdue or not force):
+                        subscription.next_due_at = next_due_at(schedule_of(subscription), now)
+                    subscription.updated_at = now
+                    session.add(subscription)
+                session.flush()
+        except IntegrityError:
+            # Another planner enqueued these windows first; its transaction moved the cursors.
+            log.warning("digest batch after subscription %s was already planned", last_id)
+            report.conflicts += 1
+            continue
+        report.digests += len(created)
+        report.chat_ids += created
+    return report
+
+
+def preview(
+    *, session: Session, subscription: Subscription | None, since: int
+) -> tuple[ChangeFeed, str]:
+    """What a subscription's next digest would hold now, with its filter label; without a
+    subscription, every change after the cursor `since`, unfiltered. Nothing is written."""
+    upto = latest_revision_id(session=session)
+    if subscription is None:
+        rows = load_revisions(session=session, since=since, upto=upto)
+        return build_feed(rows, since=since, upto=upto), ""
+    flt = feed_filter(session=session, topic=subscription.topic, actor_id=subscription.actor_id)
+    rows = load_revisions(session=session, since=subscription.cursor, upto=upto)
+    feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt)
+    return feed, filter_label(session=session, subscription=subscription)
