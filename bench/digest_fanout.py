@@ -55,12 +55,12 @@ from telegram.request import HTTPXRequest
 from bot import digests
 from bot.app import build_application
 from bot.config import load_settings
-from knowledge.changes import latest_revision_id
-from knowledge.curation import Author, update_entry
+from knowledge.digests.feed import latest_revision_id
 from knowledge.digests.outbox import next_pending_at
-from knowledge.importer import prepare_database
 from knowledge.models import Entry, Subscription
 from knowledge.storage.database import make_engine, session_scope
+from knowledge.write.curation import Author, update_entry
+from knowledge.write.importer import prepare_database
 from tests.fakebotapi import BotAPIError, FakeBotAPI, make_message_update
 
 FIRST_CHAT = 10_000_000

@@ -44,9 +44,9 @@ from pathlib import Path
 
 from bench.synthetic import grow
 from bot import render
-from knowledge.importer import prepare_database
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage.database import make_engine, session_scope
+from knowledge.write.importer import prepare_database
 from tests.fakebotapi import FakeBotAPI
 
 RATIO_BUDGET = 1.5

@@ -37,11 +37,11 @@ from bot.app import build_application
 from bot.config import load_settings
 from bot.console import CONSOLE_TOKEN, ConsoleRequest
 from bot.render import timeline_page as render_timeline_page
-from knowledge.importer import prepare_database
 from knowledge.models import Alias, Event
 from knowledge.read.search import search
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage.database import make_engine, normalise_url, reachable, session_scope
+from knowledge.write.importer import prepare_database
 
 BUDGET_MS = 20.0
 POSTGRES_URL = os.environ.get(

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, text
 from sqlmodel import Session, select
 
-from knowledge.importer import prepare_database
 from knowledge.language.names import name_key
 from knowledge.models import (
     Actor,
@@ -46,6 +45,7 @@ from knowledge.models import (
 )
 from knowledge.storage.database import is_postgres, make_engine
 from knowledge.storage.search_index import index_entries
+from knowledge.write.importer import prepare_database
 
 CHUNK = 5_000
 

@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/throughput.py` as well as `-m bench.throughput`
     sys.path.insert(0, str(ROOT))
 
-from knowledge.importer import prepare_database  # noqa: E402
 from knowledge.storage.database import make_engine, normalise_url  # noqa: E402
+from knowledge.write.importer import prepare_database  # noqa: E402
 from tests.fakebotapi import FakeBotAPI  # noqa: E402
 
 SECRET = "bench-webhook-secret"

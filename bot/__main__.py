@@ -16,9 +16,9 @@ from telegram import Update
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logging_setup import configure_logging
-from knowledge.importer import BriefingError, export_briefing, import_file, prepare_database
 from knowledge.storage.database import make_engine, session_scope
 from knowledge.storage.migrations import migrate, schema_is_current
+from knowledge.write.importer import BriefingError, export_briefing, import_file, prepare_database
 
 log = logging.getLogger("bot")
 

@@ -77,7 +77,7 @@ from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.handlers.moderation import moderator_gate
 from bot.render import Reply, esc
-from knowledge.changes import cursor_before
+from knowledge.digests.feed import cursor_before
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import (
     LEASE,

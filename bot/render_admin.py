@@ -25,11 +25,11 @@ from bot.render import (
     split_blocks,
     utf16_len,
 )
-from knowledge.curation import CurationError
-from knowledge.importer import ImportSummary
 from knowledge.models import AuditRecord, Draft, Moderator
 from knowledge.write.drafts import Outcome, as_utc, change_of
 from knowledge.write.history import HistoryPage
+from knowledge.write.importer import ImportSummary
+from knowledge.write.records import CurationError
 from knowledge.write.requests import Change, ImportRejected
 from knowledge.write.resolve import UnknownSource
 

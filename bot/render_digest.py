@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import Reply, clip, esc, numbered, split_blocks
-from knowledge.changes import Change, ChangeFeed, FieldChange
+from knowledge.digests.feed import Change, ChangeFeed, FieldChange
 from knowledge.digests.schedules import INSTANT, WEEKLY, as_utc
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import Subscription

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from knowledge.importer import prepare_database
 from knowledge.storage.database import make_engine, normalise_url, reachable
+from knowledge.write.importer import prepare_database
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness
 

@@ -28,7 +28,7 @@ def test_knowledge_sources_never_import_telegram() -> None:
 
 def test_importing_knowledge_loads_no_telegram_module() -> None:
     code = (
-        "import sys, knowledge.read.timeline, knowledge.curation, knowledge.importer, "
+        "import sys, knowledge.read.timeline, knowledge.write.curation, knowledge.write.importer, "
         "knowledge.storage.search_index, knowledge.storage.database\n"
         "import pkgutil, importlib, knowledge\n"
         "for m in pkgutil.walk_packages(knowledge.__path__, 'knowledge.'): "

@@ -22,14 +22,14 @@ from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, select
 
 from bot import digests
-from knowledge import changes
-from knowledge.curation import Author, create_entry, retract_entry, undo_last, update_entry
+from knowledge.digests import feed as changes
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import LEASE, claim
 from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry, Subscription
 from knowledge.storage.database import make_engine, session_scope
+from knowledge.write.curation import Author, create_entry, retract_entry, undo_last, update_entry
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.harness import BotHarness

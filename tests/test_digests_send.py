@@ -18,12 +18,12 @@ from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter
 
 from bot import digests
-from knowledge.curation import Author, update_entry
 from knowledge.digests.outbox import counts
 from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import Author, update_entry
 from tests.conftest import MODERATOR_ID
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness

@@ -8,8 +8,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from knowledge.curation import IMPORTER, retract_entry
-from knowledge.importer import BUNDLED_BRIEFING, BriefingError, export_briefing, import_briefing
 from knowledge.models import Entry, Revision
 from knowledge.read.actors import find_actors
 from knowledge.read.entries import actor_detail, event_detail, source_detail
@@ -23,6 +21,13 @@ from knowledge.read.timeline import (
     timeline_page,
 )
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import IMPORTER, retract_entry
+from knowledge.write.importer import (
+    BUNDLED_BRIEFING,
+    BriefingError,
+    export_briefing,
+    import_briefing,
+)
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -252,8 +257,8 @@ def test_replicas_starting_together_load_the_briefing_once(backend: str, db_url:
     """Several processes preparing one empty database: one loads, the others find it loaded."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from knowledge.importer import prepare_database
     from knowledge.storage.database import make_engine
+    from knowledge.write.importer import prepare_database
 
     engines = [make_engine(db_url) for _ in range(3)]
     prepare_database(engines[0], bundled=None)  # the schema exists; the knowledge base is empty

@@ -16,11 +16,12 @@ from bot.commands.curation import (
     parse_reject,
 )
 from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
-from knowledge.curation import Author, CurationError
 from knowledge.models import Draft, Entry, Revision, utcnow
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import Author
 from knowledge.write.drafts import approve_draft, confirm_draft, reject_draft, save_draft, submit
 from knowledge.write.history import diff, show_value
+from knowledge.write.records import CurationError
 from knowledge.write.requests import Change, trial
 from knowledge.write.resolve import UnknownSource
 

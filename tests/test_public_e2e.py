@@ -18,12 +18,12 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bench.synthetic import grow
-from knowledge.curation import IMPORTER, create_entry, retract_entry
 from knowledge.models import Entry, EntryKind
 from knowledge.read.search import search
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage import search_index
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import IMPORTER, create_entry, retract_entry
 from tests.conftest import USER_ID
 from tests.fakebotapi import (
     DEFAULT_GROUP_ID,

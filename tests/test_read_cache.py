@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import Engine
 
 import knowledge.storage.cache as cache_mod
-from knowledge.curation import IMPORTER, update_entry
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.read.views import EventLine
 from knowledge.storage import database
 from knowledge.storage.cache import STAMP_TTL
 from knowledge.storage.database import read_scope, session_scope, write_epoch
+from knowledge.write.curation import IMPORTER, update_entry
 
 pytestmark = pytest.mark.usefixtures("backend")
 

@@ -11,8 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot import digests
-from knowledge.changes import latest_revision_id
-from knowledge.curation import Author, update_entry
+from knowledge.digests.feed import latest_revision_id
 from knowledge.digests.schedules import Schedule, SubscriptionError, as_utc, next_due_at
 from knowledge.digests.subscriptions import (
     get_subscription,
@@ -23,6 +22,7 @@ from knowledge.digests.subscriptions import (
 )
 from knowledge.models import AuditRecord, Entry, Moderator, Subscription
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import Author, update_entry
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, make_chat
 from tests.harness import BotHarness

@@ -7,11 +7,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from knowledge.curation import (
-    CurationError,
-    parse_field_value,
-    snapshot,
-)
 from knowledge.language.dates import DateError, parse_date
 from knowledge.models import (
     DatePrecision,
@@ -19,6 +14,7 @@ from knowledge.models import (
     EntryState,
 )
 from knowledge.write.audit import AUDIT_DEFAULT, AUDIT_MAX
+from knowledge.write.records import CurationError, parse_field_value, snapshot
 from knowledge.write.requests import Change, _last_revision_id
 from knowledge.write.resolve import (
     _entry_of_kind,

@@ -9,15 +9,12 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.commands.curation import _date
-from knowledge.curation import (
-    LIMITS,
-    CurationError,
-)
 from knowledge.models import (
     ActorKind,
     EntryKind,
     SourceKind,
 )
+from knowledge.write.records import LIMITS, CurationError
 from knowledge.write.requests import Change
 from knowledge.write.resolve import (
     _names,

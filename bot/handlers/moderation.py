@@ -50,12 +50,11 @@ from bot.context import Deps, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.render import Reply, esc
 from knowledge import roles
-from knowledge.curation import Author, CurationError
-from knowledge.importer import export_briefing
 from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
 from knowledge.storage.database import session_scope
 from knowledge.write.audit import recent_audit, record_audit
+from knowledge.write.curation import Author
 from knowledge.write.drafts import (
     Outcome,
     approve_draft,
@@ -65,12 +64,14 @@ from knowledge.write.drafts import (
     reject_draft,
     submit,
 )
+from knowledge.write.importer import export_briefing
 from knowledge.write.moderators import (
     add_moderator,
     list_moderators,
     moderator_ids,
     remove_moderator,
 )
+from knowledge.write.records import CurationError
 from knowledge.write.requests import Change, trial
 from knowledge.write.resolve import UnknownSource
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from knowledge.changes import (
+from knowledge.digests.feed import (
     ChangeFeed,
     FeedFilter,
     RevisionRow,

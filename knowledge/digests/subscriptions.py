@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col, select
 
-from knowledge.changes import (
+from knowledge.digests.feed import (
     latest_revision_id,
 )
 from knowledge.digests.outbox import CLAIMED, PENDING, end_subscription

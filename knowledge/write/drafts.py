@@ -10,15 +10,13 @@ from typing import Generic, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.curation import (
-    Author,
-    CurationError,
-)
 from knowledge.models import (
     Draft,
     Revision,
     utcnow,
 )
+from knowledge.write.curation import Author
+from knowledge.write.records import CurationError
 from knowledge.write.requests import Applied, Change, ImportRejected, apply_change, trial
 
 T = TypeVar("T")

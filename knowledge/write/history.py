@@ -9,15 +9,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.curation import (
-    FieldChange,
-    changed_fields,
-)
 from knowledge.models import (
     Revision,
 )
 from knowledge.read.entries import titles
 from knowledge.write.drafts import as_utc
+from knowledge.write.records import FieldChange, changed_fields
 from knowledge.write.resolve import _entry_of_kind
 
 HISTORY_PAGE = 10

@@ -10,21 +10,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.curation import (
-    Author,
-    CurationError,
-    create_entry,
-    retract_entry,
-    undo_last,
-    update_entry,
-)
-from knowledge.importer import ImportError_, ImportSummary, import_briefing
 from knowledge.models import (
     Entry,
     EntryState,
     Event,
     Revision,
 )
+from knowledge.write.curation import Author, create_entry, retract_entry, undo_last, update_entry
+from knowledge.write.importer import ImportError_, ImportSummary, import_briefing
+from knowledge.write.records import CurationError
 
 ACTIONS = ("create", "edit", "retract", "undo", "import")
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from knowledge.curation import (
-    CurationError,
-)
 from knowledge.models import (
     Entry,
     EntryKind,
@@ -15,6 +12,7 @@ from knowledge.models import (
 )
 from knowledge.read.actors import find_actors, resolve_actor
 from knowledge.read.sources import find_source
+from knowledge.write.records import CurationError
 
 
 class UnknownSource(CurationError):

@@ -1,8 +1,7 @@
-"""The only write path: create, edit, retract and undo entries, recording a revision for each.
+"""Curated records: the plain dicts entries are written from, validated, normalised and compared.
 
-Records are plain dicts in the curated-YAML shape (see knowledge/data/*.yaml), so the importer,
-the chat commands, undo and export all speak one format. Nothing here commits: the caller owns
-the transaction, so a batch (an import) is all-or-nothing.
+Records are in the curated-YAML shape (see knowledge/data/*.yaml), so the importer, the chat
+commands, undo and export all speak one format.
 """
 
 from __future__ import annotations
@@ -11,11 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import DateError, iso_for, parse_date
-from knowledge.language.names import name_key, slugify
 from knowledge.models import (
     Actor,
     ActorKind,
@@ -29,27 +26,14 @@ from knowledge.models import (
     EventActor,
     EventStatus,
     EventTopic,
-    Revision,
     Source,
     SourceKind,
-    utcnow,
 )
-from knowledge.storage.search_index import index_entry
 
 
 class CurationError(ValueError):
     """A change that cannot be made; the message is safe to show the moderator as is."""
 
-
-@dataclass(frozen=True)
-class Author:
-    """Who makes a change: a Telegram user, or a tool such as the importer (id None)."""
-
-    id: int | None
-    name: str
-
-
-IMPORTER = Author(None, "importer")
 
 LIMITS = {
     "slug": 80,
@@ -66,7 +50,10 @@ LIMITS = {
     "note": 1000,
     "reason": 500,
 }
+
+
 MAX_ALIASES, MAX_TOPICS, MAX_LINKS = 40, 12, 40
+
 
 # The fields a moderator may change with /edit, per kind, in the order /edit lists them.
 EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -76,12 +63,14 @@ EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
     EntryKind.SOURCE: ("name", "kind", "url", "reliability"),
 }  # fmt: skip
 
+
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
 _TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
 _URL_RE = re.compile(r"^https?://[^\s<>\"]+$")
-
-
-# --- reading an entry as a record -------------------------------------------------------------
 
 
 def snapshot(session: Session, entry: Entry) -> dict[str, Any]:
@@ -167,9 +156,6 @@ def changed_fields(
     keys = [*after, *(key for key in before if key not in after)]
     return [FieldChange(key, before.get(key), after.get(key)) for key in keys
             if before.get(key) != after.get(key)]  # fmt: skip
-
-
-# --- validating records -----------------------------------------------------------------------
 
 
 def _text(
@@ -310,205 +296,6 @@ def _dedupe_citations(citations: list[dict[str, str]]) -> list[dict[str, str]]:
     for citation in citations:
         seen.setdefault(citation["source"], citation)
     return list(seen.values())
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-
-def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
-    """Write a canonical record's fields and links onto an existing entry row."""
-    assert entry.id is not None
-    eid = entry.id
-    if entry.kind == EntryKind.EVENT:
-        fuzzy = parse_date(record["date"])
-        event = session.get(Event, eid) or Event(id=eid, date_start=fuzzy.start, precision="",
-                                                  title="", summary="")  # fmt: skip
-        event.date_start = fuzzy.start
-        event.precision = record["precision"]
-        event.date_label = record["date_label"]
-        event.title, event.summary, event.status = (
-            record["title"],
-            record["summary"],
-            record["status"],
-        )
-        session.add(event)
-        session.execute(delete(EventTopic).where(col(EventTopic.event_id) == eid))
-        session.execute(delete(EventActor).where(col(EventActor.event_id) == eid))
-        for topic in record["topics"]:
-            session.add(EventTopic(event_id=eid, topic=topic))
-        for slug in record["actors"]:
-            session.add(
-                EventActor(event_id=eid, actor_id=_resolve(session, "actor", slug, "actor"))
-            )
-        _write_citations(session, eid, record["citations"])
-        index_entry(session, eid, event.title, f"{event.summary} {' '.join(record['topics'])}")
-    elif entry.kind == EntryKind.ACTOR:
-        actor = session.get(Actor, eid) or Actor(id=eid, kind="", name="")
-        actor.kind, actor.name = record["kind"], record["name"]
-        actor.role, actor.description = record["role"], record["description"]
-        session.add(actor)
-        session.execute(delete(Alias).where(col(Alias.actor_id) == eid))
-        for alias in [record["name"], *record["aliases"]]:
-            session.add(Alias(actor_id=eid, alias=alias, key=name_key(alias)[:200]))
-        _write_citations(session, eid, [{"source": s, "note": ""} for s in record["sources"]])
-        index_entry(
-            session, eid, actor.name,
-            f"{actor.role} {actor.description} {' '.join(record['aliases'])}",
-        )  # fmt: skip
-    else:
-        source = session.get(Source, eid) or Source(id=eid, name="", name_key="", kind="")
-        clash = session.exec(
-            select(Source.id).where(Source.name_key == record["name"].casefold(), Source.id != eid)
-        ).first()
-        if clash is not None:
-            raise CurationError(f"a source named “{record['name']}” already exists (#{clash})")
-        source.name, source.name_key = record["name"], record["name"].casefold()
-        source.kind, source.url, source.reliability = (
-            record["kind"],
-            record["url"],
-            record["reliability"],
-        )
-        session.add(source)
-        index_entry(session, eid, source.name, f"{source.reliability} {source.kind}")
-    entry.state = EntryState.RETRACTED if "retracted" in record else EntryState.PUBLISHED
-    entry.retracted_reason = record.get("retracted")
-    entry.updated_at = utcnow()
-    session.add(entry)
-    session.flush()
-
-
-def _write_citations(session: Session, entry_id: int, citations: list[dict[str, str]]) -> None:
-    session.execute(delete(Citation).where(col(Citation.entry_id) == entry_id))
-    for citation in citations:
-        source_id = _resolve(session, EntryKind.SOURCE, citation["source"], "source")
-        session.add(Citation(entry_id=entry_id, source_id=source_id, note=citation["note"]))
-
-
-def _record_revision(
-    session: Session,
-    entry: Entry,
-    action: str,
-    author: Author,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    note: str = "",
-) -> Revision:
-    assert entry.id is not None
-    revision = Revision(
-        entry_id=entry.id,
-        action=action,
-        author_id=author.id,
-        author_name=author.name[:200],
-        before=before,
-        after=after,
-        note=note[:500],
-    )
-    session.add(revision)
-    session.flush()
-    return revision
-
-
-def unique_slug(session: Session, kind: str, base: str) -> str:
-    """`base`, or `base-2`, `base-3`… whichever is free for this kind."""
-    base = slugify(base)
-    slug, n = base, 1
-    while session.exec(select(Entry.id).where(Entry.kind == kind, Entry.slug == slug)).first():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
-def create_entry(
-    session: Session, kind: str, record: dict[str, Any], *, author: Author, action: str = "create"
-) -> tuple[Entry, Revision]:
-    """Validate and add a new entry; its first revision records the whole record."""
-    record = dict(record)
-    if not record.get("slug"):
-        record["slug"] = unique_slug(session, kind, str(record.get("title") or record.get("name")))
-    clean = normalise_record(session, kind, record)
-    exists = session.exec(
-        select(Entry.id).where(Entry.kind == kind, Entry.slug == clean["slug"])
-    ).first()
-    if exists is not None:
-        raise CurationError(f"a {kind} with slug “{clean['slug']}” already exists (#{exists})")
-    entry = Entry(kind=kind, slug=clean["slug"])
-    session.add(entry)
-    session.flush()
-    _apply(session, entry, clean)
-    return entry, _record_revision(session, entry, action, author, None, snapshot(session, entry))
-
-
-def update_entry(
-    session: Session,
-    entry_id: int,
-    changes: dict[str, Any],
-    *,
-    author: Author,
-    action: str = "edit",
-    note: str = "",
-) -> Revision | None:
-    """Apply field changes (or a whole record); None when nothing would change."""
-    entry = get_entry(session, entry_id)
-    before = snapshot(session, entry)
-    merged = {**before, **changes}
-    if "retracted" in changes and changes["retracted"] is None:
-        merged.pop("retracted", None)
-    clean = normalise_record(session, entry.kind, merged)
-    if clean == before:
-        return None
-    _apply(session, entry, clean)
-    return _record_revision(session, entry, action, author, before, snapshot(session, entry), note)
-
-
-def get_entry(session: Session, entry_id: int) -> Entry:
-    entry = session.get(Entry, entry_id)
-    if entry is None:
-        raise CurationError(f"there is no entry #{entry_id}")
-    return entry
-
-
-def retract_entry(session: Session, entry_id: int, reason: str, *, author: Author) -> Revision:
-    """Mark an entry retracted: hidden from lists and search, kept with its reason and history."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise CurationError("say why the entry is retracted")
-    entry = get_entry(session, entry_id)
-    if entry.state == EntryState.RETRACTED:
-        raise CurationError(f"#{entry_id} is already retracted")
-    revision = update_entry(
-        session, entry_id, {"retracted": reason}, author=author, action="retract", note=reason
-    )
-    assert revision is not None
-    return revision
-
-
-def undo_last(session: Session, entry_id: int, *, author: Author) -> Revision:
-    """Revert the entry's latest revision; the revert is itself a new revision."""
-    entry = get_entry(session, entry_id)
-    last = session.exec(
-        select(Revision).where(Revision.entry_id == entry_id).order_by(col(Revision.id).desc())
-    ).first()
-    if last is None:
-        raise CurationError(f"#{entry_id} has no history to undo")
-    if last.before is None:
-        if entry.state == EntryState.RETRACTED:
-            raise CurationError(f"#{entry_id} was created by its last revision and is retracted")
-        # Undoing a creation cannot delete (nothing is ever lost): it retracts instead.
-        revision = update_entry(
-            session, entry_id, {"retracted": "undo of its creation"}, author=author,
-            action="undo", note=f"undo of revision {last.id}",
-        )  # fmt: skip
-    else:
-        target = dict(last.before)
-        if "retracted" not in target:
-            target["retracted"] = None
-        revision = update_entry(
-            session, entry_id, target, author=author, action="undo",
-            note=f"undo of revision {last.id}",
-        )  # fmt: skip
-    if revision is None:
-        raise CurationError(f"#{entry_id} already matches its previous version")
-    return revision
 
 
 def parse_field_value(kind: str, field: str, value: str) -> Any:

@@ -35,8 +35,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.curation import FieldChange, changed_fields
 from knowledge.models import Entry, EntryKind, Revision
+from knowledge.write.records import FieldChange, changed_fields
 
 RETRACTED = "retracted"
 

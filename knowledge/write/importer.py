@@ -14,20 +14,13 @@ import yaml
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from knowledge.curation import (
-    IMPORTER,
-    Author,
-    CurationError,
-    create_entry,
-    normalise_record,
-    snapshot,
-    update_entry,
-)
 from knowledge.models import Entry, EntryKind
 from knowledge.storage.database import is_postgres, session_scope
 from knowledge.storage.migrations import MIGRATION_LOCK, migrate
+from knowledge.write.curation import IMPORTER, Author, create_entry, update_entry
+from knowledge.write.records import CurationError, normalise_record, snapshot
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BUNDLED_BRIEFING = DATA_DIR / "ukraine-nato-security-dynamic.yaml"
 _SECTIONS = (
     ("sources", EntryKind.SOURCE),
