@@ -39,7 +39,7 @@ def test_a_current_database_starts_without_loading_alembic(
     code = (
         "import sys\n"
         "from knowledge.storage.database import make_engine\n"
-        "from knowledge.importer import prepare_database\n"
+        "from knowledge.write.importer import prepare_database\n"
         f"prepare_database(make_engine({db_url!r}))\n"
         "print('alembic' in sys.modules)"
     )
