@@ -14,7 +14,7 @@ against the same command on the idle bot.
 
 Scenarios:
   0. The ceilings: plain send_message, 16 in flight, no limits, no database, on PTB's default
-     transport (HTTPXRequest) and on the bot's (bot.request.AiohttpRequest), same fake.
+     transport (HTTPXRequest) and on the bot's (bot.transport.request.AiohttpRequest), same fake.
   1. BROADCAST_RATE 30 (the default): achieved rate over a 60 s window (--quick: 15 s);
      the goal is >= 95 % of the limit.
   2. BROADCAST_RATE 1,000 (paid broadcasts): all 10,000; the goal is >= 90 %.
@@ -219,7 +219,7 @@ async def probe_while(application: Any, running: asyncio.Task[Any]) -> Latency:
 
 def transport_kwargs(transport: str) -> dict[str, Any]:
     """`build_application` arguments for a transport: "default" is what the bot uses
-    (bot.request.AiohttpRequest), "httpx" PTB's own default, HTTPXRequest."""
+    (bot.transport.request.AiohttpRequest), "httpx" PTB's own default, HTTPXRequest."""
     if transport == "httpx":
         return {"request": HTTPXRequest(), "updates_request": HTTPXRequest(connection_pool_size=1)}
     return {}
@@ -395,7 +395,7 @@ async def run(args: argparse.Namespace) -> int:
             print(
                 "ceiling: plain send_message, 16 in flight, no limits: "
                 f"{ceilings['httpx']:.0f} msg/s on PTB's HTTPXRequest, "
-                f"{ceilings['default']:.0f} msg/s on bot.request.AiohttpRequest"
+                f"{ceilings['default']:.0f} msg/s on bot.transport.request.AiohttpRequest"
             )
             ceiling = ceilings[args.transport]
             name = "HTTPXRequest" if args.transport == "httpx" else "AiohttpRequest"

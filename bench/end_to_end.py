@@ -10,7 +10,7 @@ be: an update is pushed to the fake, and the round trip ends when the bot's repl
 - For reference, a bare application sending Briefing Bot's own first timeline page (rendered
   once up front): it separates what our code costs from what a richer message costs.
 - And Briefing Bot on PTB's default HTTP transport (httpx) instead of its own
-  (`bot/request.py`, aiohttp): what the transport is worth, and what the rest costs.
+  (`bot/transport/request.py`, aiohttp): what the transport is worth, and what the rest costs.
 
 Rounds alternate between the bots, so all see the same machine. Memory is each process's
 resident set (VmRSS in /proc/<pid>/status) once it has started and is idle, long-polling, and
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.synthetic import grow
-from bot import render
+from bot.presenters.entries import timeline_page as render_timeline_page
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.storage.database import make_engine, session_scope
 from knowledge.write.importer import prepare_database
@@ -174,7 +174,7 @@ def first_page(database_url: str) -> dict[str, object]:
     with session_scope(engine) as session:
         page = timeline_page(session=session, flt=TimelineFilter())
     engine.dispose()
-    reply = render.timeline_page(page, "", "-")
+    reply = render_timeline_page(page, "", "-")
     assert reply.keyboard is not None
     return {"text": reply.parts[0], "reply_markup": reply.keyboard.to_dict()}
 

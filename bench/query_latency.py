@@ -36,7 +36,7 @@ from bench.synthetic import WORDS, grow
 from bot.app import build_application
 from bot.config import load_settings
 from bot.console import CONSOLE_TOKEN, ConsoleRequest
-from bot.render import timeline_page as render_timeline_page
+from bot.presenters.entries import timeline_page as render_timeline_page
 from knowledge.models import Alias, Event
 from knowledge.read.search import search
 from knowledge.read.timeline import TimelineFilter, timeline_page

@@ -115,7 +115,7 @@ def run_bot(settings: Settings, engine: object) -> int:
 
     application = build_application(settings, engine)  # type: ignore[arg-type]
     if settings.webhook_url:
-        from bot.webhook import run_webhook
+        from bot.transport.webhook import run_webhook
 
         run_webhook(application, settings)
     else:

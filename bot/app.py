@@ -29,8 +29,8 @@ from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.handlers import moderation, public, subscriptions
 from bot.logging_setup import RedactingFilter
-from bot.request import AiohttpRequest
-from bot.updates import PerChatUpdateProcessor
+from bot.transport.request import AiohttpRequest
+from bot.transport.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ def build_application(
         # Updates from one chat are handled in order, different chats concurrently.
         .concurrent_updates(PerChatUpdateProcessor())
     )
-    # Bot API calls go over aiohttp rather than PTB's default httpx: a quarter of the CPU per
-    # request, which is what lets one process send paid broadcasts at 1,000 msg/s and keeps
-    # replies quick meanwhile (bot/request.py; docs/BENCHMARKS.md, "Digests"). Pool sizes as
-    # PTB's defaults: 256 for calls, 1 for getUpdates.
+    # Bot API calls go over aiohttp rather than PTB's default httpx: it costs far less CPU per
+    # request, which is what lets one process send paid broadcasts quickly and keeps replies
+    # quick meanwhile (bot/transport/request.py; docs/BENCHMARKS.md has the figures). Pool
+    # sizes as PTB's defaults: 256 for calls, 1 for getUpdates.
     builder = builder.request(request or AiohttpRequest(connection_pool_size=256))
     builder = builder.get_updates_request(
         updates_request or AiohttpRequest(connection_pool_size=1)

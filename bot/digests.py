@@ -72,11 +72,12 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot import ops, render_digest
+from bot import ops
 from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.handlers.moderation import moderator_gate
-from bot.render import Reply, esc
+from bot.presenters import digest as render_digest
+from bot.presenters.html import Reply, esc
 from knowledge.digests.feed import cursor_before
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import (

@@ -101,8 +101,8 @@ async def test_a_request_the_api_fails_leaves_no_token_in_the_logs(
     assert replies and "went wrong" in replies[0].plain  # the error handler ran
     assert "NetworkError" in captured.output and "Internal Server Error" in captured.output
     assert "Traceback" in captured.output
-    # The bot's transport (bot/request.py, aiohttp) logs no request lines; httpx logged each
-    # URL, token and all (test_an_unreachable_api_leaves_no_token_in_the_logs covers that).
+    # The bot's transport (bot/transport/request.py, aiohttp) logs no request lines; httpx logged
+    # each URL, token and all (test_an_unreachable_api_leaves_no_token_in_the_logs covers that).
     captured.assert_clean()
 
 

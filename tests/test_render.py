@@ -11,14 +11,15 @@ from datetime import date
 
 import pytest
 
-from bot import render
-from knowledge.read.timeline import PageKey
+from bot.presenters.entries import actor_card, event_card, search_page, source_card, timeline_page
+from bot.presenters.html import MESSAGE_LIMIT, Reply, button, clip, esc, numbered, split_blocks
 from knowledge.read.views import (
     ActorDetail,
     CitationView,
     EventDetail,
     EventLine,
     Page,
+    PageKey,
     Ref,
     SearchResult,
     SourceDetail,
@@ -33,7 +34,7 @@ def plain(html: str) -> str:
     return parse_telegram_html(html)[0]
 
 
-def callback_data(reply: render.Reply) -> list[str]:
+def callback_data(reply: Reply) -> list[str]:
     assert reply.keyboard is not None
     return [str(b.callback_data) for row in reply.keyboard.inline_keyboard for b in row]
 
@@ -50,21 +51,21 @@ def lines(n: int, *, start: int = 1) -> list[EventLine]:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_escaped_values_come_out_exactly_as_typed(value: str) -> None:
-    assert plain(f"<b>{render.esc(value)}</b>") == value.strip()
+    assert plain(f"<b>{esc(value)}</b>") == value.strip()
 
 
 def test_clip_cuts_plain_text_before_escaping() -> None:
-    assert render.clip("short", 10) == "short"
-    clipped = render.clip("a&b " * 20, 10)
+    assert clip("short", 10) == "short"
+    clipped = clip("a&b " * 20, 10)
     assert clipped == "a&b a&b a…" and len(clipped) == 10
-    assert plain(render.esc(render.clip("&" * 50, 7))) == "&" * 6 + "…"
+    assert plain(esc(clip("&" * 50, 7))) == "&" * 6 + "…"
 
 
 def test_split_blocks_keeps_blocks_whole_and_parts_within_the_limit() -> None:
     blocks = [f"<b>Block {i}</b>\n" + "😀 word " * 100 for i in range(30)]
-    parts = render.split_blocks(blocks)
+    parts = split_blocks(blocks)
     assert len(parts) > 1
-    assert all(utf16_len(p) <= render.MESSAGE_LIMIT for p in parts)
+    assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
     assert "\n".join(parts) == "\n".join(blocks)  # nothing lost, no block cut
     for part in parts:
         parse_telegram_html(part)
@@ -72,41 +73,41 @@ def test_split_blocks_keeps_blocks_whole_and_parts_within_the_limit() -> None:
 
 def test_split_blocks_cuts_an_oversized_block_at_lines_and_a_huge_line_anywhere() -> None:
     block = "\n".join(f"<i>line {i}</i> " + "x" * 300 for i in range(40))
-    parts = render.split_blocks([block, "y" * 10_000])
-    assert all(utf16_len(p) <= render.MESSAGE_LIMIT for p in parts)
+    parts = split_blocks([block, "y" * 10_000])
+    assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
     assert "".join(parts).replace("\n", "") == (block + "y" * 10_000).replace("\n", "")
     for part in parts:
         parse_telegram_html(part)
-    assert render.split_blocks([]) == ["…"]
+    assert split_blocks([]) == ["…"]
 
 
 def test_numbered_labels_parts_only_when_there_are_several() -> None:
-    assert render.numbered(["one"]) == ["one"]
-    assert [plain(p).split("\n")[0] for p in render.numbered(["a", "b", "c"])] == [
+    assert numbered(["one"]) == ["one"]
+    assert [plain(p).split("\n")[0] for p in numbered(["a", "b", "c"])] == [
         "part 1/3", "part 2/3", "part 3/3"]  # fmt: skip
 
 
 @pytest.mark.parametrize("data", ["", "x" * 65, "я" * 33, "😀" * 17])
 def test_buttons_refuse_callback_data_telegram_would_reject(data: str) -> None:
     with pytest.raises(ValueError, match="1-64 bytes"):
-        render.button("label", data)
-    assert render.button("ok", "я" * 32).callback_data == "я" * 32
+        button("label", data)
+    assert button("ok", "я" * 32).callback_data == "я" * 32
 
 
 # --- timeline and search pages ----------------------------------------------------------------
 
 
 def test_timeline_buttons_carry_the_page_edge_keys() -> None:
-    first = render.timeline_page(Page(lines(10), 35, 0, 10), "", "-")
+    first = timeline_page(Page(lines(10), 35, 0, 10), "", "-")
     assert callback_data(first)[-2:] == ["noop", "tl:-:10:a20230711.10"]
 
-    second = render.timeline_page(Page(lines(10, start=11), 35, 10, 10), "", "-")
+    second = timeline_page(Page(lines(10, start=11), 35, 10, 10), "", "-")
     assert callback_data(second)[-3:] == ["tl:-:0", "noop", "tl:-:20:a20230711.20"]
 
-    third = render.timeline_page(Page(lines(10, start=21), 35, 20, 10), "", "-")
+    third = timeline_page(Page(lines(10, start=21), 35, 20, 10), "", "-")
     assert callback_data(third)[-3:] == ["tl:-:10:b20230711.21", "noop", "tl:-:30:a20230711.30"]
 
-    last = render.timeline_page(Page(lines(5, start=31), 35, 30, 10), "", "-")
+    last = timeline_page(Page(lines(5, start=31), 35, 30, 10), "", "-")
     assert callback_data(last)[-2:] == ["tl:-:20:b20230711.31", "noop"]
     assert last.keyboard is not None
     assert [b.text for b in last.keyboard.inline_keyboard[-1]] == ["◀", "4/4"]
@@ -128,32 +129,32 @@ def test_the_longest_timeline_callback_data_fits_in_64_bytes() -> None:
         9_999_980,
         10,
     )
-    reply = render.timeline_page(page, "a label", "r20220201-20231231")
+    reply = timeline_page(page, "a label", "r20220201-20231231")
     data = callback_data(reply)
     assert max(len(d.encode()) for d in data) <= 64
     assert "tl:r20220201-20231231:9999990:a20991231.999999999" in data
 
 
 def test_timeline_page_without_events_explains_itself() -> None:
-    nothing = render.timeline_page(Page([], 0, 0, 10), "<2099>", "-")
+    nothing = timeline_page(Page([], 0, 0, 10), "<2099>", "-")
     assert "No events match “<2099>”" in plain(nothing.parts[0])
-    assert "empty" in plain(render.timeline_page(Page([], 0, 0, 10), "", "-").parts[0])
+    assert "empty" in plain(timeline_page(Page([], 0, 0, 10), "", "-").parts[0])
 
 
 def test_search_page_escapes_the_query_and_pages_by_saved_id() -> None:
     results = [SearchResult(i, "event", f"<Title {i}>", "& more") for i in range(1, 9)]
-    reply = render.search_page("<b>nato</b> & co", 42, Page(results, 20, 8, 8))
+    reply = search_page("<b>nato</b> & co", 42, Page(results, 20, 8, 8))
     text = plain(reply.parts[0])
     assert text.startswith("Search “<b>nato</b> & co” · 9–16 of 20")
     assert "<Title 1> — & more #1" in text
     assert callback_data(reply)[-3:] == ["sr:42:0", "noop", "sr:42:16"]
-    capped = render.search_page("nato", 42, Page(results, 500, 0, 8, more=True))
+    capped = search_page("nato", 42, Page(results, 500, 0, 8, more=True))
     text = plain(capped.parts[0])
     assert text.startswith("Search “nato” · 1–8 of 500+")
     assert text.endswith("add a word to narrow it down.")
     assert capped.keyboard is not None
     assert [b.text for b in capped.keyboard.inline_keyboard[-1]] == ["1/63+", "▶"]
-    empty = render.search_page("<x>", 1, Page([], 0, 0, 8))
+    empty = search_page("<x>", 1, Page([], 0, 0, 8))
     assert "Nothing matches “<x>”" in plain(empty.parts[0])
     assert "/timeline" in plain(empty.parts[0])
 
@@ -173,12 +174,12 @@ def test_cards_survive_hostile_values() -> None:
                             lines(3), 12)  # fmt: skip
         source = SourceDetail(1, word(), "analysis", citation.url, word(), None,
                               [Ref(5, word())], 30)  # fmt: skip
-        for reply in (render.event_card(event), render.actor_card(actor),
-                      render.source_card(source)):  # fmt: skip
+        for reply in (event_card(event), actor_card(actor),
+                      source_card(source)):  # fmt: skip
             for part in reply.parts:
-                assert utf16_len(part) <= render.MESSAGE_LIMIT
+                assert utf16_len(part) <= MESSAGE_LIMIT
                 parse_telegram_html(part)
             if reply.keyboard is not None:
                 assert all(len(d.encode()) <= 64 for d in callback_data(reply))
-        shown = plain(render.event_card(event).parts[0])
+        shown = plain(event_card(event).parts[0])
         assert " ".join(event.title.split())[:20] in shown  # clip() folds whitespace

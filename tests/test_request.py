@@ -1,4 +1,4 @@
-"""`bot.request.AiohttpRequest`, PTB's transport on aiohttp, against the strict fake Bot API.
+"""`bot.transport.request.AiohttpRequest`, PTB's transport on aiohttp, against the strict fake.
 
 Everything goes through a real `telegram.Bot`, so what is checked is what the bot sees: the
 calls arrive as the fake expects them (JSON, and multipart for uploads), and every error comes
@@ -26,7 +26,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.request import AiohttpRequest
+from bot.transport.request import AiohttpRequest
 from tests.fakebotapi import FakeBotAPI, UploadedFile
 from tests.harness import BotHarness
 

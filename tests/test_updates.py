@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import Update
 
-from bot.updates import PerChatUpdateProcessor
+from bot.transport.updates import PerChatUpdateProcessor
 from tests.fakebotapi import make_message_update
 
 

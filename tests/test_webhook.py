@@ -17,7 +17,7 @@ from telegram import Update
 from bot import ops
 from bot.app import build_application
 from bot.config import load_settings
-from bot.webhook import WebhookServer, listening_socket, serve_webhook, start_webhook
+from bot.transport.webhook import WebhookServer, listening_socket, serve_webhook, start_webhook
 from knowledge.models import ProcessedUpdate
 from knowledge.storage.database import make_engine
 from tests.conftest import USER_ID

@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.render import Reply, esc
+from bot.presenters.html import Reply, esc
 from knowledge.language.names import clean_input
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,6 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 import knowledge.write.history as history_mod
-from bot import render_admin
 from bot.commands.curation import (
     MAX_CHAT_IMPORT_BYTES,
     UsageError,
@@ -48,11 +47,12 @@ from bot.commands.curation import (
 from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
 from bot.context import Deps, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
-from bot.render import Reply, esc
-from knowledge import roles
+from bot.presenters import admin as render_admin
+from bot.presenters.html import Reply, esc
 from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
 from knowledge.storage.database import session_scope
+from knowledge.write import roles
 from knowledge.write.audit import recent_audit, record_audit
 from knowledge.write.curation import Author
 from knowledge.write.drafts import (

@@ -16,10 +16,22 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 import knowledge.read.search as search_mod
-from bot import render
 from bot.context import db_session, read_session
 from bot.handlers.common import argument_or_refuse, edit_or_send, send
-from bot.render import Reply, esc
+from bot.presenters.entries import (
+    actor_card,
+    actor_choices,
+    actors_overview,
+    entry_citations,
+    event_card,
+    search_page,
+    source_card,
+    sources_overview,
+)
+from bot.presenters.entries import (
+    timeline_page as render_timeline_page,
+)
+from bot.presenters.html import Reply, clip, esc, to_plain
 from knowledge.models import EntryKind, SavedQuery
 from knowledge.read.actors import actors_by_kind, find_actors
 from knowledge.read.entries import (
@@ -111,7 +123,7 @@ def _timeline_reply(
 
     def build() -> Reply:
         page = timeline_page(session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key)
-        return render.timeline_page(page, flt.label, flt.code())
+        return render_timeline_page(page, flt.label, flt.code())
 
     memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
     return remembered(session, memo_key, build, shelf="replies")
@@ -175,15 +187,15 @@ def entry_reply(session: Session, entry_id: int) -> Reply:
     if kind == EntryKind.EVENT:
         detail = event_detail(session=session, event_id=entry_id)
         if detail:
-            return render.event_card(detail)
+            return event_card(detail)
     elif kind == EntryKind.ACTOR:
         actor = actor_detail(session=session, actor_id=entry_id)
         if actor:
-            return render.actor_card(actor)
+            return actor_card(actor)
     elif kind == EntryKind.SOURCE:
         source = source_detail(session=session, source_id=entry_id)
         if source:
-            return render.source_card(source)
+            return source_card(source)
     return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])
 
 
@@ -200,18 +212,18 @@ async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def who_reply(session: Session, text: str) -> Reply:
     if not text:
-        return render.actors_overview(actors_by_kind(session=session))
+        return actors_overview(actors_by_kind(session=session))
     matches = find_actors(session=session, query=text, limit=5)
     if not matches:
-        return Reply([f"I know nobody called “{esc(render.clip(text, 60))}”. "
+        return Reply([f"I know nobody called “{esc(clip(text, 60))}”. "
                       "Send /who to see everyone."])  # fmt: skip
     top = matches[0]
     close = [m for m in matches if top.score - m.score < 5]
     if len(close) > 1:
-        return render.actor_choices(text, close)
+        return actor_choices(text, close)
     detail = actor_detail(session=session, actor_id=top.id)
     assert detail is not None
-    return render.actor_card(detail)
+    return actor_card(detail)
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,7 +242,7 @@ def sources_reply(session: Session, text: str) -> Reply:
     if not text:
         # A large knowledge base has hundreds of sources: list the most cited, not all.
         every = source_overview(session=session)
-        return render.sources_overview(every[:SOURCES_SHOWN], total=len(every))
+        return sources_overview(every[:SOURCES_SHOWN], total=len(every))
     match = _ID_RE.match(text)
     if match:
         entry_id = int(match.group(1))
@@ -241,10 +253,10 @@ def sources_reply(session: Session, text: str) -> Reply:
             return Reply([f"There is no entry #{entry_id}."])
         title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
         citations = citations_of(session=session, entry_id=entry_id)
-        return render.entry_citations(entry_id, title, citations)
+        return entry_citations(entry_id, title, citations)
     source = find_source(session=session, name=text)
     if source is None:
-        return Reply([f"No source is called “{esc(render.clip(text, 60))}”. "
+        return Reply([f"No source is called “{esc(clip(text, 60))}”. "
                       "Send /sources for the list."])  # fmt: skip
     return entry_reply(session, source.id)
 
@@ -261,7 +273,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Search before saving the text: a session that has written bypasses the answer cache.
         page = search_mod.search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
         query_id = saved_query_id(session, text)
-        reply = render.search_page(text, query_id, page)
+        reply = search_page(text, query_id, page)
     await send(update, context, reply)
 
 
@@ -291,7 +303,7 @@ async def search_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         page = search_mod.search(
             session=session, text=saved.text, offset=int(match.group(2)), limit=SEARCH_PAGE_SIZE
         )
-        reply = render.search_page(saved.text, int(match.group(1)), page)
+        reply = search_page(saved.text, int(match.group(1)), page)
     await query.answer()
     await edit_or_send(update, context, reply)
 
@@ -312,7 +324,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """`@bot words` in any chat: matching entries to share, as full cards."""
     inline = update.inline_query
     assert inline is not None
-    text = render.clip(inline.query, 200)
+    text = clip(inline.query, 200)
     results = []
     async with read_session(context) as session:
         if text.strip():
@@ -328,8 +340,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             results.append(
                 InlineQueryResultArticle(
                     id=f"{entry_id}-{uuid4().hex[:8]}",
-                    title=render.clip(title, 100) or f"#{entry_id}",
-                    description=render.clip(render.to_plain(reply.parts[0]), 120),
+                    title=clip(title, 100) or f"#{entry_id}",
+                    description=clip(to_plain(reply.parts[0]), 120),
                     input_message_content=InputTextMessageContent(
                         reply.parts[0],
                         parse_mode=ParseMode.HTML,
@@ -362,5 +374,5 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     # bare `/foo` is most likely another bot's: answer there only when addressed by name.
     if ("@" in command or message.chat.type != ChatType.PRIVATE) and not addressed:
         return
-    await send(update, context, Reply([f"I don't know {esc(render.clip(command, 40))}. "
+    await send(update, context, Reply([f"I don't know {esc(clip(command, 40))}. "
                                        "/help lists what I can do."]))  # fmt: skip

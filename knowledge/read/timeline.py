@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,7 @@ from knowledge.models import (
 )
 from knowledge.read.actors import find_actors
 from knowledge.read.published import HIDDEN_STATES, _hidden_ids
-from knowledge.read.views import EventLine, Page
+from knowledge.read.views import EventLine, Page, PageKey
 from knowledge.storage.cache import remembered
 
 
@@ -46,34 +45,6 @@ class TimelineFilter:
             e = self.end.strftime("%Y%m%d") if self.end else ""
             return f"r{s}-{e}"
         return "-"
-
-
-@dataclass(frozen=True)
-class PageKey:
-    """A keyset position on the timeline: the page after (or before) the event at (date, id).
-
-    Paging by key costs the same on page 10,000 as on page 1, where OFFSET would walk every
-    earlier event; the ◀ ▶ buttons carry the key of the page they come from.
-    """
-
-    date: date
-    id: int
-    before: bool = False
-
-    def code(self) -> str:
-        """A compact form for callback data (≤ 19 bytes): `a20230711.25`."""
-        return f"{'b' if self.before else 'a'}{self.date:%Y%m%d}.{self.id}"
-
-    @classmethod
-    def parse(cls, code: str) -> PageKey | None:
-        match = re.fullmatch(r"([ab])(\d{4})(\d{2})(\d{2})\.(\d{1,10})", code)
-        if match is None:
-            return None
-        direction, year, month, day, entry_id = match.groups()
-        try:
-            return cls(date(int(year), int(month), int(day)), int(entry_id), direction == "b")
-        except ValueError:
-            return None
 
 
 class FilterError(ValueError):

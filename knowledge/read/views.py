@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Generic, TypeVar
@@ -117,3 +118,31 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """A keyset position on the timeline: the page after (or before) the event at (date, id).
+
+    Paging by key costs the same on page 10,000 as on page 1, where OFFSET would walk every
+    earlier event; the ◀ ▶ buttons carry the key of the page they come from.
+    """
+
+    date: date
+    id: int
+    before: bool = False
+
+    def code(self) -> str:
+        """A compact form for callback data (≤ 19 bytes): `a20230711.25`."""
+        return f"{'b' if self.before else 'a'}{self.date:%Y%m%d}.{self.id}"
+
+    @classmethod
+    def parse(cls, code: str) -> PageKey | None:
+        match = re.fullmatch(r"([ab])(\d{4})(\d{2})(\d{2})\.(\d{1,10})", code)
+        if match is None:
+            return None
+        direction, year, month, day, entry_id = match.groups()
+        try:
+            return cls(date(int(year), int(month), int(day)), int(entry_id), direction == "b")
+        except ValueError:
+            return None

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render import Reply, clip, esc, numbered, split_blocks
+from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
 from knowledge.digests.feed import Change, ChangeFeed, FieldChange
 from knowledge.digests.schedules import INSTANT, WEEKLY, as_utc
 from knowledge.language.dates import DateError, format_date, parse_date

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardMarkup
 from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
 from bot.commands.guided import Step
 from bot.handlers import public
-from bot.render import (
+from bot.presenters.html import (
     MESSAGE_LIMIT,
     Reply,
     button,

@@ -1,0 +1,1 @@
+"""Transport: Bot API client, webhook server, update order and dedupe, health and metrics."""
