@@ -4,8 +4,8 @@ Revision ID: 0001_initial
 Revises:
 Create Date: 2026-11-25
 
-The full-text index is dialect-specific (FTS5 on SQLite, tsvector on PostgreSQL); see
-knowledge/storage/search_index.py, which owns both its schema and its queries.
+The full-text index is dialect-specific (FTS5 on SQLite, tsvector on PostgreSQL). Its DDL
+is spelled out here rather than imported, so this revision stays what it was when applied.
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
-from knowledge.storage.search_index import create_search_index, drop_search_index
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
 revision: str = "0001_initial"
 down_revision: str | None = None
@@ -23,6 +23,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Written before the models had a naming convention: build the tables without it, so every
+    # database gets the constraint names this revision always gave (0006 renames what drifts).
+    _create_tables(Operations(MigrationContext.configure(op.get_bind())))
+    _create_search_index()
+
+
+def _create_tables(op: Operations) -> None:
     op.create_table(
         "auditrecord",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -296,11 +303,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name_key"),
     )
-    create_search_index()
+
+
+def _create_search_index() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE TABLE searchdoc (
+                entry_id INTEGER PRIMARY KEY REFERENCES entry(id),
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                document tsvector GENERATED ALWAYS AS (
+                    setweight(to_tsvector('simple', title), 'A') ||
+                    setweight(to_tsvector('simple', body), 'B')
+                ) STORED
+            )
+            """
+        )
+        op.execute("CREATE INDEX ix_searchdoc_document ON searchdoc USING GIN (document)")
+    else:
+        op.execute(
+            "CREATE VIRTUAL TABLE searchdoc USING fts5("
+            "title, body, tokenize = 'unicode61 remove_diacritics 2')"
+        )
 
 
 def downgrade() -> None:
-    drop_search_index()
+    op.execute("DROP TABLE IF EXISTS searchdoc")
     op.drop_table("source")
     with op.batch_alter_table("revision", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revision_entry_id"))
