@@ -24,11 +24,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import digests, ops
+from bot import digests
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.handlers import moderation, public, subscriptions
 from bot.logging_setup import RedactingFilter
+from bot.transport.operations import count_error, register_early, start, stop
 from bot.transport.request import AiohttpRequest
 from bot.transport.updates import PerChatUpdateProcessor
 
@@ -87,7 +88,7 @@ def build_application(
     application.bot_data[DEPS_KEY] = Deps(settings=settings, engine=engine)
 
     # Group -1 runs before everything: dedupe and metrics see every update first.
-    ops.register_early(application)
+    register_early(application)
 
     # Commands. Moderation comes before public so its refusals can't be shadowed.
     moderation.register(application)
@@ -129,18 +130,18 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await application.bot.set_my_commands(PUBLIC_COMMANDS)
     await moderation.publish_admin_menus(application)
     await digests.start(application)
-    await ops.start(application)
+    await start(application)
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await digests.stop(application)
-    await ops.stop(application)
+    await stop(application)
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every error with its context, tell the user politely, and ping the developer chat."""
     error = context.error
-    ops.count_error(context.application, error)
+    count_error(context.application, error)
     where: dict[str, Any] = {}
     if isinstance(update, Update):
         where["update_id"] = update.update_id

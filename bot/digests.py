@@ -72,12 +72,12 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot import ops
 from bot.context import db_session, deps_of
 from bot.handlers.common import ArgumentTooLong, command_text, send
 from bot.handlers.moderation import moderator_gate
 from bot.presenters import digest as render_digest
 from bot.presenters.html import Reply, esc
+from bot.transport.operations import record_delivery
 from knowledge.digests.feed import cursor_before
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import (
@@ -641,7 +641,7 @@ async def drain_outbox(
     state = state_of(application)
 
     def count(outcome: str) -> None:
-        ops.record_delivery(application, outcome)
+        record_delivery(application, outcome)
 
     if clock is None and worker_id is None and engine is None:
         if state.worker is None:

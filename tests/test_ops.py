@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from bot import ops
 from bot.config import load_settings
 from bot.context import deps_of
+from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
+from bot.transport.operations import PRUNE_JOB, health_port, ops_of, record_delivery
 from knowledge.models import Delivery, ProcessedUpdate, Subscription
 from knowledge.storage.database import make_engine
 from tests.conftest import OWNER_ID, USER_ID
@@ -47,7 +48,7 @@ def unreachable_engine() -> Iterator[Engine]:
 
 
 async def get(harness: BotHarness, path: str) -> httpx.Response:
-    port = ops.health_port(harness.app)
+    port = health_port(harness.app)
     assert port is not None, "the health server is not running"
     async with httpx.AsyncClient() as client:
         return await client.get(f"http://127.0.0.1:{port}{path}")
@@ -117,7 +118,7 @@ async def test_healthz_turns_503_when_the_scheduler_stops(bot: BotHarness) -> No
 
 
 async def test_no_health_server_unless_configured(harness: BotHarness) -> None:
-    assert ops.health_port(harness.app) is None
+    assert health_port(harness.app) is None
 
 
 def test_an_empty_health_port_means_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,8 +149,8 @@ async def test_metrics_after_traffic(
     fake_api.fail_next("sendMessage", 500)
     sorry = await bot.send("/sources", chat_id=USER_ID)
     assert sorry and "went wrong" in sorry[0].plain
-    ops.record_delivery(bot.app, "sent", 3)
-    ops.record_delivery(bot.app, "retried")
+    record_delivery(bot.app, "sent", 3)
+    record_delivery(bot.app, "retried")
     _queue_deliveries(engine, pending=2, claimed=1, sent=4)
 
     response = await get(bot, "/metrics")
@@ -189,13 +190,13 @@ async def test_each_application_has_its_own_registry(
 ) -> None:
     async with BotHarness(fake_api, engine) as other:
         await other.send("/help", chat_id=USER_ID)
-        assert ops.ops_of(other.app).metrics.updates.labels("message")._value.get() == 1
-    assert ops.ops_of(bot.app).metrics.updates.labels("message")._value.get() == 0
+        assert ops_of(other.app).metrics.updates.labels("message")._value.get() == 1
+    assert ops_of(bot.app).metrics.updates.labels("message")._value.get() == 0
 
 
 def test_record_delivery_refuses_an_unknown_outcome(harness: BotHarness) -> None:
     with pytest.raises(ValueError, match="unknown delivery outcome"):
-        ops.record_delivery(harness.app, "delivered")
+        record_delivery(harness.app, "delivered")
 
 
 def _queue_deliveries(engine: Engine, **states: int) -> None:
@@ -229,13 +230,13 @@ def _queue_deliveries(engine: Engine, **states: int) -> None:
 def test_claim_update_once_and_prune(engine: Engine) -> None:
     now = datetime.now(UTC)
 
-    assert ops.claim_update(engine=engine, update_id=10, now=now - timedelta(days=3))
-    assert not ops.claim_update(engine=engine, update_id=10)
-    assert ops.claim_update(engine=engine, update_id=2**40, now=now)  # ids exceed 32 bits
+    assert claim_update(engine=engine, update_id=10, now=now - timedelta(days=3))
+    assert not claim_update(engine=engine, update_id=10)
+    assert claim_update(engine=engine, update_id=2**40, now=now)  # ids exceed 32 bits
 
-    assert ops.prune_processed_updates(engine=engine, before=now - ops.KEEP_PROCESSED) == 1
-    assert ops.claim_update(engine=engine, update_id=10)
-    assert not ops.claim_update(engine=engine, update_id=2**40)
+    assert prune_processed_updates(engine=engine, before=now - KEEP_PROCESSED) == 1
+    assert claim_update(engine=engine, update_id=10)
+    assert not claim_update(engine=engine, update_id=2**40)
 
 
 def test_two_processes_claiming_the_same_ids_at_once_win_each_exactly_once(
@@ -245,7 +246,7 @@ def test_two_processes_claiming_the_same_ids_at_once_win_each_exactly_once(
     ids = range(1000, 1100)
 
     def claim_all(replica: Engine) -> list[bool]:
-        return [ops.claim_update(engine=replica, update_id=i) for i in ids]
+        return [claim_update(engine=replica, update_id=i) for i in ids]
 
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -258,8 +259,8 @@ def test_two_processes_claiming_the_same_ids_at_once_win_each_exactly_once(
 
 async def test_pruning_is_scheduled(harness: BotHarness) -> None:
     assert harness.app.job_queue is not None
-    [job] = harness.app.job_queue.get_jobs_by_name(ops.PRUNE_JOB)
-    assert job.job.trigger.interval == ops.PRUNE_EVERY
+    [job] = harness.app.job_queue.get_jobs_by_name(PRUNE_JOB)
+    assert job.job.trigger.interval == PRUNE_EVERY
 
 
 async def test_polling_and_the_console_keep_no_update_ids(

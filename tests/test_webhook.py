@@ -14,9 +14,9 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from telegram import Update
 
-from bot import ops
 from bot.app import build_application
 from bot.config import load_settings
+from bot.transport.operations import health_port, ops_of
 from bot.transport.webhook import WebhookServer, listening_socket, serve_webhook, start_webhook
 from knowledge.models import ProcessedUpdate
 from knowledge.storage.database import make_engine
@@ -108,7 +108,7 @@ async def test_a_retried_update_is_processed_once(fake_api: FakeBotAPI, engine: 
         assert await deliver(server.url, update) == 200
         assert await deliver(server.url, update) == 200  # Telegram retrying after a timeout
         await asyncio.wait_for(harness.app.update_queue.join(), 5)
-        metrics = ops.ops_of(harness.app).metrics
+        metrics = ops_of(harness.app).metrics
 
         assert len(fake_api.messages_to(USER_ID)) == 1
         assert metrics.duplicates._value.get() == 1
@@ -134,10 +134,10 @@ async def test_two_replicas_on_one_database_answer_an_update_once(
                 asyncio.gather(first.app.update_queue.join(), second.app.update_queue.join()), 5
             )
             handled = [
-                ops.ops_of(r.app).metrics.updates.labels("message")._value.get()
+                ops_of(r.app).metrics.updates.labels("message")._value.get()
                 for r in (first, second)
             ]
-            skipped = [ops.ops_of(r.app).metrics.duplicates._value.get() for r in (first, second)]
+            skipped = [ops_of(r.app).metrics.duplicates._value.get() for r in (first, second)]
     finally:
         other_engine.dispose()
 
@@ -170,7 +170,7 @@ async def test_serve_webhook_runs_the_whole_lifecycle(
         # post_init (which starts the health server) runs before setWebhook; updates that
         # arrive before application.start() wait in the queue.
         await fake_api.wait_for(lambda fake: fake.webhook is not None)
-        port = ops.health_port(application)
+        port = health_port(application)
         assert port is not None
 
         update = fake_api.make_message_update("/help", chat_id=USER_ID, user_id=USER_ID)
@@ -188,7 +188,7 @@ async def test_serve_webhook_runs_the_whole_lifecycle(
 
     assert not application.running
     assert application.updater is not None and not application.updater.running
-    assert ops.health_port(application) is None
+    assert health_port(application) is None
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.post(url, json={"update_id": 1})

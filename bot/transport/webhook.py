@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from telegram import Update
 from telegram.ext import Application
 
-from bot import ops
 from bot.config import Settings
+from bot.transport.operations import enable_dedupe
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def start_webhook(
     host, port = sock.getsockname()[:2]
     # The socket is ours, bound before setWebhook, so an update Telegram sends the moment
     # it is registered waits in the backlog. PTB's `unix` argument accepts any socket.
-    ops.enable_dedupe(application)
+    enable_dedupe(application)
     try:
         await updater.start_webhook(
             url_path=urlsplit(settings.webhook_url).path or "/",

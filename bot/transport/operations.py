@@ -1,0 +1,164 @@
+"""Each application's operational state (metrics, dedupe, health server), wired in at start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.context import deps_of
+from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
+from bot.transport.health import HealthServer, _SingleFlight, ping_database
+from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, _time_commands, update_type
+
+log = logging.getLogger(__name__)
+
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+OPS_KEY = "briefing_ops"
+
+
+PRUNE_JOB = "ops:prune-processed-updates"
+
+
+@dataclass
+class Ops:
+    """Per-application operational state, kept in `bot_data[OPS_KEY]`."""
+
+    application: App
+    dedupe: bool = False  # switched on by webhook mode, where updates can arrive twice
+    health: HealthServer | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    metrics: Metrics = field(init=False)
+    ping: _SingleFlight = field(init=False)
+    scrape: _SingleFlight = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(lambda: self.engine)
+        self.ping = _SingleFlight(lambda: ping_database(self.engine))
+        self.scrape = _SingleFlight(self.metrics.render)
+
+    @property
+    def engine(self) -> Engine:
+        # Read on every use: the engine lives in Deps, the one place handlers read it too.
+        return deps_of(self.application).engine
+
+
+def ops_of(application: App) -> Ops:
+    return application.bot_data[OPS_KEY]  # type: ignore[no-any-return]
+
+
+def register_early(application: App) -> None:
+    """Handlers in group -1 (update dedupe, metrics) that must see every update first."""
+    application.bot_data[OPS_KEY] = Ops(application)
+    application.add_handler(TypeHandler(Update, _first_sight), group=-1)
+
+
+def enable_dedupe(application: App) -> None:
+    """Record every update id in the database and skip ids already there.
+
+    Webhook mode turns this on: Telegram retries a delivery it thinks failed, and replicas
+    behind a load balancer share one database. Polling needs none of it (Telegram gives
+    updates to one poller, confirmed by offset), and the offline console numbers its
+    updates from 1 on every run, so it must not.
+    """
+    ops_of(application).dedupe = True
+
+
+def count_error(application: App, error: BaseException | None) -> None:
+    """Called by the error handler for every error it sees."""
+    state = application.bot_data.get(OPS_KEY)
+    if state is not None:
+        state.metrics.errors.labels(type(error).__name__ if error else "None").inc()
+
+
+def record_delivery(application: App, outcome: str, count: int = 1) -> None:
+    """Count digest messages: outcome is "sent", "failed" (given up) or "retried"."""
+    if outcome not in DELIVERY_OUTCOMES:
+        raise ValueError(f"unknown delivery outcome {outcome!r}; use one of {DELIVERY_OUTCOMES}")
+    state = application.bot_data.get(OPS_KEY)
+    if state is not None:
+        state.metrics.deliveries.labels(outcome).inc(count)
+
+
+async def _first_sight(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Skip an update seen before (webhook mode); count the others by type."""
+    state = ops_of(context.application)
+    if state.dedupe:
+        try:
+            first = claim_update(engine=state.engine, update_id=update.update_id)
+        except SQLAlchemyError as exc:
+            # Fail open: the handlers will meet the same database and report it properly;
+            # refusing here would only add a second error for the same update.
+            log.warning(
+                "dedupe: cannot record update %s: %s",
+                update.update_id,
+                exc.__class__.__name__,
+                extra={"update_id": update.update_id},
+            )
+            first = True
+        if not first:
+            state.metrics.duplicates.inc()
+            log.info(
+                "update %s already processed; skipped",
+                update.update_id,
+                extra={"update_id": update.update_id},
+            )
+            raise ApplicationHandlerStop
+    state.metrics.updates.labels(update_type(update)).inc()
+
+
+async def start(application: App) -> None:
+    """Time commands, schedule pruning, and start the health/metrics server when configured."""
+    state = ops_of(application)
+    _time_commands(application, state.metrics)
+    if application.job_queue is not None and not application.job_queue.get_jobs_by_name(PRUNE_JOB):
+        application.job_queue.run_repeating(
+            _prune_job, interval=PRUNE_EVERY, first=timedelta(minutes=1), name=PRUNE_JOB
+        )
+    settings = deps_of(application).settings
+    if settings.health_port is not None and state.health is None:
+        state.health = HealthServer(state)
+        await state.health.start(settings.health_listen, settings.health_port)
+        log.info(
+            "health and metrics on http://%s:%s/healthz and /metrics",
+            settings.health_listen,
+            state.health.port,
+        )
+
+
+async def stop(application: App) -> None:
+    """Stop the health/metrics server."""
+    state = application.bot_data.get(OPS_KEY)
+    if state is not None and state.health is not None:
+        await state.health.stop()
+        state.health = None
+
+
+def health_port(application: App) -> int | None:
+    """The port /healthz listens on (the real one when HEALTH_PORT=0), or None when off."""
+    state = application.bot_data.get(OPS_KEY)
+    return state.health.port if state is not None and state.health is not None else None
+
+
+async def _prune_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    engine = ops_of(context.application).engine
+    before = datetime.now(UTC) - KEEP_PROCESSED
+    removed = await asyncio.to_thread(prune_processed_updates, engine=engine, before=before)
+    if removed:
+        log.info("forgot %s processed update ids older than %s", removed, KEEP_PROCESSED)
