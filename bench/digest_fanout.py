@@ -52,9 +52,9 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 from telegram.request import HTTPXRequest
 
-from bot import digests
 from bot.app import build_application
 from bot.config import load_settings
+from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
 from knowledge.digests.feed import latest_revision_id
 from knowledge.digests.outbox import next_pending_at
 from knowledge.models import Entry, Subscription
@@ -231,7 +231,7 @@ def make_app(fake: FakeProcess, engine: Engine, rate: float, **kwargs: Any) -> A
         database_url="sqlite://", broadcast_rate=rate, _env_file=None,
     )  # fmt: skip
     application = build_application(settings, engine, **kwargs)
-    application.bot_data[digests.AUTOSTART] = False
+    application.bot_data[AUTOSTART] = False
     return application
 
 
@@ -252,7 +252,7 @@ async def outbox_run(
     async with application:
         idle = await idle_latency(application)
         started = time.perf_counter()
-        plan = await digests.run_due(application)
+        plan = await run_due(application)
         plan_seconds = time.perf_counter() - started
         deadline: list[float] = []
 
@@ -264,7 +264,7 @@ async def outbox_run(
             if window is not None:
                 deadline.append(first + window)
             while not stop():
-                await digests.drain_outbox(application, stop=stop)
+                await drain_outbox(application, stop=stop)
                 with session_scope(engine) as session:
                     due = next_pending_at(session=session, now=datetime.now(UTC))
                 if due is None:

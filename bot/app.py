@@ -24,12 +24,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import digests
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
-from bot.handlers import moderation, public, subscriptions
+from bot.delivery import scheduler
+from bot.handlers import digest, moderation, public, subscriptions
 from bot.logging_setup import RedactingFilter
-from bot.transport.operations import count_error, register_early, start, stop
+from bot.transport import operations
 from bot.transport.request import AiohttpRequest
 from bot.transport.updates import PerChatUpdateProcessor
 
@@ -88,12 +88,13 @@ def build_application(
     application.bot_data[DEPS_KEY] = Deps(settings=settings, engine=engine)
 
     # Group -1 runs before everything: dedupe and metrics see every update first.
-    register_early(application)
+    operations.register_early(application)
 
     # Commands. Moderation comes before public so its refusals can't be shadowed.
     moderation.register(application)
     subscriptions.register(application)
-    digests.register(application)  # /digest, before the catch-all for unknown commands
+    # /digest, before the catch-all for unknown commands
+    application.add_handler(CommandHandler("digest", digest.digest_command))
     application.add_handler(CommandHandler("start", public.start))
     application.add_handler(CommandHandler("help", public.help_command))
     application.add_handler(CommandHandler("timeline", public.timeline))
@@ -129,19 +130,19 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     """Register the command menu (admins get theirs per chat) and start scheduled work."""
     await application.bot.set_my_commands(PUBLIC_COMMANDS)
     await moderation.publish_admin_menus(application)
-    await digests.start(application)
-    await start(application)
+    await scheduler.start(application)
+    await operations.start(application)
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    await digests.stop(application)
-    await stop(application)
+    await scheduler.stop(application)
+    await operations.stop(application)
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every error with its context, tell the user politely, and ping the developer chat."""
     error = context.error
-    count_error(context.application, error)
+    operations.count_error(context.application, error)
     where: dict[str, Any] = {}
     if isinstance(update, Update):
         where["update_id"] = update.update_id

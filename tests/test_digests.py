@@ -1,6 +1,6 @@
 """Digests end to end: the change feed, planning, and delivery through the strict fake Bot API.
 
-Nothing sleeps: the scanner (`digests.run_due`) and the delivery worker (`digests.drain_outbox`)
+Nothing sleeps: the scanner (`run_due`) and the delivery worker (`drain_outbox`)
 are called directly with an injected time (`ManualClock`, whose sleeps advance it), and the
 scheduled jobs are kept off (`AUTOSTART = False`) except in the tests of the jobs themselves,
 which wait on events. DB-level and delivery tests run on SQLite and PostgreSQL.
@@ -21,7 +21,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, select
 
-from bot import digests
+from bot.delivery.budget import TokenBucket
+from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due, state_of
+from bot.delivery.worker import BACKOFF_CAP, GROUP_INTERVAL, MAX_ATTEMPTS, PRIVATE_INTERVAL
 from knowledge.digests import feed as changes
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import LEASE, claim
@@ -30,6 +32,7 @@ from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry, Subscription
 from knowledge.storage.database import make_engine, session_scope
 from knowledge.write.curation import Author, create_entry, retract_entry, undo_last, update_entry
+from tests.clock import ManualClock
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.harness import BotHarness
@@ -53,7 +56,7 @@ async def manual_bot(
 ) -> AsyncIterator[BotHarness]:
     """The real application; the digest jobs stay off unless `autostart`."""
     harness = BotHarness(fake, engine, admin_ids={OWNER_ID}, **settings)
-    harness.app.bot_data[digests.AUTOSTART] = autostart
+    harness.app.bot_data[AUTOSTART] = autostart
     async with harness:
         yield harness
 
@@ -244,10 +247,10 @@ async def test_digest_with_all_sections_is_sent_once(fake_api: FakeBotAPI, engin
         edit(engine, "vilnius-summit-2023", title="Vilnius summit closes")
         retract(engine, "analysts-see-incremental-integration", "misattributed <quote>")
         when = due_time(engine, USER_ID)
-        clock = digests.ManualClock(when)
-        report = await digests.run_due(bot.app, now=when)
+        clock = ManualClock(when)
+        report = await run_due(bot.app, now=when)
         assert report.digests == 1
-        drained = await digests.drain_outbox(bot.app, clock=clock)
+        drained = await drain_outbox(bot.app, clock=clock)
         assert drained.delivered == 1
         [digest] = digests_to(fake_api, USER_ID)
         text = digest.plain
@@ -256,8 +259,8 @@ async def test_digest_with_all_sections_is_sent_once(fake_api: FakeBotAPI, engin
         assert "🗑 Retracted (1)" in text and "Retracted: misattributed <quote>" in text
         assert digest.parse_mode == "HTML"
         # The same time again (a second scan, a restart): nothing is planned or sent twice.
-        assert (await digests.run_due(bot.app, now=when)).digests == 0
-        assert (await digests.drain_outbox(bot.app, clock=clock)).delivered == 0
+        assert (await run_due(bot.app, now=when)).digests == 0
+        assert (await drain_outbox(bot.app, clock=clock)).delivered == 0
         assert len(digests_to(fake_api, USER_ID)) == 1
         saved = subscription(engine, USER_ID)
         assert saved.cursor == cursor_now(engine)
@@ -268,8 +271,8 @@ async def test_no_change_no_digest(fake_api: FakeBotAPI, engine: Engine) -> None
     async with manual_bot(fake_api, engine) as bot:
         await subscribe(bot, USER_ID, "daily 07:30 Europe/Kyiv")
         when = due_time(engine, USER_ID)
-        report = await digests.run_due(bot.app, now=when)
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        report = await run_due(bot.app, now=when)
+        await drain_outbox(bot.app, clock=ManualClock(when))
     assert report.considered == 1 and report.digests == 0
     assert digests_to(fake_api, USER_ID) == [] and deliveries(engine) == []
     assert as_utc(subscription(engine, USER_ID).next_due_at or when) > when
@@ -285,15 +288,15 @@ async def test_filters_choose_what_each_subscriber_gets(
         await subscribe(bot, everything)
         edit(engine, "western-sanctions-on-russia", summary="Sanctions were widened again.")
         when = due_time(engine, everything)
-        await digests.run_due(bot.app, now=when)
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        await run_due(bot.app, now=when)
+        await drain_outbox(bot.app, clock=ManualClock(when))
         assert len(digests_to(fake_api, by_topic)) == 1
         assert "topic: sanctions" in digests_to(fake_api, by_topic)[0].plain
         assert digests_to(fake_api, by_actor) == []
         edit(engine, "andriy-yermak", "actor", role="Former head of the presidential office")
         later = when + DAY
-        await digests.run_due(bot.app, now=later)
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(later))
+        await run_due(bot.app, now=later)
+        await drain_outbox(bot.app, clock=ManualClock(later))
     assert len(digests_to(fake_api, by_topic)) == 1  # nothing new about sanctions
     [actor_digest] = digests_to(fake_api, by_actor)
     assert "actor: Andriy Yermak" in actor_digest.plain
@@ -307,12 +310,12 @@ async def test_unsubscribed_chat_gets_nothing(fake_api: FakeBotAPI, engine: Engi
         await subscribe(bot, 3001)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, USER_ID)
-        await digests.run_due(bot.app, now=when)  # queued for both ...
+        await run_due(bot.app, now=when)  # queued for both ...
         await bot.send("/unsubscribe", chat_id=3001)  # ... then 3001 leaves before sending
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        await drain_outbox(bot.app, clock=ManualClock(when))
         edit(engine, "full-scale-invasion", summary="Reworded again.")
-        await digests.run_due(bot.app, now=when + DAY)
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(when + DAY))
+        await run_due(bot.app, now=when + DAY)
+        await drain_outbox(bot.app, clock=ManualClock(when + DAY))
     assert len(digests_to(fake_api, USER_ID)) == 2
     assert digests_to(fake_api, 3001) == []
     assert [d.state for d in deliveries(engine) if d.chat_id == 3001] == ["dropped"]
@@ -328,14 +331,14 @@ async def test_blocked_user_is_deactivated_and_others_still_get_it(
         fake_api.blocked_chats.add(3002)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, 3001)
-        await digests.run_due(bot.app, now=when)
-        report = await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        await run_due(bot.app, now=when)
+        report = await drain_outbox(bot.app, clock=ManualClock(when))
         assert report.delivered == 2 and report.gone == 1
         blocked = subscription(engine, 3002)
         assert not blocked.active and "blocked" in (blocked.ended_reason or "")
         edit(engine, "full-scale-invasion", summary="Reworded twice.")
-        await digests.run_due(bot.app, now=when + DAY)
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(when + DAY))
+        await run_due(bot.app, now=when + DAY)
+        await drain_outbox(bot.app, clock=ManualClock(when + DAY))
     assert len(digests_to(fake_api, 3001)) == len(digests_to(fake_api, 3003)) == 2
     # 3 confirmations, 3 tries in the first round (one refused), 2 in the second: the blocked
     # chat is not tried again.
@@ -349,11 +352,11 @@ async def test_flood_wait_pauses_only_that_chat(fake_api: FakeBotAPI, engine: En
             await subscribe(bot, chat)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, 3001)
-        await digests.run_due(bot.app, now=when)
+        await run_due(bot.app, now=when)
         fake_api.fail_next("sendMessage", 429, retry_after=30)
         calls_before = len(fake_api.calls_of("sendMessage"))
-        clock = digests.ManualClock(when)
-        report = await digests.drain_outbox(bot.app, clock=clock)
+        clock = ManualClock(when)
+        report = await drain_outbox(bot.app, clock=clock)
         flooded = next(
             c.params["chat_id"]
             for c in fake_api.calls_of("sendMessage")[calls_before:]
@@ -362,10 +365,10 @@ async def test_flood_wait_pauses_only_that_chat(fake_api: FakeBotAPI, engine: En
         assert report.flood_waits == 1 and report.delivered == 3
         assert all(len(digests_to(fake_api, c)) == (c != flooded) for c in chats)
         clock.advance(10)  # still inside retry_after: it stays paused
-        assert (await digests.drain_outbox(bot.app, clock=clock)).delivered == 0
+        assert (await drain_outbox(bot.app, clock=clock)).delivered == 0
         clock.advance(25)
-        assert (await digests.drain_outbox(bot.app, clock=clock)).delivered == 1
-        assert (await digests.drain_outbox(bot.app, clock=clock)).delivered == 0
+        assert (await drain_outbox(bot.app, clock=clock)).delivered == 1
+        assert (await drain_outbox(bot.app, clock=clock)).delivered == 0
     assert all(len(digests_to(fake_api, c)) == 1 for c in chats)
 
 
@@ -376,30 +379,30 @@ async def test_server_errors_are_retried_with_backoff_then_given_up(
         await subscribe(bot, USER_ID)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, USER_ID)
-        await digests.run_due(bot.app, now=when)
-        clock = digests.ManualClock(when)
+        await run_due(bot.app, now=when)
+        clock = ManualClock(when)
         fake_api.fail_next("sendMessage", 500, times=2)
-        assert (await digests.drain_outbox(bot.app, clock=clock)).retried == 1
+        assert (await drain_outbox(bot.app, clock=clock)).retried == 1
         clock.advance(1)  # backoff after the first failure is 2 s
-        assert (await digests.drain_outbox(bot.app, clock=clock)).retried == 0
+        assert (await drain_outbox(bot.app, clock=clock)).retried == 0
         clock.advance(1.5)
-        assert (await digests.drain_outbox(bot.app, clock=clock)).retried == 1  # 502 -> 4 s
+        assert (await drain_outbox(bot.app, clock=clock)).retried == 1  # 502 -> 4 s
         clock.advance(5)
-        assert (await digests.drain_outbox(bot.app, clock=clock)).delivered == 1
+        assert (await drain_outbox(bot.app, clock=clock)).delivered == 1
         [done] = deliveries(engine)
         assert done.state == "sent" and done.attempts == 2
         assert len(digests_to(fake_api, USER_ID)) == 1
 
         # A chat that keeps failing is given up after MAX_ATTEMPTS, not retried forever.
         edit(engine, "full-scale-invasion", summary="Reworded again.")
-        await digests.run_due(bot.app, now=clock.now() + DAY)
+        await run_due(bot.app, now=clock.now() + DAY)
         clock.advance(DAY.total_seconds() + 1)
-        fake_api.fail_next("sendMessage", 502, times=digests.MAX_ATTEMPTS)
-        for _ in range(digests.MAX_ATTEMPTS):
-            await digests.drain_outbox(bot.app, clock=clock)
-            clock.advance(digests.BACKOFF_CAP)
+        fake_api.fail_next("sendMessage", 502, times=MAX_ATTEMPTS)
+        for _ in range(MAX_ATTEMPTS):
+            await drain_outbox(bot.app, clock=clock)
+            clock.advance(BACKOFF_CAP)
     assert deliveries(engine)[-1].state == "failed"
-    assert deliveries(engine)[-1].attempts == digests.MAX_ATTEMPTS
+    assert deliveries(engine)[-1].attempts == MAX_ATTEMPTS
     assert len(digests_to(fake_api, USER_ID)) == 1
 
 
@@ -414,8 +417,8 @@ async def test_group_upgraded_to_supergroup_is_followed(
         fake_api.migrated_chats[group] = supergroup
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, group)
-        await digests.run_due(bot.app, now=when)
-        report = await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        await run_due(bot.app, now=when)
+        report = await drain_outbox(bot.app, clock=ManualClock(when))
     assert report.migrated == 1 and report.delivered == 1
     assert len(digests_to(fake_api, supergroup)) == 1
     moved = subscription(engine, supergroup)
@@ -430,9 +433,9 @@ async def test_long_digest_is_split_into_labelled_parts(
         for n in range(45):
             new_event(engine, f"Long event {n} " + "x" * 60, summary="Words & more " * 40)
         when = due_time(engine, USER_ID)
-        await digests.run_due(bot.app, now=when)
-        clock = digests.ManualClock(when)
-        await digests.drain_outbox(bot.app, clock=clock)
+        await run_due(bot.app, now=when)
+        clock = ManualClock(when)
+        await drain_outbox(bot.app, clock=clock)
     [delivery] = deliveries(engine)
     parts = fake_api.messages_to(USER_ID)[-delivery.parts :]
     assert delivery.parts >= 2 and delivery.parts_sent == delivery.parts
@@ -440,7 +443,7 @@ async def test_long_digest_is_split_into_labelled_parts(
     assert [p.plain.split("\n", 1)[0] for p in parts] == [
         f"part {i}/{delivery.parts}" for i in range(1, delivery.parts + 1)
     ]
-    assert clock.elapsed >= digests.PRIVATE_INTERVAL * (delivery.parts - 1)  # paced per chat
+    assert clock.elapsed >= PRIVATE_INTERVAL * (delivery.parts - 1)  # paced per chat
 
 
 async def test_instant_digest_waits_for_a_quiet_moment(
@@ -452,10 +455,10 @@ async def test_instant_digest_waits_for_a_quiet_moment(
             edit(engine, "full-scale-invasion", summary=f"Reworded {n}.")
         edit(engine, "vilnius-summit-2023", summary="Another change.")
         now = datetime.now(UTC)
-        assert (await digests.run_due(bot.app, now=now + timedelta(seconds=20))).digests == 0
-        assert (await digests.run_due(bot.app, now=now + timedelta(seconds=61))).digests == 1
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock(now))
-        assert (await digests.run_due(bot.app, now=now + timedelta(seconds=200))).digests == 0
+        assert (await run_due(bot.app, now=now + timedelta(seconds=20))).digests == 0
+        assert (await run_due(bot.app, now=now + timedelta(seconds=61))).digests == 1
+        await drain_outbox(bot.app, clock=ManualClock(now))
+        assert (await run_due(bot.app, now=now + timedelta(seconds=200))).digests == 0
     [digest] = digests_to(fake_api, USER_ID)
     assert "✏️ Updated (2)" in digest.plain and "Reworded 2." in digest.plain
 
@@ -469,19 +472,19 @@ async def test_killed_process_mid_delivery_resumes_without_losing_anyone(
             await subscribe(bot, chat)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, 3001)
-        await digests.run_due(bot.app, now=when)
+        await run_due(bot.app, now=when)
         # Worker A claims three deliveries, sends one of them, and dies before recording it.
         with session_scope(engine) as session:
             held = claim(session=session, worker="worker-A", now=when, limit=3)
         in_flight = held[0]
         await bot.app.bot.send_message(in_flight.chat_id, in_flight.texts[0])
         # Worker B, started before A's lease ran out, sends only what nobody holds.
-        clock = digests.ManualClock(when + timedelta(seconds=5))
-        report = await digests.drain_outbox(bot.app, clock=clock, worker_id="worker-B")
+        clock = ManualClock(when + timedelta(seconds=5))
+        report = await drain_outbox(bot.app, clock=clock, worker_id="worker-B")
         assert report.delivered == len(chats) - 3 and report.requeued == 0
         # After the lease, A's claims are taken back and delivered.
         clock.advance(LEASE.total_seconds())
-        report = await digests.drain_outbox(bot.app, clock=clock, worker_id="worker-B")
+        report = await drain_outbox(bot.app, clock=clock, worker_id="worker-B")
         assert report.requeued == 3 and report.delivered == 3
     received = Counter(m.chat_id for m in fake_api.sent if is_digest(m))
     assert received == {c: 2 if c == in_flight.chat_id else 1 for c in chats}
@@ -508,7 +511,7 @@ async def test_moderators_preview_and_send(fake_api: FakeBotAPI, engine: Engine)
         assert deliveries(engine) == []  # a preview writes nothing
         sent = await bot.send("/digest send", chat_id=OWNER_ID)
         assert "Queued 2 digests" in sent[-1].plain  # 3001 and the owner; 3002 filters it out
-        await digests.drain_outbox(bot.app, clock=digests.ManualClock())
+        await drain_outbox(bot.app, clock=ManualClock())
     assert len(digests_to(fake_api, 3001)) == 1 and digests_to(fake_api, 3002) == []
     assert subscription(engine, 3002).cursor == cursor_now(engine)
 
@@ -525,7 +528,7 @@ async def test_catch_up_after_downtime_sends_once(fake_api: FakeBotAPI, engine: 
         session.add(saved)
     for _restart in range(2):  # the first start catches up; the second finds nothing to do
         async with manual_bot(fake_api, engine, autostart=True) as bot:
-            state = digests.state_of(bot.app)
+            state = state_of(bot.app)
             await state.wait_until(
                 lambda s: s.scans >= 1 and s.last_drain is not None and not s.draining,
                 timeout=10,
@@ -560,14 +563,10 @@ async def test_two_processes_on_postgres_deliver_each_digest_once(
                 await subscribe(first, chat)
             edit(engine, "full-scale-invasion", summary="Reworded.")
             when = due_time(engine, chats[0])
-            await digests.run_due(first.app, now=when)
+            await run_due(first.app, now=when)
             a, b = await asyncio.gather(
-                digests.drain_outbox(
-                    first.app, clock=digests.ManualClock(when), worker_id="process-A"
-                ),
-                digests.drain_outbox(
-                    second.app, clock=digests.ManualClock(when), worker_id="process-B"
-                ),
+                drain_outbox(first.app, clock=ManualClock(when), worker_id="process-A"),
+                drain_outbox(second.app, clock=ManualClock(when), worker_id="process-B"),
             )
     finally:
         second_engine.dispose()
@@ -598,8 +597,8 @@ def test_scheduler_lock_is_held_by_one_process(backend: str, db_url: str, engine
 
 
 async def test_token_bucket_holds_the_rate() -> None:
-    clock = digests.ManualClock()
-    bucket = digests.TokenBucket(30, clock)
+    clock = ManualClock()
+    bucket = TokenBucket(30, clock)
     for _ in range(301):
         await bucket.acquire()
     assert 9.9 <= clock.elapsed <= 10.1  # 300 after the first, at 30 a second
@@ -615,9 +614,9 @@ async def test_groups_get_at_most_twenty_messages_a_minute(
         for n in range(45):
             new_event(engine, f"Long event {n} " + "x" * 60, summary="Words & more " * 40)
         when = due_time(engine, group)
-        await digests.run_due(bot.app, now=when)
-        clock = digests.ManualClock(when)
-        await digests.drain_outbox(bot.app, clock=clock)
+        await run_due(bot.app, now=when)
+        clock = ManualClock(when)
+        await drain_outbox(bot.app, clock=clock)
     [delivery] = deliveries(engine)
     assert delivery.parts >= 3 and delivery.state == "sent"
-    assert clock.elapsed >= digests.GROUP_INTERVAL * (delivery.parts - 1)
+    assert clock.elapsed >= GROUP_INTERVAL * (delivery.parts - 1)

@@ -1,4 +1,4 @@
-"""The digest sender's fast path: `digests.send_html`, and claiming the next batch while the
+"""The digest sender's fast path: `send_html`, and claiming the next batch while the
 current one goes out. (tests/test_digests.py covers delivery end to end: 429, 5xx, 403,
 migration, crash-resume, two processes.) Nothing sleeps: `ManualClock` as there.
 """
@@ -17,13 +17,15 @@ from sqlmodel import select
 from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter
 
-from bot import digests
+from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
+from bot.transport.send import send_html
 from knowledge.digests.outbox import counts
 from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
 from knowledge.models import Delivery, Entry
 from knowledge.storage.database import session_scope
 from knowledge.write.curation import Author, update_entry
+from tests.clock import ManualClock
 from tests.conftest import MODERATOR_ID
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import BotHarness
@@ -43,7 +45,7 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 @asynccontextmanager
 async def manual_bot(fake: FakeBotAPI, engine: Engine, **settings: Any) -> AsyncIterator[Any]:
     harness = BotHarness(fake, engine, **settings)
-    harness.app.bot_data[digests.AUTOSTART] = False
+    harness.app.bot_data[AUTOSTART] = False
     async with harness:
         yield harness
 
@@ -53,8 +55,8 @@ async def test_send_html_sends_what_send_message_sent(
 ) -> None:
     async with manual_bot(fake_api, engine) as bot:
         await bot.app.bot.send_message(7001, TEXT, parse_mode=ParseMode.HTML)
-        message_id = await digests.send_html(bot.app.bot, 7001, TEXT)
-        await digests.send_html(bot.app.bot, 7001, TEXT, paid=True)
+        message_id = await send_html(bot.app.bot, 7001, TEXT)
+        await send_html(bot.app.bot, 7001, TEXT, paid=True)
     before, after, paid = fake_api.calls_of("sendMessage")[-3:]
     assert after.params == before.params  # HTML, no link preview (the bot's defaults)
     assert paid.params == before.params | {"allow_paid_broadcast": True}
@@ -68,15 +70,15 @@ async def test_send_html_raises_what_send_message_raises(
     async with manual_bot(fake_api, engine) as bot:
         fake_api.fail_next("sendMessage", 429, retry_after=4)
         with pytest.raises(RetryAfter) as flood:
-            await digests.send_html(bot.app.bot, 7001, TEXT)
+            await send_html(bot.app.bot, 7001, TEXT)
         assert flood.value.retry_after == timedelta(seconds=4)
         fake_api.migrated_chats[-4001] = -1001000000099
         with pytest.raises(ChatMigrated) as moved:
-            await digests.send_html(bot.app.bot, -4001, TEXT)
+            await send_html(bot.app.bot, -4001, TEXT)
         assert moved.value.new_chat_id == -1001000000099
         fake_api.blocked_chats.add(7002)
         with pytest.raises(Forbidden):
-            await digests.send_html(bot.app.bot, 7002, TEXT)
+            await send_html(bot.app.bot, 7002, TEXT)
 
 
 async def plan(bot: BotHarness, engine: Engine) -> Any:
@@ -92,7 +94,7 @@ async def plan(bot: BotHarness, engine: Engine) -> Any:
         due = get_subscription(session=session, chat_id=CHATS[0])
         assert due is not None and due.next_due_at is not None
         when = as_utc(due.next_due_at) + timedelta(seconds=1)
-    assert (await digests.run_due(bot.app, now=when)).digests == len(CHATS)
+    assert (await run_due(bot.app, now=when)).digests == len(CHATS)
     return when
 
 
@@ -107,7 +109,7 @@ async def test_batches_claimed_while_sending_reach_everyone_once(
     # while the previous batch was still being sent.
     async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
         when = await plan(bot, engine)
-        report = await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+        report = await drain_outbox(bot.app, clock=ManualClock(when))
     assert report.delivered == len(CHATS)
     assert received(fake_api) == dict.fromkeys(CHATS, 1)
     with session_scope(engine) as session:
@@ -121,14 +123,14 @@ async def test_stopping_mid_drain_hands_back_the_batch_claimed_ahead(
 ) -> None:
     async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
         when = await plan(bot, engine)
-        clock = digests.ManualClock(when)
-        first = await digests.drain_outbox(
+        clock = ManualClock(when)
+        first = await drain_outbox(
             bot.app, clock=clock, stop=lambda: sum(received(fake_api).values()) >= 8
         )
         with session_scope(engine) as session:
             states = counts(session=session)
         assert first.delivered == states["sent"] >= 8
         assert "claimed" not in states  # nothing held: neither the batch nor the one ahead
-        rest = await digests.drain_outbox(bot.app, clock=clock)
+        rest = await drain_outbox(bot.app, clock=clock)
     assert first.delivered + rest.delivered == len(CHATS)
     assert received(fake_api) == dict.fromkeys(CHATS, 1)

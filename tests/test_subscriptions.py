@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot import digests
+from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
 from knowledge.digests.feed import latest_revision_id
 from knowledge.digests.schedules import Schedule, SubscriptionError, as_utc, next_due_at
 from knowledge.digests.subscriptions import (
@@ -23,6 +23,7 @@ from knowledge.digests.subscriptions import (
 from knowledge.models import AuditRecord, Entry, Moderator, Subscription
 from knowledge.storage.database import session_scope
 from knowledge.write.curation import Author, update_entry
+from tests.clock import ManualClock
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI, make_chat
 from tests.harness import BotHarness
@@ -34,7 +35,7 @@ CHANNEL = -1001000000002
 @pytest.fixture
 async def bot(fake_api: FakeBotAPI, engine: Engine) -> AsyncIterator[BotHarness]:
     harness = BotHarness(fake_api, engine, admin_ids={OWNER_ID}, default_timezone="UTC")
-    harness.app.bot_data[digests.AUTOSTART] = False
+    harness.app.bot_data[AUTOSTART] = False
     async with harness:
         yield harness
 
@@ -189,7 +190,7 @@ async def test_subscribe_confirms_without_the_backlog(
     with session_scope(engine) as session:
         assert saved.cursor == latest_revision_id(session=session)
     # The 31 imported entries are history, not news: nothing is due and nothing is sent.
-    report = await digests.run_due(bot.app, now=datetime.now(UTC) + timedelta(days=2))
+    report = await run_due(bot.app, now=datetime.now(UTC) + timedelta(days=2))
     assert report.considered == 1 and report.digests == 0
     [again] = await bot.send("/subscribe", chat_id=USER_ID)  # no arguments: shows, changes nothing
     assert "Digest settings" in again.plain
@@ -416,7 +417,7 @@ async def test_channel_digest_is_posted(
     saved = stored(engine, CHANNEL)
     assert saved is not None and saved.next_due_at is not None
     when = as_utc(saved.next_due_at) + timedelta(seconds=1)
-    await digests.run_due(bot.app, now=when)
-    await digests.drain_outbox(bot.app, clock=digests.ManualClock(when))
+    await run_due(bot.app, now=when)
+    await drain_outbox(bot.app, clock=ManualClock(when))
     [post] = fake_api.messages_to(CHANNEL)
     assert "Briefing digest" in post.plain and "Reworded." in post.plain

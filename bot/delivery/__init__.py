@@ -1,0 +1,1 @@
+"""Delivery: the digest scheduler, the outbox worker, the send budget."""
