@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 from sqlalchemy import Engine
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -27,25 +27,23 @@ from telegram.request import BaseRequest
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.delivery import scheduler
-from bot.handlers import digest, moderation, public, subscriptions
+from bot.handlers import (
+    admin,
+    curation,
+    digest,
+    guided_add,
+    public,
+    review,
+    subscriptions,
+    transfer,
+)
 from bot.logging_setup import RedactingFilter
+from bot.menus import PUBLIC_COMMANDS, publish_admin_menus
 from bot.transport import operations
 from bot.transport.request import AiohttpRequest
 from bot.transport.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
-
-PUBLIC_COMMANDS = [
-    BotCommand("timeline", "Dated events, oldest first"),
-    BotCommand("event", "One entry in full: /event 12"),
-    BotCommand("who", "People and organisations: /who Yermak"),
-    BotCommand("sources", "Where the facts come from"),
-    BotCommand("search", "Full-text search"),
-    BotCommand("subscribe", "Digests of what changed"),
-    BotCommand("unsubscribe", "Stop digests"),
-    BotCommand("subscription", "Your digest settings"),
-    BotCommand("help", "What I can do"),
-]
 
 
 def build_application(
@@ -91,7 +89,7 @@ def build_application(
     operations.register_early(application)
 
     # Commands. Moderation comes before public so its refusals can't be shadowed.
-    moderation.register(application)
+    _register_moderation(application)
     subscriptions.register(application)
     # /digest, before the catch-all for unknown commands
     application.add_handler(CommandHandler("digest", digest.digest_command))
@@ -129,7 +127,7 @@ def build_application(
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the command menu (admins get theirs per chat) and start scheduled work."""
     await application.bot.set_my_commands(PUBLIC_COMMANDS)
-    await moderation.publish_admin_menus(application)
+    await publish_admin_menus(application)
     await scheduler.start(application)
     await operations.start(application)
 
@@ -182,3 +180,45 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             await context.bot.send_message(chat_id, text)
         except Exception:
             log.warning("could not report the error to the developer chat", exc_info=True)
+
+
+def _register_moderation(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The moderation handlers; they come before the public ones, so refusals aren't shadowed."""
+    # The conversation first: while a moderator is answering /add, their text is an answer.
+    application.add_handler(guided_add.add_conversation())
+    for name, callback in (
+        ("add_event", curation.add_event),
+        ("add_actor", curation.add_actor),
+        ("add_source", curation.add_source),
+        ("edit", curation.edit),
+        ("retract", curation.retract),
+        ("history", curation.history),
+        ("undo", curation.undo),
+        ("export", transfer.export),
+        ("import", transfer.import_command),
+        ("pending", review.pending),
+        ("approve", review.approve),
+        ("reject", review.reject),
+        ("mods", admin.mods),
+        ("mod", admin.mod),
+        ("audit", admin.audit),
+        ("modhelp", admin.modhelp),
+        ("cancel", guided_add.nothing_to_cancel),
+    ):
+        application.add_handler(CommandHandler(name, callback))
+    # A file whose caption is /import: CommandHandler reads text only, not captions.
+    application.add_handler(
+        MessageHandler(
+            filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
+            transfer.import_command,
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(curation.confirm_button, pattern=r"^mc:[yn]:\d{1,12}$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(curation.history_button, pattern=r"^mh:\d{1,9}:\d{1,7}$")
+    )
+    application.add_handler(CallbackQueryHandler(guided_add.stale_add_button, pattern=r"^add:"))
+    # Group 1 runs after the public /help has answered: moderators get a second message.
+    application.add_handler(CommandHandler("help", admin.help_addition), group=1)

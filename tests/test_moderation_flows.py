@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 from telegram.ext import ConversationHandler
 
-from bot.handlers.moderation import MODERATOR_COMMANDS, OWNER_COMMANDS
+from bot.menus import MODERATOR_COMMANDS, OWNER_COMMANDS
 from knowledge.models import AuditRecord, Draft, Entry, Event, Moderator, Revision
 from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID

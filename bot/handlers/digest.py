@@ -7,10 +7,10 @@ from datetime import timedelta
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.chat import ArgumentTooLong, command_text, send
 from bot.context import db_session
 from bot.delivery.scheduler import run_due, state_of
-from bot.handlers.common import ArgumentTooLong, command_text, send
-from bot.handlers.moderation import moderator_gate
+from bot.gates import moderator_gate
 from bot.presenters import digest as render_digest
 from bot.presenters.html import Reply, esc
 from knowledge.digests.feed import cursor_before

@@ -16,8 +16,8 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 import knowledge.read.search as search_mod
+from bot.chat import argument_or_refuse, edit_or_send, send
 from bot.context import db_session, read_session
-from bot.handlers.common import argument_or_refuse, edit_or_send, send
 from bot.presenters.entries import (
     actor_card,
     actor_choices,

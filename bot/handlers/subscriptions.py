@@ -23,9 +23,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes
 
 import knowledge.digests.subscriptions as subscriptions_mod
+from bot.chat import ArgumentTooLong, command_text, send, too_long
 from bot.context import db_session, deps_of
-from bot.handlers.common import ArgumentTooLong, command_text, send, too_long
-from bot.handlers.moderation import moderator_gate
+from bot.gates import moderator_gate
 from bot.presenters import digest as render_digest
 from bot.presenters.html import Reply, clip, esc
 from knowledge.digests.schedules import SubscriptionError

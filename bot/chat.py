@@ -94,3 +94,14 @@ async def edit_or_send(update: Update, context: ContextTypes.DEFAULT_TYPE, reply
 
 def quote(text: str) -> str:
     return f"“{esc(text)}”"
+
+
+async def drop_keyboard(update: Update) -> None:
+    """Take the buttons off a question once it is answered, so it can't be answered twice."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        log.debug("could not remove the keyboard: %s", exc)

@@ -1,0 +1,137 @@
+"""Owners' and moderators' housekeeping: /mods, /mod, /audit, /modhelp."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+from telegram import Update
+
+from bot.chat import send
+from bot.commands.curation import (
+    UsageError,
+    parse_audit_count,
+)
+from bot.context import deps_of
+from bot.gates import Context, admin_args_or_empty, moderator_gate, run_admin
+from bot.menus import clear_menu, set_menu
+from bot.presenters import admin as render_admin
+from bot.presenters.html import Reply, esc
+from knowledge.storage.database import session_scope
+from knowledge.write import roles
+from knowledge.write.audit import recent_audit
+from knowledge.write.curation import Author
+from knowledge.write.moderators import (
+    add_moderator,
+    list_moderators,
+    remove_moderator,
+)
+
+
+async def mods(update: Update, context: Context) -> None:
+    owners = deps_of(context).settings.admin_ids
+
+    def work(session: Session, _author: Author) -> tuple[Reply, str]:
+        listed = list_moderators(session=session)
+        return render_admin.moderators(owners, listed), f"listed {len(listed)} moderators"
+
+    await run_admin(update, context, work)
+
+
+def _target(update: Update, args: list[str]) -> tuple[int, str] | None:
+    """Whom `/mod add|remove` means: a user id argument, or the author of the replied message."""
+    if len(args) >= 2:
+        raw = args[1].lstrip("#")
+        if raw.isdigit() and 0 < int(raw) < 10**15:
+            return int(raw), ""
+        return None
+    message = update.effective_message
+    replied = message.reply_to_message if message else None
+    if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
+        return replied.from_user.id, replied.from_user.full_name
+    return None
+
+
+async def mod(update: Update, context: Context) -> None:
+    """/mod add <user id> · /mod remove <user id> (or in reply to the user's message)."""
+    deps = deps_of(context)
+    owners = deps.settings.admin_ids
+    args = admin_args_or_empty(update).split()
+    sub = args[0].lower() if args else ""
+    target = _target(update, args)
+    changed: list[tuple[int, bool]] = []
+
+    def work(session: Session, author: Author) -> tuple[Reply, str]:
+        if sub not in ("add", "remove") or target is None:
+            raise UsageError("say add or remove, and whom", "mod")
+        user_id, name = target
+        if roles.is_owner(user_id, owners):
+            return Reply(
+                [
+                    f"{user_id} is an owner (ADMIN_IDS); owners are set in the "
+                    "configuration, not here."
+                ]
+            ), f"{sub} {user_id}: is an owner"
+        if sub == "add":
+            assert author.id is not None
+            if not add_moderator(session=session, user_id=user_id, added_by=author.id, name=name):
+                return Reply([f"{user_id} is already a moderator."]), f"add {user_id}: already"
+            changed.append((user_id, True))
+            who = f"{user_id} ({esc(name)})" if name else str(user_id)
+            return Reply(
+                [
+                    f"✅ {who} is now a moderator. Their command menu shows the "
+                    "moderator commands; /modhelp explains them."
+                ]
+            ), f"added {user_id}"
+        if not remove_moderator(session=session, user_id=user_id):
+            return Reply([f"{user_id} is not a moderator."]), f"remove {user_id}: not one"
+        changed.append((user_id, False))
+        return Reply([f"✅ {user_id} is no longer a moderator."]), f"removed {user_id}"
+
+    if await run_admin(update, context, work, owners_only=True) is None:
+        return
+    for user_id, added in changed:
+        if added:
+            await set_menu(context.bot, user_id, owner=False)
+        else:
+            await clear_menu(context.bot, user_id)
+
+
+async def audit(update: Update, context: Context) -> None:
+    text = admin_args_or_empty(update)
+
+    def work(session: Session, _author: Author) -> tuple[Reply, str]:
+        count = parse_audit_count(text)
+        records = recent_audit(session=session, limit=count)
+        return render_admin.audit(records), f"listed {len(records)} records"
+
+    await run_admin(update, context, work, owners_only=True)
+
+
+async def modhelp(update: Update, context: Context) -> None:
+    author = await moderator_gate(update, context)
+    if author is None:
+        return
+    settings = deps_of(context).settings
+    owner = roles.is_owner(author.id, settings.admin_ids)
+    await send(
+        update, context, render_admin.help_reply(owner=owner, review=settings.review_required)
+    )
+
+
+async def help_addition(update: Update, context: Context) -> None:
+    """After the public /help (group 1): moderators also get their own commands."""
+    user = update.effective_user
+    if user is None:
+        return
+    deps = deps_of(context)
+    with session_scope(deps.engine) as session:
+        allowed = roles.is_moderator(
+            session=session, user_id=user.id, owners=deps.settings.admin_ids
+        )
+    if allowed:
+        owner = roles.is_owner(user.id, deps.settings.admin_ids)
+        await send(
+            update,
+            context,
+            render_admin.help_reply(owner=owner, review=deps.settings.review_required),
+        )

@@ -1,0 +1,99 @@
+"""/export and /import: the knowledge base as a YAML file, and a file applied as a whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import Document, Update
+from telegram.error import TelegramError
+
+from bot.chat import send
+from bot.commands.curation import (
+    MAX_CHAT_IMPORT_BYTES,
+    import_change,
+)
+from bot.context import deps_of
+from bot.gates import Context, action_of, audit_action, log, moderator_gate, perform, submit_work
+from bot.presenters import admin as render_admin
+from bot.presenters.html import Reply
+from knowledge.storage.database import session_scope
+from knowledge.write.importer import export_briefing
+from knowledge.write.records import CurationError
+
+IMPORT_HOW = (
+    "Send a YAML file (as exported by /export) with the caption <code>/import</code>, "
+    "or reply <code>/import</code> to a message that has one."
+)
+
+
+async def export(update: Update, context: Context) -> None:
+    author = await moderator_gate(update, context)
+    chat = update.effective_chat
+    if author is None or chat is None:
+        return
+    deps = deps_of(context)
+    with session_scope(deps.engine) as session:
+        text = export_briefing(session)
+    data = text.encode("utf-8")
+    name = f"briefing-export-{datetime.now(UTC):%Y%m%d-%H%M}.yaml"
+    try:
+        await context.bot.send_document(
+            chat.id,
+            document=data,
+            filename=name,
+            caption=f"The knowledge base as YAML ({len(data):,} bytes). Send it back with the "
+            "caption /import to load it.",
+        )
+    finally:
+        assert author.id is not None
+        audit_action(deps, author.id, action_of(update), f"ok: sent {name} ({len(data)} bytes)")
+
+
+def _document_of(update: Update) -> Document | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    if message.document is not None:
+        return message.document
+    replied = message.reply_to_message
+    return replied.document if replied is not None else None
+
+
+async def import_command(update: Update, context: Context) -> None:
+    """A YAML file with the caption /import, or /import in reply to one."""
+    author = await moderator_gate(update, context)
+    if author is None:
+        return
+    deps = deps_of(context)
+    document = _document_of(update)
+    if document is None:
+        assert author.id is not None
+        audit_action(deps, author.id, action_of(update), "usage: no file")
+        await send(update, context, Reply([IMPORT_HOW]))
+        return
+    name = document.file_name or "import.yaml"
+    try:
+        data = await _download(context, document, name)
+    except CurationError as exc:
+        assert author.id is not None
+        audit_action(deps, author.id, action_of(update), f"invalid: {exc}")
+        await send(update, context, render_admin.problem(exc))
+        return
+    work = submit_work(lambda _s: import_change(name, data), deps.settings.review_required)
+    await send(update, context, perform(deps, update, author, work))
+
+
+async def _download(context: Context, document: Document, name: str) -> bytes:
+    limit = MAX_CHAT_IMPORT_BYTES
+    if document.file_size is not None and document.file_size > limit:
+        # Refused before downloading: the size is in the message already.
+        raise CurationError(
+            f"{name} is {document.file_size:,} bytes; files sent in chat may be "
+            f"up to {limit // 1_000_000} MB"
+        )
+    try:
+        file = await context.bot.get_file(document.file_id)
+        return bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("could not download %s: %s", name, exc)
+        raise CurationError(f"I could not download {name}; please send it again") from None
