@@ -1,13 +1,14 @@
-"""What every handler needs, kept in `application.bot_data` under one typed key."""
+"""What every handler needs: settings and engine in `bot_data`, and units of work off the loop."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 from telegram.ext import Application, ContextTypes
 
@@ -15,6 +16,7 @@ from bot.config import Settings
 from knowledge.storage.database import read_scope, session_scope
 
 DEPS_KEY = "briefing_deps"
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,15 +32,30 @@ def deps_of(
     return data[DEPS_KEY]  # type: ignore[no-any-return]
 
 
-@asynccontextmanager
-async def db_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Session]:
-    """One database session for one update: committed when the handler succeeds."""
-    with session_scope(deps_of(context).engine) as session:
-        yield session
+async def run_db(
+    context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any],
+    work: Callable[[Session], T],
+    *,
+    write: bool = False,
+) -> T:
+    """Run one unit of work — open a session, `work(session)`, commit — on a worker thread.
+
+    The event loop only waits: a slow query or a held write lock delays this update alone,
+    never the other chats, the webhook or /healthz. `write=False` reads without taking
+    SQLite's write lock; a unit that may write must say `write=True`.
+    """
+    engine = deps_of(context).engine
+    return await in_thread(engine, unit_of_work, engine, work, write)
 
 
-@asynccontextmanager
-async def read_session(context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Session]:
-    """One database session for an update that only reads (no write lock on SQLite)."""
-    with read_scope(deps_of(context).engine) as session:
-        yield session
+def unit_of_work(engine: Engine, work: Callable[[Session], T], write: bool) -> T:
+    with (session_scope if write else read_scope)(engine) as session:
+        return work(session)
+
+
+async def in_thread(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`, blocking database work, in a worker thread. An in-memory SQLite
+    (one shared connection) stays on the loop: two threads must not use it at once."""
+    if isinstance(engine.pool, StaticPool):
+        return fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)

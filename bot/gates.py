@@ -18,6 +18,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot.answers import entry_reply
 from bot.chat import ArgumentTooLong, command_text, send
 from bot.context import Deps, deps_of
 from bot.presenters import admin as render_admin
@@ -171,7 +172,7 @@ def submit_work(
             author=author,
             review=review,
             confirmed=confirmed,
-            preview=render_admin.entry_card,
+            preview=entry_reply,
         )
         return render_admin.outcome(result), audit_line(result)
 

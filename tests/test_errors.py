@@ -22,7 +22,7 @@ async def test_handler_error_is_reported_not_swallowed(
     def boom(**_kwargs: object) -> None:
         raise RuntimeError(f"the <timeline> & its index are broken ({fake_api.token})")
 
-    monkeypatch.setattr("bot.handlers.public.timeline_page", boom)
+    monkeypatch.setattr("bot.answers.timeline_page", boom)
     async with BotHarness(fake_api, engine, developer_chat_id=DEVELOPER_CHAT) as bot:
         with caplog.at_level(logging.ERROR, logger="bot.app"):
             [apology] = await bot.send("/timeline", chat_id=555)

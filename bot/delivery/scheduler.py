@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Engine
 from telegram.ext import Application, ContextTypes
 
-from bot.context import deps_of
+from bot.context import deps_of, in_thread
 from bot.delivery.budget import Clock
-from bot.delivery.worker import DeliveryWorker, DrainReport, _in_thread, _process_worker_id
+from bot.delivery.worker import DeliveryWorker, DrainReport, _process_worker_id
 from bot.presenters import digest as render_digest
 from bot.transport.operations import record_delivery
 from knowledge.digests.leader import SchedulerLock
@@ -117,7 +117,7 @@ async def run_due(
     state = state_of(application)
     when = now or state.clock.now()
     async with state.plan_lock:  # one planner per process; other processes: SKIP LOCKED
-        report = await _in_thread(
+        report = await in_thread(
             state.engine, plan_digests, state.engine, now=when, render=render_digest.digest,
             debounce_seconds=state.debounce, force=force,
         )  # fmt: skip
@@ -174,7 +174,7 @@ async def _scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     application = context.application
     state = state_of(application)
     try:
-        if await _in_thread(state.engine, _leading, state):
+        if await in_thread(state.engine, _leading, state):
             await run_due(application)
             wake(application)  # also picks up deliveries other processes queued
     except Exception:
@@ -194,7 +194,7 @@ async def _deliver_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         while application.running:
             state.again = False
-            if not await _in_thread(state.engine, _leading, state):
+            if not await in_thread(state.engine, _leading, state):
                 break
             await drain_outbox(application, stop=lambda: not application.running)
             if not state.again:
@@ -204,7 +204,7 @@ async def _deliver_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     finally:
         state.draining = False
         if application.running and state.lock is not None and state.lock.held:
-            delay = await _in_thread(state.engine, _next_delay, state)
+            delay = await in_thread(state.engine, _next_delay, state)
             _schedule_delivery(application, delay)
 
 
@@ -267,4 +267,4 @@ async def stop(application: App) -> None:
     application stop, finished its in-flight sends and handed the rest back to the queue.)"""
     state = application.bot_data.get(STATE_KEY)
     if isinstance(state, DigestState) and state.lock is not None:
-        await _in_thread(state.engine, state.lock.release)
+        await in_thread(state.engine, state.lock.release)

@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 from sqlalchemy import Engine
-from sqlalchemy.pool import StaticPool
 from telegram import Bot
 from telegram.constants import ChatType
 from telegram.error import (
@@ -42,6 +41,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.context import in_thread
 from bot.delivery.budget import Clock, TokenBucket
 from bot.transport.send import send_html
 from knowledge.digests.outbox import (
@@ -95,14 +95,6 @@ _CHAT_GONE = (
     "user is deactivated",
     "peer_id_invalid",
 )
-
-
-async def _in_thread(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking database work in a thread (an in-memory SQLite, one shared connection,
-    stays on the loop: two threads must not use that connection at once)."""
-    if isinstance(engine.pool, StaticPool):
-        return fn(*args, **kwargs)
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _process_worker_id() -> str:
@@ -224,7 +216,7 @@ class DeliveryWorker:
                 await asyncio.sleep(wait)
             batch, self._outcomes = self._outcomes, []
             try:
-                await _in_thread(self.engine, self._apply, batch)
+                await in_thread(self.engine, self._apply, batch)
                 self._flushed_at = loop.time()
                 failures = 0
             except Exception:
@@ -293,7 +285,7 @@ class DeliveryWorker:
             self._record(self._outcome(job, "release", not_before=wait, error=f"429: {exc}"))
         except ChatMigrated as exc:
             new_chat_id = int(exc.new_chat_id)
-            if await _in_thread(self.engine, self._migrate, job, new_chat_id):
+            if await in_thread(self.engine, self._migrate, job, new_chat_id):
                 self.report.migrated += 1
                 log.info("chat %s became %s; following it", job.chat_id, new_chat_id)
                 job.chat_id, job.chat_type = new_chat_id, ChatType.SUPERGROUP
@@ -360,7 +352,7 @@ class DeliveryWorker:
         Deliveries put back for later (429, backoff) are left for a later drain.
         """
         self.report = DrainReport()
-        self.report.requeued = await _in_thread(self.engine, self._requeue)
+        self.report.requeued = await in_thread(self.engine, self._requeue)
         now = self.clock.monotonic()
         self.chat_next = {chat: at for chat, at in self.chat_next.items() if at > now}
         watcher = asyncio.create_task(self._watch_loop())
@@ -380,7 +372,7 @@ class DeliveryWorker:
                 exhausted = not self._take(await claiming)
                 claiming = None
             if claiming is None and not exhausted and len(self._heap) < self.batch // 2:
-                claiming = asyncio.create_task(_in_thread(self.engine, self._claim, self.batch))
+                claiming = asyncio.create_task(in_thread(self.engine, self._claim, self.batch))
                 continue
             if not self._heap:
                 if inflight:

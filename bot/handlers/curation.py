@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.error import BadRequest
 
 import knowledge.write.history as history_mod
+from bot.answers import entry_reply
 from bot.chat import ArgumentTooLong, drop_keyboard, send
 from bot.commands.curation import (
     parse_add_actor,
@@ -137,9 +138,7 @@ async def confirm_button(update: Update, context: Context) -> None:
             cancel_draft(session, draft_id, user=author)
             answered.append(True)
             return Reply(["Cancelled. Nothing was saved."]), f"cancelled draft {draft_id}"
-        result = confirm_draft(
-            session, draft_id, user=author, review=review, preview=render_admin.entry_card
-        )
+        result = confirm_draft(session, draft_id, user=author, review=review, preview=entry_reply)
         answered.append(True)
         return render_admin.outcome(result), audit_line(result)
 

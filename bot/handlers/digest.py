@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.chat import ArgumentTooLong, command_text, send
-from bot.context import db_session
+from bot.context import run_db
 from bot.delivery.scheduler import run_due, state_of
 from bot.gates import moderator_gate
 from bot.presenters import digest as render_digest
@@ -17,7 +19,6 @@ from knowledge.digests.feed import cursor_before
 from knowledge.digests.planning import preview
 from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
-from knowledge.storage.database import session_scope
 from knowledge.write.audit import record_audit
 
 PREVIEW_DAYS = 7  # /digest preview without a subscription covers the last week
@@ -39,16 +40,21 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     except ArgumentTooLong:
         action = "?"
     if action == "preview":
-        await send(update, context, _preview(context, author.id))
+        await send(
+            update,
+            context,
+            await run_db(context, partial(_preview, context, author.id), write=True),
+        )
     elif action == "send":
         report = await run_due(context.application, force=True)
-        async with db_session(context) as session:
-            record_audit(
-                session=session,
-                user_id=author.id,
-                command="/digest send",
-                outcome=f"{report.digests} digests queued",
-            )
+        outcome = f"{report.digests} digests queued"
+        await run_db(
+            context,
+            lambda session: record_audit(
+                session=session, user_id=author.id, command="/digest send", outcome=outcome
+            ),
+            write=True,
+        )
         lines = [f"📬 Queued {report.digests} digest{'s' if report.digests != 1 else ''}."]
         if report.nothing_new:
             lines.append(f"{report.nothing_new} subscribers had nothing new for their filter.")
@@ -59,17 +65,16 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await send(update, context, Reply([USAGE]))
 
 
-def _preview(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Reply:
+def _preview(context: ContextTypes.DEFAULT_TYPE, user_id: int, session: Session) -> Reply:
     state = state_of(context.application)
-    with session_scope(state.engine) as session:
-        subscription = get_subscription(session=session, chat_id=user_id)
-        if subscription is not None and not subscription.active:
-            subscription = None
-        since = 0
-        if subscription is None:
-            week_ago = state.clock.now() - timedelta(days=PREVIEW_DAYS)
-            since = cursor_before(session=session, moment=as_utc(week_ago))
-        feed, label = preview(session=session, subscription=subscription, since=since)
+    subscription = get_subscription(session=session, chat_id=user_id)
+    if subscription is not None and not subscription.active:
+        subscription = None
+    since = 0
+    if subscription is None:
+        week_ago = state.clock.now() - timedelta(days=PREVIEW_DAYS)
+        since = cursor_before(session=session, moment=as_utc(week_ago))
+    feed, label = preview(session=session, subscription=subscription, since=since)
     if subscription is None:
         intro = (
             f"You have no subscription, so this shows the last {PREVIEW_DAYS} days "

@@ -16,6 +16,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.answers import entry_reply
 from bot.chat import drop_keyboard, send
 from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
 from bot.context import deps_of
@@ -167,7 +168,7 @@ async def _preview(update: Update, context: Context, author: Author, flow: dict[
         with session_scope(deps_of(context).engine) as session:
             with trial(session, change, author=author) as applied:
                 assert applied.entry_id is not None
-                card = render_admin.entry_card(session, applied.entry_id)
+                card = entry_reply(session, applied.entry_id)
                 duplicate = applied.duplicate_of
             session.rollback()  # nothing of the trial may outlive the preview
     except CurationError as exc:

@@ -6,6 +6,7 @@ from sqlmodel import Session
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.answers import entry_reply
 from bot.commands.curation import (
     parse_draft_id,
     parse_reject,
@@ -35,7 +36,7 @@ async def approve(update: Update, context: Context) -> None:
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         draft_id = parse_draft_id(text, "approve")
-        result = approve_draft(session, draft_id, approver=author, preview=render_admin.entry_card)
+        result = approve_draft(session, draft_id, approver=author, preview=entry_reply)
         assert result.draft is not None
         where = f" as #{result.entry_id}" if result.entry_id else ""
         notices.append(

@@ -24,7 +24,7 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Context
 
 import knowledge.digests.subscriptions as subscriptions_mod
 from bot.chat import ArgumentTooLong, command_text, send, too_long
-from bot.context import db_session, deps_of
+from bot.context import deps_of, run_db
 from bot.gates import moderator_gate
 from bot.presenters import digest as render_digest
 from bot.presenters.html import Reply, clip, esc
@@ -86,10 +86,13 @@ async def bot_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         reason = "the bot may no longer post in the channel"
     else:
         return  # added, promoted, or a change that leaves it able to post
-    async with db_session(context) as session:
-        ended = subscriptions_mod.unsubscribe(
+    ended = await run_db(
+        context,
+        lambda session: subscriptions_mod.unsubscribe(
             session=session, chat_id=change.chat.id, now=utcnow(), reason=reason
-        )
+        ),
+        write=True,
+    )
     if ended:
         log.info("digests to chat %s stopped: %s", change.chat.id, reason)
 
@@ -132,21 +135,23 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(update, context, Reply([esc(ADMINS_ONLY)]))
         return
     settings = deps_of(context).settings
+
+    def work(session: Session) -> Reply:
+        existing = get_subscription(session=session, chat_id=chat.id)
+        if not text and existing is not None and existing.active:
+            label = filter_label(session=session, subscription=existing)
+            return render_digest.subscription_card(existing, label, whose=_whose(chat))
+        request = parse_request(text, default_timezone=settings.default_timezone)
+        found, status = subscriptions_mod.subscribe(
+            session=session, chat_id=chat.id, chat_type=chat.type, request=request,
+            now=utcnow(), title=chat.title or "", username=chat.username,
+            created_by=user.id if user else None,
+        )  # fmt: skip
+        label = filter_label(session=session, subscription=found)
+        return render_digest.subscribed(found, label, status)
+
     try:
-        async with db_session(context) as session:
-            existing = get_subscription(session=session, chat_id=chat.id)
-            if not text and existing is not None and existing.active:
-                label = filter_label(session=session, subscription=existing)
-                reply = render_digest.subscription_card(existing, label, whose=_whose(chat))
-            else:
-                request = parse_request(text, default_timezone=settings.default_timezone)
-                found, status = subscriptions_mod.subscribe(
-                    session=session, chat_id=chat.id, chat_type=chat.type, request=request,
-                    now=utcnow(), title=chat.title or "", username=chat.username,
-                    created_by=user.id if user else None,
-                )  # fmt: skip
-                label = filter_label(session=session, subscription=found)
-                reply = render_digest.subscribed(found, label, status)
+        reply = await run_db(context, work, write=True)
     except SubscriptionError as exc:
         reply = Reply([esc(str(exc))])
     await send(update, context, reply)
@@ -159,8 +164,13 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not await _may_manage(context, chat, message):
         await send(update, context, Reply([esc(ADMINS_ONLY)]))
         return
-    async with db_session(context) as session:
-        stopped = subscriptions_mod.unsubscribe(session=session, chat_id=chat.id, now=utcnow())
+    stopped = await run_db(
+        context,
+        lambda session: subscriptions_mod.unsubscribe(
+            session=session, chat_id=chat.id, now=utcnow()
+        ),
+        write=True,
+    )
     if stopped:
         reply = Reply(["Unsubscribed: no more digests here. /subscribe starts them again."])
     else:
@@ -177,11 +187,13 @@ async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     if chat is None:
         return
-    async with db_session(context) as session:
+
+    def work(session: Session) -> Reply:
         found = get_subscription(session=session, chat_id=chat.id)
         label = filter_label(session=session, subscription=found) if found else ""
-        reply = render_digest.subscription_card(found, label, whose=_whose(chat))
-    await send(update, context, reply)
+        return render_digest.subscription_card(found, label, whose=_whose(chat))
+
+    await send(update, context, await run_db(context, work))
 
 
 # --- channels (moderators) --------------------------------------------------------------------
@@ -200,9 +212,8 @@ async def channels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/channels: the channels receiving digests (moderators)."""
     if not await _moderator(update, context):
         return
-    async with db_session(context) as session:
-        reply = render_digest.channels_list(list_channels(session=session))
-    await send(update, context, reply)
+    found = await run_db(context, lambda session: list_channels(session=session))
+    await send(update, context, render_digest.channels_list(found))
 
 
 async def channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -286,16 +297,19 @@ async def _channel_add(
             ]
         )
     settings = deps_of(context).settings
+
+    def work(session: Session) -> tuple[Subscription, str]:
+        request = parse_request(schedule, default_timezone=settings.default_timezone)
+        saved, status = subscriptions_mod.subscribe(
+            session=session, chat_id=found.id, chat_type=ChatType.CHANNEL, request=request,
+            now=utcnow(), title=found.title or "", username=found.username,
+            created_by=user.id,
+        )  # fmt: skip
+        _audit(session, user, f"/channel add {ref} {schedule}", f"channel {found.id} {status}")
+        return saved, filter_label(session=session, subscription=saved)
+
     try:
-        async with db_session(context) as session:
-            request = parse_request(schedule, default_timezone=settings.default_timezone)
-            saved, status = subscriptions_mod.subscribe(
-                session=session, chat_id=found.id, chat_type=ChatType.CHANNEL, request=request,
-                now=utcnow(), title=found.title or "", username=found.username,
-                created_by=user.id,
-            )  # fmt: skip
-            label = filter_label(session=session, subscription=saved)
-            _audit(session, user, f"/channel add {ref} {schedule}", f"channel {found.id} {status}")
+        saved, label = await run_db(context, work, write=True)
     except SubscriptionError as exc:
         return Reply([esc(str(exc))])
     lines = [
@@ -323,7 +337,8 @@ async def _channel_remove(
 ) -> Reply:
     user = update.effective_user
     assert user is not None
-    async with db_session(context) as session:
+
+    def work(session: Session) -> Reply:
         found = _find_channel(session, ref)
         if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
             return Reply([f"No channel {esc(ref)} gets digests. /channels lists them."])
@@ -332,7 +347,9 @@ async def _channel_remove(
         )
         _audit(session, user, f"/channel remove {ref}", f"channel {found.chat_id} removed")
         name = found.title or str(found.chat_id)
-    return Reply([f"“{esc(clip(name, 80))}” gets no more digests."])
+        return Reply([f"“{esc(clip(name, 80))}” gets no more digests."])
+
+    return await run_db(context, work, write=True)
 
 
 async def _channel_schedule(
@@ -348,26 +365,29 @@ async def _channel_schedule(
             ]
         )
     settings = deps_of(context).settings
+
+    def work(session: Session) -> Reply:
+        found = _find_channel(session, ref)
+        if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
+            return Reply(
+                [
+                    f"No channel {esc(ref)} gets digests. Add it with "
+                    f"<code>/channel add {esc(ref)}</code>."
+                ]
+            )
+        request = parse_request(schedule, default_timezone=settings.default_timezone)
+        saved, _ = subscriptions_mod.subscribe(
+            session=session, chat_id=found.chat_id, chat_type=ChatType.CHANNEL,
+            request=request, now=utcnow(), title=found.title, username=found.username,
+        )  # fmt: skip
+        label = filter_label(session=session, subscription=saved)
+        _audit(session, user, f"/channel schedule {ref} {schedule}", "schedule changed")
+        name = saved.title or str(saved.chat_id)
+        text = render_digest.schedule_text(saved)
+        filter_line = f"\nFilter: {esc(label)}" if label else ""
+        return Reply([f"✅ “{esc(clip(name, 80))}” now gets digests {esc(text)}.{filter_line}"])
+
     try:
-        async with db_session(context) as session:
-            found = _find_channel(session, ref)
-            if found is None or not found.active or found.chat_type != ChatType.CHANNEL:
-                return Reply(
-                    [
-                        f"No channel {esc(ref)} gets digests. Add it with "
-                        f"<code>/channel add {esc(ref)}</code>."
-                    ]
-                )
-            request = parse_request(schedule, default_timezone=settings.default_timezone)
-            saved, _ = subscriptions_mod.subscribe(
-                session=session, chat_id=found.chat_id, chat_type=ChatType.CHANNEL,
-                request=request, now=utcnow(), title=found.title, username=found.username,
-            )  # fmt: skip
-            label = filter_label(session=session, subscription=saved)
-            _audit(session, user, f"/channel schedule {ref} {schedule}", "schedule changed")
-            name = saved.title or str(saved.chat_id)
-            text = render_digest.schedule_text(saved)
+        return await run_db(context, work, write=True)
     except SubscriptionError as exc:
         return Reply([esc(str(exc))])
-    filter_line = f"\nFilter: {esc(label)}" if label else ""
-    return Reply([f"✅ “{esc(clip(name, 80))}” now gets digests {esc(text)}.{filter_line}"])

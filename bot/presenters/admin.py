@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
 
 from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
 from bot.commands.guided import Step
-from bot.handlers import public
 from bot.presenters.html import (
     MESSAGE_LIMIT,
     Reply,
@@ -91,11 +89,6 @@ def _when(moment: datetime) -> str:
 
 
 # --- previews ---------------------------------------------------------------------------------
-
-
-def entry_card(session: Session, entry_id: int) -> Reply:
-    """The entry as subscribers see it: the very reply /event gives."""
-    return public.entry_reply(session, entry_id)
 
 
 def with_head(head: str, card: Reply | None) -> Reply:

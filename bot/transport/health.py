@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -17,9 +17,6 @@ from tornado.netutil import bind_sockets
 
 from bot.context import deps_of
 from bot.transport.metrics import SCRAPE_TIMEOUT
-
-if TYPE_CHECKING:
-    from bot.transport.operations import Ops
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +45,17 @@ class _SingleFlight:
         return await asyncio.wait_for(asyncio.shield(self._task), timeout)
 
 
-async def health_report(state: Ops) -> tuple[bool, dict[str, Any]]:
+class HealthState(Protocol):
+    """What the health server reads of an application's operational state."""
+
+    application: Any
+    dedupe: bool
+    started_at: float
+    ping: _SingleFlight
+    scrape: _SingleFlight
+
+
+async def health_report(state: HealthState) -> tuple[bool, dict[str, Any]]:
     """What /healthz says: healthy when the database answers and the scheduler runs."""
     application = state.application
     try:
@@ -76,7 +83,7 @@ async def health_report(state: Ops) -> tuple[bool, dict[str, Any]]:
 
 
 class _HealthHandler(tornado.web.RequestHandler):
-    def initialize(self, state: Ops) -> None:
+    def initialize(self, state: HealthState) -> None:
         self.state = state
 
     async def get(self) -> None:
@@ -88,7 +95,7 @@ class _HealthHandler(tornado.web.RequestHandler):
 
 
 class _MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, state: Ops) -> None:
+    def initialize(self, state: HealthState) -> None:
         self.state = state
 
     async def get(self) -> None:
@@ -111,7 +118,7 @@ def _access_log(handler: tornado.web.RequestHandler) -> None:
 class HealthServer:
     """GET /healthz and GET /metrics on their own port, on the bot's event loop."""
 
-    def __init__(self, state: Ops) -> None:
+    def __init__(self, state: HealthState) -> None:
         routes = [
             (r"/healthz", _HealthHandler, {"state": state}),
             (r"/metrics", _MetricsHandler, {"state": state}),

@@ -9,6 +9,7 @@ from knowledge.models import (
     Actor,
     EntryKind,
     Event,
+    SavedQuery,
     Source,
 )
 from knowledge.read.views import Page, SearchResult
@@ -52,3 +53,26 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
             results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "))
     items = [results[i] for i in ids if i in results]
     return Page(items, found.total, offset, limit, found.more)
+
+
+SAVED_TEXT_LIMIT = 300  # characters of a search kept for its ◀ ▶ buttons
+
+
+def save_query(*, session: Session, text: str) -> int:
+    """An id for a search text, so paging buttons can name it within 64 bytes of callback data.
+    One row per distinct text: the same search asked again gets the same id."""
+    text = text[:SAVED_TEXT_LIMIT]
+    existing = session.exec(select(SavedQuery.id).where(SavedQuery.text == text)).first()
+    if existing is not None:
+        return existing
+    saved = SavedQuery(text=text)
+    session.add(saved)
+    session.flush()
+    assert saved.id is not None
+    return saved.id
+
+
+def saved_query(*, session: Session, query_id: int) -> str | None:
+    """The text saved under `query_id`, or None when there is none."""
+    saved = session.get(SavedQuery, query_id)
+    return saved.text if saved is not None else None

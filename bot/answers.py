@@ -1,0 +1,203 @@
+"""Readers' answers: what knowledge says, rendered. Each takes the session of one unit of work.
+
+Handlers run these through `bot.context.run_db` (off the event loop); moderators' previews use
+the same functions, so a moderator sees an entry exactly as readers will. Whole rendered
+replies are remembered until the knowledge base changes (`shelf="replies"`): the same few
+questions come back again and again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from bot.presenters.entries import (
+    actor_card,
+    actor_choices,
+    actors_overview,
+    entry_citations,
+    event_card,
+    search_page,
+    source_card,
+    sources_overview,
+)
+from bot.presenters.entries import timeline_page as render_timeline_page
+from bot.presenters.html import Reply, clip, esc
+from knowledge.models import EntryKind
+from knowledge.read.actors import actors_by_kind, find_actors
+from knowledge.read.entries import (
+    actor_detail,
+    citations_of,
+    entry_kind,
+    event_detail,
+    source_detail,
+    titles,
+)
+from knowledge.read.search import save_query, saved_query, search
+from knowledge.read.sources import find_source, source_overview
+from knowledge.read.timeline import (
+    FilterError,
+    TimelineFilter,
+    decode_filter,
+    resolve_timeline_filter,
+    timeline_page,
+)
+from knowledge.read.views import PageKey
+from knowledge.storage.cache import remembered
+
+PAGE_SIZE = 10
+SEARCH_PAGE_SIZE = 8
+SOURCES_SHOWN = 40
+INLINE_RESULTS = 10
+CLOSE_MATCH = 5  # actors scoring within this of the best match are offered as a choice
+ENTRY_ID = re.compile(r"^#?(\d{1,9})$")
+# Button data is whatever a client sends: parse it strictly; anything else is out of date.
+_TIMELINE_BUTTON = re.compile(r"tl:([a-z0-9-]{1,24}):(\d{1,7})(?::([ab0-9.]{1,24}))?")
+_SEARCH_BUTTON = re.compile(r"sr:(\d{1,9}):(\d{1,7})")
+
+
+def timeline_answer(session: Session, text: str) -> Reply:
+    """/timeline [dates | actor | topic]."""
+    try:
+        flt = resolve_timeline_filter(session=session, text=text)
+    except FilterError as exc:
+        return Reply([f"{esc(exc)}.\nTry <code>/timeline 2023</code>, "
+                      "<code>/timeline 2022-02..2023-07</code> or "
+                      "<code>/timeline Yermak</code>."])  # fmt: skip
+    return _timeline_reply(session, flt)
+
+
+def timeline_button_answer(session: Session, data: str) -> Reply | None:
+    """◀ ▶ on a timeline: `tl:<filter>:<offset>[:<page key>]`; None when out of date."""
+    match = _TIMELINE_BUTTON.fullmatch(data)
+    if match is None:
+        return None
+    key = PageKey.parse(match.group(3)) if match.group(3) else None
+    flt = decode_filter(session=session, code=match.group(1))
+    if flt is None or (match.group(3) and key is None):
+        return None
+    return _timeline_reply(session, flt, int(match.group(2)), key)
+
+
+def _timeline_reply(
+    session: Session, flt: TimelineFilter, offset: int = 0, key: PageKey | None = None
+) -> Reply:
+    def build() -> Reply:
+        page = timeline_page(session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key)
+        return render_timeline_page(page, flt.label, flt.code())
+
+    memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
+    return remembered(session, memo_key, build, shelf="replies")
+
+
+def remembered_entry(session: Session, entry_id: int) -> Reply:
+    """`entry_reply`, from the cache of rendered replies when it is there."""
+    return remembered(
+        session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
+    )
+
+
+def entry_reply(session: Session, entry_id: int) -> Reply:
+    """Any entry by id, rendered by its kind; an unknown id gets a clear answer."""
+    kind = entry_kind(session=session, entry_id=entry_id)
+    if kind == EntryKind.EVENT:
+        detail = event_detail(session=session, event_id=entry_id)
+        if detail:
+            return event_card(detail)
+    elif kind == EntryKind.ACTOR:
+        actor = actor_detail(session=session, actor_id=entry_id)
+        if actor:
+            return actor_card(actor)
+    elif kind == EntryKind.SOURCE:
+        source = source_detail(session=session, source_id=entry_id)
+        if source:
+            return source_card(source)
+    return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])
+
+
+def who_answer(session: Session, text: str) -> Reply:
+    """/who [name]: everyone by kind, one actor's card, or a choice between close matches."""
+    return remembered(session, ("who", text), lambda: _who(session, text), shelf="replies")
+
+
+def _who(session: Session, text: str) -> Reply:
+    if not text:
+        return actors_overview(actors_by_kind(session=session))
+    matches = find_actors(session=session, query=text, limit=5)
+    if not matches:
+        return Reply([f"I know nobody called “{esc(clip(text, 60))}”. "
+                      "Send /who to see everyone."])  # fmt: skip
+    top = matches[0]
+    close = [m for m in matches if top.score - m.score < CLOSE_MATCH]
+    if len(close) > 1:
+        return actor_choices(text, close)
+    detail = actor_detail(session=session, actor_id=top.id)
+    assert detail is not None
+    return actor_card(detail)
+
+
+def sources_answer(session: Session, text: str) -> Reply:
+    """/sources, /sources <entry id>, /sources <source name>."""
+    return remembered(session, ("sources", text), lambda: _sources(session, text), shelf="replies")
+
+
+def _sources(session: Session, text: str) -> Reply:
+    if not text:
+        # A large knowledge base has hundreds of sources: list the most cited, not all.
+        every = source_overview(session=session)
+        return sources_overview(every[:SOURCES_SHOWN], total=len(every))
+    match = ENTRY_ID.match(text)
+    if match:
+        entry_id = int(match.group(1))
+        kind = entry_kind(session=session, entry_id=entry_id)
+        if kind == EntryKind.SOURCE:
+            return entry_reply(session, entry_id)
+        if kind is None:
+            return Reply([f"There is no entry #{entry_id}."])
+        title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+        citations = citations_of(session=session, entry_id=entry_id)
+        return entry_citations(entry_id, title, citations)
+    source = find_source(session=session, name=text)
+    if source is None:
+        return Reply([f"No source is called “{esc(clip(text, 60))}”. "
+                      "Send /sources for the list."])  # fmt: skip
+    return entry_reply(session, source.id)
+
+
+def search_answer(session: Session, text: str) -> Reply:
+    """/search words: the first page, and the text saved for its ◀ ▶ buttons (this writes)."""
+    # Search before saving the text: a session that has written bypasses the answer cache.
+    page = search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
+    return search_page(text, save_query(session=session, text=text), page)
+
+
+def search_button_answer(session: Session, data: str) -> Reply | None:
+    """◀ ▶ on search results: `sr:<saved query id>:<offset>`; None when out of date."""
+    match = _SEARCH_BUTTON.fullmatch(data)
+    text = saved_query(session=session, query_id=int(match.group(1))) if match else None
+    if match is None or text is None:
+        return None
+    page = search(session=session, text=text, offset=int(match.group(2)), limit=SEARCH_PAGE_SIZE)
+    return search_page(text, int(match.group(1)), page)
+
+
+@dataclass(frozen=True)
+class SharedEntry:
+    """One inline result: an entry's card, ready to send into any chat."""
+
+    entry_id: int
+    title: str
+    card: Reply
+
+
+def inline_entries(session: Session, text: str) -> list[SharedEntry]:
+    """`@bot words`: the entries that match, or the first events of the timeline."""
+    if text.strip():
+        ids = [hit.id for hit in search(session=session, text=text, limit=INLINE_RESULTS).items]
+    else:
+        page = timeline_page(session=session, flt=TimelineFilter(), limit=INLINE_RESULTS)
+        ids = [line.id for line in page.items]
+    names = titles(session=session, entry_ids=ids)
+    return [SharedEntry(i, names.get(i, ""), remembered_entry(session, i)) for i in ids]
