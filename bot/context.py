@@ -53,7 +53,7 @@ def unit_of_work(engine: Engine, work: Callable[[Session], T], write: bool) -> T
         return work(session)
 
 
-async def in_thread(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def in_thread(engine: Engine, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)`, blocking database work, in a worker thread. An in-memory SQLite
     (one shared connection) stays on the loop: two threads must not use it at once."""
     if isinstance(engine.pool, StaticPool):

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 from telegram import Update
 from telegram.ext import (
@@ -20,7 +21,7 @@ from telegram.ext import (
 
 from bot.answers import entry_reply
 from bot.chat import ArgumentTooLong, command_text, send
-from bot.context import Deps, deps_of
+from bot.context import Deps, deps_of, in_thread
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
 from knowledge.storage.database import session_scope
@@ -57,10 +58,32 @@ def action_of(update: Update) -> str:
     return (message.text or message.caption or "") if message else ""
 
 
-def audit_action(deps: Deps, user_id: int, command: str, outcome: str) -> None:
-    # Its own transaction: the record stays even when the action itself was rolled back.
-    with session_scope(deps.engine) as session:
+async def audit_action(deps: Deps, user_id: int, command: str, outcome: str) -> None:
+    """Record an admin action that changed nothing, in a transaction of its own."""
+    await in_thread(deps.engine, _record, deps.engine, user_id, command, outcome)
+
+
+def _record(engine: Engine, user_id: int, command: str, outcome: str) -> None:
+    with session_scope(engine) as session:
         record_audit(session=session, user_id=user_id, command=command, outcome=outcome)
+
+
+def _allowed(engine: Engine, user_id: int, owners: frozenset[int], owners_only: bool,
+             action: str) -> bool:  # fmt: skip
+    """Whether the user may act; a refusal is recorded in the same transaction."""
+    with session_scope(engine) as session:
+        if owners_only:
+            allowed = roles.is_owner(user_id, owners)
+        else:
+            allowed = roles.is_moderator(session=session, user_id=user_id, owners=owners)
+        if not allowed:
+            record_audit(
+                session=session,
+                user_id=user_id,
+                command=action,
+                outcome=f"refused: not {'an owner' if owners_only else 'a moderator'}",
+            )
+    return allowed
 
 
 async def moderator_gate(
@@ -71,19 +94,15 @@ async def moderator_gate(
     if user is None:  # channel posts: nobody to refuse, nothing to record
         return None
     deps = deps_of(context)
-    owners = deps.settings.admin_ids
-    with session_scope(deps.engine) as session:
-        if owners_only:
-            allowed = roles.is_owner(user.id, owners)
-        else:
-            allowed = roles.is_moderator(session=session, user_id=user.id, owners=owners)
-        if not allowed:
-            record_audit(
-                session=session,
-                user_id=user.id,
-                command=action_of(update),
-                outcome=f"refused: not {'an owner' if owners_only else 'a moderator'}",
-            )
+    allowed = await in_thread(
+        deps.engine,
+        _allowed,
+        deps.engine,
+        user.id,
+        frozenset(deps.settings.admin_ids),
+        owners_only,
+        action_of(update),
+    )
     if allowed:
         return Author(user.id, user.full_name)
     log.warning(
@@ -102,20 +121,29 @@ async def moderator_gate(
     return None
 
 
-def perform(deps: Deps, update: Update, author: Author, work: Work) -> Reply:
-    """Run one unit of work in its own transaction; a CurationError rolls it back and becomes
-    a polite answer. The audit record is written whatever happens."""
-    outcome = "error"
+async def perform(deps: Deps, update: Update, author: Author, work: Work) -> Reply:
+    """Run one moderator action off the event loop: the change and its audit record commit
+    together, or neither does. A CurationError rolls the change back and becomes a polite
+    answer; that refusal (or an unexpected error) is recorded in a transaction of its own."""
+    return await in_thread(deps.engine, _perform, deps.engine, action_of(update), author, work)
+
+
+def _perform(engine: Engine, action: str, author: Author, work: Work) -> Reply:
+    assert author.id is not None
     try:
+        with session_scope(engine) as session:
+            reply, outcome = work(session, author)
+            record_audit(session=session, user_id=author.id, command=action, outcome=outcome)
+        return reply
+    except CurationError as exc:
+        _record(engine, author.id, action, f"invalid: {exc}")
+        return render_admin.problem(exc)
+    except Exception:
         try:
-            with session_scope(deps.engine) as session:
-                reply, outcome = work(session, author)
-        except CurationError as exc:
-            reply, outcome = render_admin.problem(exc), f"invalid: {exc}"
-    finally:
-        assert author.id is not None
-        audit_action(deps, author.id, action_of(update), outcome)
-    return reply
+            _record(engine, author.id, action, "error")
+        except Exception:  # the database itself may be what failed; the first error matters
+            log.warning("could not record the failed action in the audit trail", exc_info=True)
+        raise
 
 
 def admin_args(update: Update) -> str:
@@ -149,7 +177,7 @@ async def run_admin(
     author = await moderator_gate(update, context, owners_only=owners_only)
     if author is None:
         return None
-    reply = perform(deps_of(context), update, author, work)
+    reply = await perform(deps_of(context), update, author, work)
     await send(update, context, reply)
     return reply
 

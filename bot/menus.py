@@ -11,8 +11,7 @@ from telegram.ext import (
     Application,
 )
 
-from bot.context import deps_of
-from knowledge.storage.database import session_scope
+from bot.context import deps_of, run_db
 from knowledge.write.moderators import (
     moderator_ids,
 )
@@ -90,8 +89,7 @@ async def publish_admin_menus(application: App) -> None:
     """Scoped command menus for owners and moderators (everyone else sees the public menu)."""
     deps = deps_of(application)
     owners = deps.settings.admin_ids
-    with session_scope(deps.engine) as session:
-        moderators = moderator_ids(session=session)
+    moderators = await run_db(application, lambda session: moderator_ids(session=session))
     for user_id in sorted(owners):
         await set_menu(application.bot, user_id, owner=True)
     for user_id in sorted(set(moderators) - set(owners)):

@@ -10,12 +10,11 @@ from bot.commands.curation import (
     UsageError,
     parse_audit_count,
 )
-from bot.context import deps_of
+from bot.context import deps_of, run_db
 from bot.gates import Context, admin_args_or_empty, moderator_gate, run_admin
 from bot.menus import clear_menu, set_menu
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply, esc
-from knowledge.storage.database import session_scope
 from knowledge.write import roles
 from knowledge.write.audit import recent_audit
 from knowledge.write.curation import Author
@@ -124,10 +123,12 @@ async def help_addition(update: Update, context: Context) -> None:
     if user is None:
         return
     deps = deps_of(context)
-    with session_scope(deps.engine) as session:
-        allowed = roles.is_moderator(
+    allowed = await run_db(
+        context,
+        lambda session: roles.is_moderator(
             session=session, user_id=user.id, owners=deps.settings.admin_ids
-        )
+        ),
+    )
     if allowed:
         owner = roles.is_owner(user.id, deps.settings.admin_ids)
         await send(

@@ -56,7 +56,7 @@ async def _curate(
         await send(update, context, Reply(["That message is too long to read."]))
         return
     work = submit_work(lambda session: parse(session, text), deps.settings.review_required)
-    await send(update, context, perform(deps, update, author, work))
+    await send(update, context, await perform(deps, update, author, work))
 
 
 async def add_event(update: Update, context: Context) -> None:
@@ -109,7 +109,9 @@ async def history_button(update: Update, context: Context) -> None:
     if author is None:
         return
     _, raw_id, raw_offset = query.data.split(":")
-    reply = perform(deps_of(context), update, author, _history_work(int(raw_id), int(raw_offset)))
+    reply = await perform(
+        deps_of(context), update, author, _history_work(int(raw_id), int(raw_offset))
+    )
     await query.answer()
     if len(reply.parts) == 1 and query.message is not None:
         try:
@@ -142,7 +144,7 @@ async def confirm_button(update: Update, context: Context) -> None:
         answered.append(True)
         return render_admin.outcome(result), audit_line(result)
 
-    reply = perform(deps_of(context), update, author, work)
+    reply = await perform(deps_of(context), update, author, work)
     await query.answer()
     if answered:  # a refused or failed answer leaves the question open for its author
         await drop_keyboard(update)

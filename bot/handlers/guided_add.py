@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -19,7 +20,7 @@ from telegram.warnings import PTBUserWarning
 from bot.answers import entry_reply
 from bot.chat import drop_keyboard, send
 from bot.commands.guided import GUIDED_STEPS, check_step, guided_change
-from bot.context import deps_of
+from bot.context import deps_of, run_db
 from bot.gates import (
     MAX_ADMIN_ARGUMENT,
     Context,
@@ -34,7 +35,6 @@ from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
 from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
-from knowledge.storage.database import session_scope
 from knowledge.write.curation import Author
 from knowledge.write.records import CurationError
 from knowledge.write.requests import trial
@@ -80,7 +80,7 @@ async def add_start(update: Update, context: Context) -> int:
     assert author.id is not None
     deps = deps_of(context)
     if admin_args_or_empty(update):
-        audit_action(deps, author.id, action_of(update), "usage: /add takes no arguments")
+        await audit_action(deps, author.id, action_of(update), "usage: /add takes no arguments")
         await send(
             update,
             context,
@@ -94,7 +94,7 @@ async def add_start(update: Update, context: Context) -> int:
         )
         return _end_flow(context, _chat_id(update))
     _start_flow(context, _chat_id(update))
-    audit_action(deps, author.id, action_of(update), "started the guided flow")
+    await audit_action(deps, author.id, action_of(update), "started the guided flow")
     await send(update, context, render_admin.choose_kind())
     return CHOOSE_KIND
 
@@ -143,10 +143,8 @@ async def add_answer(update: Update, context: Context) -> int:
     steps = GUIDED_STEPS[kind]
     step = steps[flow["step"]]
     text = clean_input(message.text or "", MAX_ADMIN_ARGUMENT)
-    deps = deps_of(context)
     try:
-        with session_scope(deps.engine) as session:
-            value = check_step(session, kind, step, text)
+        value = await run_db(context, lambda session: check_step(session, kind, step, text))
     except CurationError as exc:
         reply = render_admin.ask(step, flow["step"] + 1, len(steps), str(exc))
         if isinstance(exc, UnknownSource):
@@ -164,13 +162,16 @@ async def add_answer(update: Update, context: Context) -> int:
 
 async def _preview(update: Update, context: Context, author: Author, flow: dict[str, Any]) -> int:
     change = guided_change(flow["kind"], flow["values"])
+
+    def tried(session: Session) -> tuple[Reply, int | None]:
+        with trial(session, change, author=author) as applied:
+            assert applied.entry_id is not None
+            card = entry_reply(session, applied.entry_id)
+        session.rollback()  # nothing of the trial may outlive the preview
+        return card, applied.duplicate_of
+
     try:
-        with session_scope(deps_of(context).engine) as session:
-            with trial(session, change, author=author) as applied:
-                assert applied.entry_id is not None
-                card = entry_reply(session, applied.entry_id)
-                duplicate = applied.duplicate_of
-            session.rollback()  # nothing of the trial may outlive the preview
+        card, duplicate = await run_db(context, tried, write=True)
     except CurationError as exc:
         await send(update, context, render_admin.problem(exc))
         await send(update, context, Reply(["Send /add to start again."]))
@@ -196,7 +197,7 @@ async def add_confirm(update: Update, context: Context) -> int:
     change = guided_change(flow["kind"], flow["values"])
     # The moderator saw any duplicate warning in the preview: confirming means "save anyway".
     work = submit_work(lambda _s: change, deps.settings.review_required, confirmed=True)
-    await send(update, context, perform(deps, update, author, work))
+    await send(update, context, await perform(deps, update, author, work))
     return _end_flow(context, chat_id)
 
 
@@ -208,7 +209,9 @@ async def add_cancel(update: Update, context: Context) -> int:
         await drop_keyboard(update)
     user = update.effective_user
     if user is not None:
-        audit_action(deps_of(context), user.id, action_of(update), "cancelled the guided flow")
+        await audit_action(
+            deps_of(context), user.id, action_of(update), "cancelled the guided flow"
+        )
     await send(update, context, Reply(["Cancelled. Nothing was saved."]))
     return _end_flow(context, _chat_id(update))
 
@@ -221,7 +224,7 @@ async def add_timeout(update: Update, context: Context) -> None:
         return
     _end_flow(context, chat.id)
     if user is not None:
-        audit_action(
+        await audit_action(
             deps_of(context),
             user.id,
             "/add (timed out)",

@@ -12,11 +12,10 @@ from bot.commands.curation import (
     MAX_CHAT_IMPORT_BYTES,
     import_change,
 )
-from bot.context import deps_of
+from bot.context import deps_of, run_db
 from bot.gates import Context, action_of, audit_action, log, moderator_gate, perform, submit_work
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
-from knowledge.storage.database import session_scope
 from knowledge.write.importer import export_briefing
 from knowledge.write.records import CurationError
 
@@ -32,8 +31,7 @@ async def export(update: Update, context: Context) -> None:
     if author is None or chat is None:
         return
     deps = deps_of(context)
-    with session_scope(deps.engine) as session:
-        text = export_briefing(session)
+    text = await run_db(context, export_briefing)
     data = text.encode("utf-8")
     name = f"briefing-export-{datetime.now(UTC):%Y%m%d-%H%M}.yaml"
     try:
@@ -46,7 +44,9 @@ async def export(update: Update, context: Context) -> None:
         )
     finally:
         assert author.id is not None
-        audit_action(deps, author.id, action_of(update), f"ok: sent {name} ({len(data)} bytes)")
+        await audit_action(
+            deps, author.id, action_of(update), f"ok: sent {name} ({len(data)} bytes)"
+        )
 
 
 def _document_of(update: Update) -> Document | None:
@@ -68,7 +68,7 @@ async def import_command(update: Update, context: Context) -> None:
     document = _document_of(update)
     if document is None:
         assert author.id is not None
-        audit_action(deps, author.id, action_of(update), "usage: no file")
+        await audit_action(deps, author.id, action_of(update), "usage: no file")
         await send(update, context, Reply([IMPORT_HOW]))
         return
     name = document.file_name or "import.yaml"
@@ -76,11 +76,11 @@ async def import_command(update: Update, context: Context) -> None:
         data = await _download(context, document, name)
     except CurationError as exc:
         assert author.id is not None
-        audit_action(deps, author.id, action_of(update), f"invalid: {exc}")
+        await audit_action(deps, author.id, action_of(update), f"invalid: {exc}")
         await send(update, context, render_admin.problem(exc))
         return
     work = submit_work(lambda _s: import_change(name, data), deps.settings.review_required)
-    await send(update, context, perform(deps, update, author, work))
+    await send(update, context, await perform(deps, update, author, work))
 
 
 async def _download(context: Context, document: Document, name: str) -> bytes:

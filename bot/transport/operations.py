@@ -19,7 +19,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.context import deps_of
+from bot.context import deps_of, in_thread
 from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
 from bot.transport.health import HealthServer, _SingleFlight, ping_database
 from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, _time_commands, update_type
@@ -101,7 +101,9 @@ async def _first_sight(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     state = ops_of(context.application)
     if state.dedupe:
         try:
-            first = claim_update(engine=state.engine, update_id=update.update_id)
+            first = await in_thread(
+                state.engine, claim_update, engine=state.engine, update_id=update.update_id
+            )
         except SQLAlchemyError as exc:
             # Fail open: the handlers will meet the same database and report it properly;
             # refusing here would only add a second error for the same update.
