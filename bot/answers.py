@@ -2,7 +2,7 @@
 
 Handlers run these through `bot.context.run_db` (off the event loop); moderators' previews use
 the same functions, so a moderator sees an entry exactly as readers will. Whole rendered
-replies are remembered until the knowledge base changes (`shelf="replies"`): the same few
+replies are remembered until the knowledge base changes (`namespace="replies"`): the same few
 questions come back again and again.
 """
 
@@ -89,13 +89,13 @@ def _timeline_reply(
         return render_timeline_page(page, flt.label, flt.code())
 
     memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
-    return remembered(session, memo_key, build, shelf="replies")
+    return remembered(session, memo_key, build, namespace="replies")
 
 
 def remembered_entry(session: Session, entry_id: int) -> Reply:
     """`entry_reply`, from the cache of rendered replies when it is there."""
     return remembered(
-        session, ("entry", entry_id), lambda: entry_reply(session, entry_id), shelf="replies"
+        session, ("entry", entry_id), lambda: entry_reply(session, entry_id), namespace="replies"
     )
 
 
@@ -119,7 +119,7 @@ def entry_reply(session: Session, entry_id: int) -> Reply:
 
 def who_answer(session: Session, text: str) -> Reply:
     """/who [name]: everyone by kind, one actor's card, or a choice between close matches."""
-    return remembered(session, ("who", text), lambda: _who(session, text), shelf="replies")
+    return remembered(session, ("who", text), lambda: _who(session, text), namespace="replies")
 
 
 def _who(session: Session, text: str) -> Reply:
@@ -140,7 +140,9 @@ def _who(session: Session, text: str) -> Reply:
 
 def sources_answer(session: Session, text: str) -> Reply:
     """/sources, /sources <entry id>, /sources <source name>."""
-    return remembered(session, ("sources", text), lambda: _sources(session, text), shelf="replies")
+    return remembered(
+        session, ("sources", text), lambda: _sources(session, text), namespace="replies"
+    )
 
 
 def _sources(session: Session, text: str) -> Reply:

@@ -67,7 +67,7 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .post_init(_post_init)
+        .post_init(post_init)
         .post_shutdown(_post_shutdown)
         # Updates from one chat are handled in order, different chats concurrently.
         .concurrent_updates(PerChatUpdateProcessor())
@@ -124,7 +124,7 @@ def build_application(
     return application
 
 
-async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the command menu (admins get theirs per chat) and start scheduled work."""
     await application.bot.set_my_commands(PUBLIC_COMMANDS)
     await publish_admin_menus(application)

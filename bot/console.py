@@ -218,7 +218,7 @@ class Console:
 
 
 async def _amain(settings: Settings, engine: Engine, lines: TextIO, out: TextIO) -> None:
-    from bot.app import _post_init, build_application
+    from bot.app import build_application, post_init
 
     request = ConsoleRequest(out, color=out.isatty())
     # The person at the console is the operator: they get owner rights to try curation.
@@ -227,7 +227,7 @@ async def _amain(settings: Settings, engine: Engine, lines: TextIO, out: TextIO)
         owner_settings, engine, request=request, updates_request=request, token=CONSOLE_TOKEN
     )
     async with application:
-        await _post_init(application)
+        await post_init(application)
         await application.start()
         print("Briefing Bot — offline console. Type /help, a command, or a button's number; "
               "/quit to leave.\n", file=out)  # fmt: skip

@@ -29,11 +29,11 @@ from knowledge.write import roles
 from knowledge.write.audit import record_audit
 from knowledge.write.curation import Author
 from knowledge.write.drafts import (
-    Outcome,
+    Submission,
     submit,
 )
 from knowledge.write.records import CurationError
-from knowledge.write.requests import Change
+from knowledge.write.requests import ChangeRequest
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ App = Application[Any, Any, Any, Any, Any, Any]
 Context = ContextTypes.DEFAULT_TYPE
 
 
-Work = Callable[[Session, Author], tuple[Reply, str]]
+ModeratorAction = Callable[[Session, Author], tuple[Reply, str]]
 
 
 MAX_ADMIN_ARGUMENT = 4096  # a whole Telegram message: summaries can be long
@@ -121,14 +121,14 @@ async def moderator_gate(
     return None
 
 
-async def perform(deps: Deps, update: Update, author: Author, work: Work) -> Reply:
+async def perform(deps: Deps, update: Update, author: Author, work: ModeratorAction) -> Reply:
     """Run one moderator action off the event loop: the change and its audit record commit
     together, or neither does. A CurationError rolls the change back and becomes a polite
     answer; that refusal (or an unexpected error) is recorded in a transaction of its own."""
     return await in_thread(deps.engine, _perform, deps.engine, action_of(update), author, work)
 
 
-def _perform(engine: Engine, action: str, author: Author, work: Work) -> Reply:
+def _perform(engine: Engine, action: str, author: Author, work: ModeratorAction) -> Reply:
     assert author.id is not None
     try:
         with session_scope(engine) as session:
@@ -150,7 +150,7 @@ def admin_args(update: Update) -> str:
     return command_text(update, MAX_ADMIN_ARGUMENT)
 
 
-def audit_line(result: Outcome[Reply]) -> str:
+def audit_line(result: Submission[Reply]) -> str:
     """The audit line for a submitted change."""
     applied = result.applied
     what = applied.change.describe()
@@ -170,7 +170,7 @@ def audit_line(result: Outcome[Reply]) -> str:
 async def run_admin(
     update: Update,
     context: Context,
-    work: Work,
+    work: ModeratorAction,
     *,
     owners_only: bool = False,
 ) -> Reply | None:
@@ -190,8 +190,8 @@ def admin_args_or_empty(update: Update) -> str:
 
 
 def submit_work(
-    change_of: Callable[[Session], Change], review: bool, *, confirmed: bool = False
-) -> Work:
+    change_of: Callable[[Session], ChangeRequest], review: bool, *, confirmed: bool = False
+) -> ModeratorAction:
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         change = change_of(session)
         result = submit(

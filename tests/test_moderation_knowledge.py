@@ -22,7 +22,7 @@ from knowledge.write.curation import Author
 from knowledge.write.drafts import approve_draft, confirm_draft, reject_draft, save_draft, submit
 from knowledge.write.history import diff, show_value
 from knowledge.write.records import CurationError
-from knowledge.write.requests import Change, trial
+from knowledge.write.requests import ChangeRequest, trial
 from knowledge.write.resolve import UnknownSource
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -172,7 +172,7 @@ def test_guided_steps_validate_each_answer(engine: Engine) -> None:
     change = guided_change(
         "event", {"date": "2023", "title": "T", "summary": "", "sources": ["wire"], "actors": []}
     )
-    assert change == Change(
+    assert change == ChangeRequest(
         "create",
         {
             "record": {

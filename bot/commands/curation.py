@@ -15,13 +15,13 @@ from knowledge.models import (
 )
 from knowledge.write.audit import AUDIT_DEFAULT, AUDIT_MAX
 from knowledge.write.records import CurationError, parse_field_value, snapshot
-from knowledge.write.requests import Change, _last_revision_id
+from knowledge.write.requests import ChangeRequest, last_revision_id
 from knowledge.write.resolve import (
-    _entry_of_kind,
-    _names,
-    _refuse_taken_source_name,
+    entry_of_kind,
+    refuse_taken_source_name,
     resolve_actors,
     resolve_sources,
+    split_names,
 )
 
 MAX_CHAT_IMPORT_BYTES = 2_000_000  # a file sent in chat; the CLI importer allows more
@@ -85,28 +85,28 @@ def parse_draft_id(text: str, command: str) -> int:
     return int(match.group(1))
 
 
-def _date(text: str) -> str:
+def parse_date_argument(text: str) -> str:
     try:
         return parse_date(text).iso()
     except DateError as exc:
         raise CurationError(f"date: {exc}") from None
 
 
-def parse_add_event(session: Session, text: str) -> Change:
+def parse_add_event(session: Session, text: str) -> ChangeRequest:
     """`DATE | TITLE | SUMMARY | SOURCE[; SOURCE…]`."""
     date_text, title, summary, sources = split_args(text, "add_event", minimum=4, maximum=4)
     record = {
-        "date": _date(date_text),
+        "date": parse_date_argument(date_text),
         "title": title,
         "summary": "" if summary == "-" else summary,
         "citations": [{"source": s, "note": ""} for s in resolve_sources(session, sources)],
     }
     if not record["citations"]:
         raise CurationError("an event needs at least one source")
-    return Change("create", {"record": record}, EntryKind.EVENT)
+    return ChangeRequest("create", {"record": record}, EntryKind.EVENT)
 
 
-def parse_add_actor(session: Session, text: str) -> Change:
+def parse_add_actor(session: Session, text: str) -> ChangeRequest:
     """`NAME | KIND | ROLE | ALIAS[, ALIAS…]` (role and aliases may be left out or `-`)."""
     parts = [*split_args(text, "add_actor", minimum=2, maximum=4), "", ""]
     name, kind, role, aliases = parts[:4]
@@ -114,18 +114,18 @@ def parse_add_actor(session: Session, text: str) -> Change:
         "name": name,
         "kind": kind.strip().lower(),
         "role": "" if role == "-" else role,
-        "aliases": _names(aliases, ","),
+        "aliases": split_names(aliases, ","),
     }
-    return Change("create", {"record": record}, EntryKind.ACTOR)
+    return ChangeRequest("create", {"record": record}, EntryKind.ACTOR)
 
 
-def parse_add_source(session: Session, text: str) -> Change:
+def parse_add_source(session: Session, text: str) -> ChangeRequest:
     """`NAME | KIND | URL` (`-` for no URL)."""
     parts = [*split_args(text, "add_source", minimum=2, maximum=3), ""]
     name, kind, url = parts[:3]
-    _refuse_taken_source_name(session, name)
+    refuse_taken_source_name(session, name)
     record = {"name": name, "kind": kind.strip().lower(), "url": url.strip() or None}
-    return Change("create", {"record": record}, EntryKind.SOURCE)
+    return ChangeRequest("create", {"record": record}, EntryKind.SOURCE)
 
 
 _FIELD_ALIASES = {"citations": "sources", "alias": "aliases", "topic": "topics"}
@@ -134,11 +134,11 @@ _FIELD_ALIASES = {"citations": "sources", "alias": "aliases", "topic": "topics"}
 _COARSER = {DatePrecision.YEAR: 4, DatePrecision.MONTH: 7}
 
 
-def parse_edit(session: Session, text: str) -> Change:
+def parse_edit(session: Session, text: str) -> ChangeRequest:
     """`ID | FIELD | VALUE`: any editable field, names resolved like the add commands."""
     raw_id, raw_field, value = split_args(text, "edit", minimum=3, maximum=3)
     entry_id = parse_entry_id(raw_id, "edit")
-    entry = _entry_of_kind(session, entry_id)
+    entry = entry_of_kind(session, entry_id)
     field_name = raw_field.strip().lower().replace(" ", "_")
     field_name = _FIELD_ALIASES.get(field_name, field_name)
     try:
@@ -148,7 +148,7 @@ def parse_edit(session: Session, text: str) -> Change:
     current = snapshot(session, entry)
     changes: dict[str, Any]
     if entry.kind == EntryKind.EVENT and field_name == "date":
-        fuzzy_iso = _date(value)
+        fuzzy_iso = parse_date_argument(value)
         changes = {"date": fuzzy_iso}
         # A new date brings its own precision; an approximate date stays approximate.
         if current["precision"] != DatePrecision.APPROXIMATE:
@@ -170,33 +170,35 @@ def parse_edit(session: Session, text: str) -> Change:
         changes = {field_name: str(parsed).lower()}
     else:
         changes = {field_name: parsed}
-    return Change("edit", {"changes": changes, "fields": [field_name]}, entry.kind, entry_id)
+    return ChangeRequest(
+        "edit", {"changes": changes, "fields": [field_name]}, entry.kind, entry_id
+    )
 
 
 def _a(kind: str) -> str:
     return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
-def parse_retract(session: Session, text: str) -> Change:
+def parse_retract(session: Session, text: str) -> ChangeRequest:
     raw_id, reason = split_args(text, "retract", minimum=2, maximum=2)
-    entry = _entry_of_kind(session, parse_entry_id(raw_id, "retract"))
+    entry = entry_of_kind(session, parse_entry_id(raw_id, "retract"))
     if not reason.strip():
         raise UsageError("say why the entry is retracted", "retract")
     if entry.state == EntryState.RETRACTED:
         raise CurationError(f"#{entry.id} is already retracted")
-    return Change("retract", {"reason": reason}, entry.kind, entry.id)
+    return ChangeRequest("retract", {"reason": reason}, entry.kind, entry.id)
 
 
-def parse_undo(session: Session, text: str) -> Change:
-    entry = _entry_of_kind(session, parse_entry_id(text, "undo"))
+def parse_undo(session: Session, text: str) -> ChangeRequest:
+    entry = entry_of_kind(session, parse_entry_id(text, "undo"))
     assert entry.id is not None
-    last = _last_revision_id(session, entry.id)
+    last = last_revision_id(session, entry.id)
     if last is None:
         raise CurationError(f"#{entry.id} has no history to undo")
-    return Change("undo", {"revision": last}, entry.kind, entry.id)
+    return ChangeRequest("undo", {"revision": last}, entry.kind, entry.id)
 
 
-def import_change(name: str, data: bytes) -> Change:
+def import_change(name: str, data: bytes) -> ChangeRequest:
     """A YAML file sent in chat, checked for size and encoding before anything else."""
     if len(data) > MAX_CHAT_IMPORT_BYTES:
         raise CurationError(
@@ -207,7 +209,7 @@ def import_change(name: str, data: bytes) -> Change:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CurationError(f"{name} is not UTF-8 text (byte {exc.start})") from None
-    return Change("import", {"name": name[:120], "text": text})
+    return ChangeRequest("import", {"name": name[:120], "text": text})
 
 
 def parse_reject(text: str) -> tuple[int, str]:

@@ -8,19 +8,19 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.commands.curation import _date
+from bot.commands.curation import parse_date_argument
 from knowledge.models import (
     ActorKind,
     EntryKind,
     SourceKind,
 )
 from knowledge.write.records import LIMITS, CurationError
-from knowledge.write.requests import Change
+from knowledge.write.requests import ChangeRequest
 from knowledge.write.resolve import (
-    _names,
-    _refuse_taken_source_name,
+    refuse_taken_source_name,
     resolve_actors,
     resolve_sources,
+    split_names,
 )
 
 
@@ -70,13 +70,13 @@ def check_step(session: Session, kind: str, step: Step, text: str) -> Any:
             raise CurationError(f"{step.field} must be one of: {', '.join(step.choices)}")
         return value
     if step.field == "date":
-        return _date(text)
+        return parse_date_argument(text)
     if step.field == "sources":
         return resolve_sources(session, text)
     if step.field == "actors":
         return resolve_actors(session, text)
     if step.field == "aliases":
-        aliases = _names(text, ",")
+        aliases = split_names(text, ",")
         for alias in aliases:
             if len(alias) > LIMITS["alias"]:
                 raise CurationError(
@@ -86,18 +86,18 @@ def check_step(session: Session, kind: str, step: Step, text: str) -> Any:
     if step.field == "url" and not re.match(r"^https?://[^\s<>\"]+$", text):
         raise CurationError("url must start with http:// or https://")
     if step.field == "name" and kind == EntryKind.SOURCE:
-        _refuse_taken_source_name(session, text)
+        refuse_taken_source_name(session, text)
     limit = LIMITS.get(step.field)
     if limit is not None and len(text) > limit:
         raise CurationError(f"{step.field} is {len(text)} characters; the limit is {limit}")
     return text
 
 
-def guided_change(kind: str, values: dict[str, Any]) -> Change:
+def guided_change(kind: str, values: dict[str, Any]) -> ChangeRequest:
     """The answers of a finished guided flow as a create change."""
     record = dict(values)
     if kind == EntryKind.EVENT:
         record["citations"] = [{"source": s, "note": ""} for s in record.pop("sources", [])]
     if kind == EntryKind.SOURCE:
         record["url"] = record.get("url") or None
-    return Change("create", {"record": record}, kind)
+    return ChangeRequest("create", {"record": record}, kind)

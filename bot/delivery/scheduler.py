@@ -35,7 +35,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.context import deps_of, in_thread
 from bot.delivery.budget import Clock
-from bot.delivery.worker import DeliveryWorker, DrainReport, _process_worker_id
+from bot.delivery.worker import DeliveryWorker, DrainReport, process_worker_id
 from bot.presenters import digest as render_digest
 from bot.transport.operations import record_delivery
 from knowledge.digests.leader import SchedulerLock
@@ -71,7 +71,7 @@ class DigestState:
     rate: float
     debounce: float
     clock: Clock = field(default_factory=Clock)
-    worker_id: str = field(default_factory=_process_worker_id)
+    worker_id: str = field(default_factory=process_worker_id)
     lock: SchedulerLock | None = None
     worker: DeliveryWorker | None = None
     draining: bool = False

@@ -47,7 +47,7 @@ from bot.transport.send import send_html
 from knowledge.digests.outbox import (
     LEASE,
     Claimed,
-    Outcome,
+    DeliveryOutcome,
     apply_outcomes,
     claim,
     requeue_stale,
@@ -97,7 +97,7 @@ _CHAT_GONE = (
 )
 
 
-def _process_worker_id() -> str:
+def process_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid4().hex[:8]}"
 
 
@@ -108,7 +108,7 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-# Outcome kinds as the ops metrics count messages (a release at shutdown counts as nothing).
+# Outcome kinds as the metrics count messages (a release at shutdown counts as nothing).
 _METRIC = {"sent": "sent", "progress": "sent", "retry": "retried", "failed": "failed",
            "gone": "failed"}  # fmt: skip
 
@@ -165,7 +165,7 @@ class DeliveryWorker:
         self.chat_next: dict[int, float] = {}  # per-chat pacing: when it may get the next one
         self._heap: list[_Slot] = []
         self._seq = itertools.count()
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[DeliveryOutcome] = []
         self._flusher: asyncio.Task[None] | None = None
         self._flushed_at = -math.inf  # event-loop time of the last outcome commit
         self.report = DrainReport()
@@ -180,7 +180,7 @@ class DeliveryWorker:
         with session_scope(self.engine) as session:
             return requeue_stale(session=session, now=self.clock.now(), lease=self.lease)
 
-    def _apply(self, outcomes: list[Outcome]) -> None:
+    def _apply(self, outcomes: list[DeliveryOutcome]) -> None:
         with session_scope(self.engine) as session:
             apply_outcomes(
                 session=session, worker=self.worker_id, outcomes=outcomes, now=self.clock.now()
@@ -193,7 +193,7 @@ class DeliveryWorker:
                 now=self.clock.now(),
             )  # fmt: skip
 
-    def _record(self, outcome: Outcome) -> None:
+    def _record(self, outcome: DeliveryOutcome) -> None:
         """Queue an outcome; one flusher writes whatever has accumulated (group commit)."""
         metric = _METRIC.get(outcome.kind)
         if metric:
@@ -335,8 +335,8 @@ class DeliveryWorker:
         attempts: int | None = None,
         message_id: int | None = None,
         error: str | None = None,
-    ) -> Outcome:
-        return Outcome(
+    ) -> DeliveryOutcome:
+        return DeliveryOutcome(
             delivery_id=job.id, kind=kind, parts_sent=job.parts_sent,
             subscription_id=job.subscription_id, message_id=message_id,
             not_before=None if not_before is None

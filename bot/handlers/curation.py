@@ -23,7 +23,7 @@ from bot.commands.curation import (
 from bot.context import deps_of
 from bot.gates import (
     Context,
-    Work,
+    ModeratorAction,
     admin_args,
     admin_args_or_empty,
     audit_line,
@@ -39,11 +39,11 @@ from knowledge.write.drafts import (
     cancel_draft,
     confirm_draft,
 )
-from knowledge.write.requests import Change
+from knowledge.write.requests import ChangeRequest
 
 
 async def _curate(
-    update: Update, context: Context, parse: Callable[[Session, str], Change]
+    update: Update, context: Context, parse: Callable[[Session, str], ChangeRequest]
 ) -> None:
     """The one-line commands: parse, submit (apply or draft), confirm with a preview."""
     author = await moderator_gate(update, context)
@@ -83,7 +83,7 @@ async def undo(update: Update, context: Context) -> None:
     await _curate(update, context, parse_undo)
 
 
-def _history_work(entry_id: int, offset: int) -> Work:
+def _history_work(entry_id: int, offset: int) -> ModeratorAction:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         page = history_mod.history(session=session, entry_id=entry_id, offset=offset)
         return render_admin.history(page), f"shown #{entry_id} from {offset}"

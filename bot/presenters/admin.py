@@ -24,11 +24,11 @@ from bot.presenters.html import (
     utf16_len,
 )
 from knowledge.models import AuditRecord, Draft, Moderator
-from knowledge.write.drafts import Outcome, as_utc, change_of
+from knowledge.write.drafts import Submission, as_utc, change_of
 from knowledge.write.history import HistoryPage
 from knowledge.write.importer import ImportSummary
 from knowledge.write.records import CurationError
-from knowledge.write.requests import Change, ImportRejected
+from knowledge.write.requests import ChangeRequest, ImportRejected
 from knowledge.write.resolve import UnknownSource
 
 REFUSAL = "This command is for moderators."
@@ -101,7 +101,7 @@ def with_head(head: str, card: Reply | None) -> Reply:
     return Reply([*split_blocks([head]), *card.parts], card.keyboard)
 
 
-def outcome(result: Outcome[Reply], *, approved_draft: int | None = None) -> Reply:
+def outcome(result: Submission[Reply], *, approved_draft: int | None = None) -> Reply:
     """The answer to add / edit / retract / undo / import, with the entry's id and preview."""
     applied = result.applied
     change = applied.change
@@ -240,7 +240,7 @@ def drafts(items: Sequence[Draft], total: int) -> Reply:
         return Reply(["No drafts are waiting for review."])
     blocks = [f"<b>Drafts waiting for review</b> · {total}"]
     for draft in items:
-        change: Change = change_of(draft)
+        change: ChangeRequest = change_of(draft)
         blocks.append(
             f"<b>draft {draft.id}</b> · {esc(clip(change.describe(), 200))}\n"
             f"  by {esc(clip(draft.author_name, 60))} ({draft.author_id}) · "

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
-from knowledge.digests.feed import Change, ChangeFeed, FieldChange
+from knowledge.digests.feed import ChangeFeed, EntryChange, FieldChange
 from knowledge.digests.schedules import INSTANT, WEEKLY, as_utc
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import Subscription
@@ -38,7 +38,7 @@ def _date_text(record: dict[str, Any]) -> str:
     return format_date(start, str(record.get("precision") or ""), record.get("date_label"))
 
 
-def _headline(change: Change) -> str:
+def _headline(change: EntryChange) -> str:
     icon = _KIND_ICON.get(change.kind, "•")
     title = esc(clip(change.title, 160))
     if change.kind == "event":
@@ -49,7 +49,7 @@ def _headline(change: Change) -> str:
     return f"{icon} <b>{title}</b> #{change.entry_id}"
 
 
-def _new_item(change: Change) -> str:
+def _new_item(change: EntryChange) -> str:
     lines = [_headline(change)]
     detail = change.record.get("summary") or change.record.get("role") or ""
     if detail:
@@ -57,7 +57,7 @@ def _new_item(change: Change) -> str:
     return "\n".join(lines)
 
 
-def _names(value: Any) -> list[str]:
+def split_names(value: Any) -> list[str]:
     """A list field as names (citations by their source)."""
     if not isinstance(value, list):
         return []
@@ -75,7 +75,7 @@ def _field_line(change: FieldChange) -> str:
     if change.field == "retracted":
         return f"  ♻️ restored (it had been retracted: <i>{esc(clip(str(change.old), 200))}</i>)"
     if isinstance(change.old, list) or isinstance(change.new, list):
-        old, new = _names(change.old), _names(change.new)
+        old, new = split_names(change.old), split_names(change.new)
         added = [n for n in new if n not in old]
         removed = [n for n in old if n not in new]
         bits = [f"+{esc(clip(n, 60))}" for n in added[:10]]
@@ -89,7 +89,7 @@ def _field_line(change: FieldChange) -> str:
     return f"  <i>{label}</i>: {old} → {new}"
 
 
-def _updated_item(change: Change) -> str:
+def _updated_item(change: EntryChange) -> str:
     lines = [_headline(change)]
     lines += [_field_line(f) for f in change.fields[:12]]
     if len(change.fields) > 12:
@@ -97,12 +97,12 @@ def _updated_item(change: Change) -> str:
     return "\n".join(lines)
 
 
-def _retracted_item(change: Change) -> str:
+def _retracted_item(change: EntryChange) -> str:
     reason = esc(clip(change.reason, 300)) if change.reason else "no reason given"
     return f"{_headline(change)}\n  <i>Retracted: {reason}</i>"
 
 
-def _section(title: str, items: Sequence[Change], render_item: Any) -> list[str]:
+def _section(title: str, items: Sequence[EntryChange], render_item: Any) -> list[str]:
     if not items:
         return []
     blocks = [render_item(item) for item in items[:MAX_ITEMS]]

@@ -28,7 +28,7 @@ def ping_database(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
-class _SingleFlight:
+class SingleFlight:
     """Run a blocking call in a worker thread, at most one at a time; callers share it.
 
     A hung database must not pile up one thread per probe, so a probe still running is
@@ -51,8 +51,8 @@ class HealthState(Protocol):
     application: Any
     dedupe: bool
     started_at: float
-    ping: _SingleFlight
-    scrape: _SingleFlight
+    ping: SingleFlight
+    scrape: SingleFlight
 
 
 async def health_report(state: HealthState) -> tuple[bool, dict[str, Any]]:

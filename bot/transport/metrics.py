@@ -141,7 +141,7 @@ def update_type(update: Update) -> str:
     return "other"
 
 
-def _time_commands(application: App, metrics: Metrics) -> None:
+def time_commands(application: App, metrics: Metrics) -> None:
     """Wrap every CommandHandler's callback to observe its latency, labelled by command.
 
     Done in post_init, when build_application has registered every handler. Wrapping the

@@ -21,8 +21,8 @@ from telegram.ext import (
 
 from bot.context import deps_of, in_thread
 from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
-from bot.transport.health import HealthServer, _SingleFlight, ping_database
-from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, _time_commands, update_type
+from bot.transport.health import HealthServer, SingleFlight, ping_database
+from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, time_commands, update_type
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,13 @@ class Ops:
     health: HealthServer | None = None
     started_at: float = field(default_factory=time.monotonic)
     metrics: Metrics = field(init=False)
-    ping: _SingleFlight = field(init=False)
-    scrape: _SingleFlight = field(init=False)
+    ping: SingleFlight = field(init=False)
+    scrape: SingleFlight = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(lambda: self.engine)
-        self.ping = _SingleFlight(lambda: ping_database(self.engine))
-        self.scrape = _SingleFlight(self.metrics.render)
+        self.ping = SingleFlight(lambda: ping_database(self.engine))
+        self.scrape = SingleFlight(self.metrics.render)
 
     @property
     def engine(self) -> Engine:
@@ -128,7 +128,7 @@ async def _first_sight(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def start(application: App) -> None:
     """Time commands, schedule pruning, and start the health/metrics server when configured."""
     state = ops_of(application)
-    _time_commands(application, state.metrics)
+    time_commands(application, state.metrics)
     if application.job_queue is not None and not application.job_queue.get_jobs_by_name(PRUNE_JOB):
         application.job_queue.run_repeating(
             _prune_job, interval=PRUNE_EVERY, first=timedelta(minutes=1), name=PRUNE_JOB

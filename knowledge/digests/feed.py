@@ -42,7 +42,7 @@ RETRACTED = "retracted"
 
 
 @dataclass(frozen=True)
-class Change:
+class EntryChange:
     """One entry in a digest section, as it stands at the end of the window."""
 
     entry_id: int
@@ -60,9 +60,9 @@ class ChangeFeed:
 
     since: int
     upto: int
-    new: list[Change] = field(default_factory=list)
-    updated: list[Change] = field(default_factory=list)
-    retracted: list[Change] = field(default_factory=list)
+    new: list[EntryChange] = field(default_factory=list)
+    updated: list[EntryChange] = field(default_factory=list)
+    retracted: list[EntryChange] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -209,7 +209,7 @@ def _title(record: dict[str, Any]) -> str:
     return str(record.get("title") or record.get("name") or record.get("slug") or "")
 
 
-def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, Change] | None:
+def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, EntryChange] | None:
     first, last = rows[0], rows[-1]
     before, after = first.before, last.after
     if after is None:  # revisions always carry an "after"; be defensive about odd rows
@@ -218,11 +218,11 @@ def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, Change] | None:
             "record": after, "revision_id": last.id}  # fmt: skip
     now_retracted = RETRACTED in after
     if before is None:
-        return None if now_retracted else ("new", Change(**base))
+        return None if now_retracted else ("new", EntryChange(**base))
     was_retracted = RETRACTED in before
     if now_retracted and was_retracted:
         return None
     if now_retracted:
-        return "retracted", Change(**base, reason=str(after.get(RETRACTED) or ""))
+        return "retracted", EntryChange(**base, reason=str(after.get(RETRACTED) or ""))
     fields = tuple(changed_fields(before, after))
-    return ("updated", Change(**base, fields=fields)) if fields else None
+    return ("updated", EntryChange(**base, fields=fields)) if fields else None

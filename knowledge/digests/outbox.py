@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col, select
 
-from knowledge.digests.schedules import _as_utc_or_none, as_utc
+from knowledge.digests.schedules import as_utc, as_utc_or_none
 from knowledge.models import Delivery, Subscription
 from knowledge.storage.database import is_postgres
 
@@ -132,7 +132,7 @@ def counts(*, session: Session) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryOutcome:
     """What happened to a claimed delivery; applied in batches by `apply_outcomes`.
 
     kinds: `progress` (some parts sent), `sent` (all parts sent), `retry` (back to the queue
@@ -183,7 +183,7 @@ def _outcome_statement(kind: str) -> Any:
 
 
 def apply_outcomes(
-    *, session: Session, worker: str, outcomes: Sequence[Outcome], now: datetime
+    *, session: Session, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime
 ) -> None:
     """Record outcomes for deliveries `worker` still holds (a requeued claim is left alone)."""
     now = as_utc(now)
@@ -199,7 +199,7 @@ def apply_outcomes(
         if outcome.kind == "sent":
             params["b_now"] = now
         elif outcome.kind in ("retry", "release"):
-            params["b_not_before"] = _as_utc_or_none(outcome.not_before)
+            params["b_not_before"] = as_utc_or_none(outcome.not_before)
         by_kind.setdefault(outcome.kind, []).append(params)
     for kind, rows in by_kind.items():
         session.connection().execute(_outcome_statement(kind), rows)

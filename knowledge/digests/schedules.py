@@ -31,14 +31,14 @@ DEFAULT_TIME = "09:00"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-_WEEKDAY_WORDS = {
+WEEKDAY_WORDS = {
     "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
     "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4, "sat": 5,
     "saturday": 5, "sun": 6, "sunday": 6,
 }  # fmt: skip
 
 
-_TIME_LIKE = re.compile(r"^(\d{1,3})[:.h](\d{1,3})$")
+TIME_LIKE = re.compile(r"^(\d{1,3})[:.h](\d{1,3})$")
 
 
 class SubscriptionError(ValueError):
@@ -50,7 +50,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _as_utc_or_none(moment: datetime | None) -> datetime | None:
+def as_utc_or_none(moment: datetime | None) -> datetime | None:
     return None if moment is None else as_utc(moment)
 
 
@@ -84,7 +84,7 @@ def resolve_timezone(name: str) -> str:
 
 def parse_time(token: str) -> str:
     """`8:30`, `08:30` or `08.30` as `08:30`; SubscriptionError for `25:00` or `8:61`."""
-    match = _TIME_LIKE.match(token)
+    match = TIME_LIKE.match(token)
     hour, minute = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
     if not (match and 0 <= hour <= 23 and 0 <= minute <= 59 and len(match.group(2)) == 2):
         raise SubscriptionError(
@@ -94,7 +94,7 @@ def parse_time(token: str) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
-def _looks_like_zone(token: str) -> bool:
+def looks_like_zone(token: str) -> bool:
     return "/" in token or token.casefold() in _zone_names()
 
 

@@ -16,17 +16,17 @@ from knowledge.digests.feed import (
 )
 from knowledge.digests.outbox import CLAIMED, PENDING, end_subscription
 from knowledge.digests.schedules import (
-    _TIME_LIKE,
-    _WEEKDAY_WORDS,
     DAILY,
     DEFAULT_TIME,
     FREQUENCIES,
     INSTANT,
+    TIME_LIKE,
+    WEEKDAY_WORDS,
     WEEKLY,
     Schedule,
     SubscriptionError,
-    _looks_like_zone,
     as_utc,
+    looks_like_zone,
     next_due_at,
     parse_time,
     resolve_timezone,
@@ -51,7 +51,7 @@ def _is_keyword(token: str) -> bool:
     return (
         low in FREQUENCIES
         or low.startswith(("topic=", "actor="))
-        or bool(_TIME_LIKE.match(token))
+        or bool(TIME_LIKE.match(token))
         or "/" in token
     )
 
@@ -85,11 +85,11 @@ def parse_request(text: str, *, default_timezone: str) -> SubscriptionRequest:
             if frequency not in (None, low):
                 raise SubscriptionError("Choose one of daily, weekly or instant.")
             frequency = low
-        elif low in _WEEKDAY_WORDS and weekday is None:
-            weekday = _WEEKDAY_WORDS[low]
-        elif _TIME_LIKE.match(token) or (low[:1].isdigit() and ":" in low):
+        elif low in WEEKDAY_WORDS and weekday is None:
+            weekday = WEEKDAY_WORDS[low]
+        elif TIME_LIKE.match(token) or (low[:1].isdigit() and ":" in low):
             at_time = parse_time(token)
-        elif _looks_like_zone(token):
+        elif looks_like_zone(token):
             zone = resolve_timezone(token)
         elif frequency == WEEKLY and weekday is None and token.isalpha():
             raise SubscriptionError(

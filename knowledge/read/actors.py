@@ -17,7 +17,7 @@ from knowledge.models import (
     Actor,
     Alias,
 )
-from knowledge.read.published import _hidden_ids
+from knowledge.read.published import hidden_ids
 from knowledge.read.views import ActorMatch, Ref
 from knowledge.storage.cache import remembered
 
@@ -26,7 +26,7 @@ def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[l
     """Published actors grouped by kind: up to `per_kind` names each, and how many there are."""
 
     def compute() -> dict[str, tuple[list[Ref], int]]:
-        published = col(Actor.id).not_in(_hidden_ids())
+        published = col(Actor.id).not_in(hidden_ids())
         counts = dict(
             session.exec(
                 select(Actor.kind, func.count()).where(published).group_by(Actor.kind)
@@ -70,7 +70,7 @@ def _load_alias_index(session: Session) -> _AliasIndex:
     rows = session.exec(
         select(Alias.actor_id, Actor.name, Alias.alias, Alias.key)
         .join(Actor, col(Actor.id) == col(Alias.actor_id))
-        .where(col(Alias.actor_id).not_in(_hidden_ids()))
+        .where(col(Alias.actor_id).not_in(hidden_ids()))
         .order_by(col(Alias.id))
     ).all()
     owners_of: dict[str, list[int]] = defaultdict(list)
@@ -110,7 +110,7 @@ def find_actors(*, session: Session, query: str, limit: int = 5) -> list[ActorMa
     exact = session.exec(
         select(Alias.actor_id, Actor.name, Alias.alias)
         .join(Actor, col(Actor.id) == col(Alias.actor_id))
-        .where(Alias.key == key, col(Alias.actor_id).not_in(_hidden_ids()))
+        .where(Alias.key == key, col(Alias.actor_id).not_in(hidden_ids()))
         .limit(50)
     ).all()
     for actor_id, name, alias in exact:

@@ -15,8 +15,8 @@ from knowledge.models import (
     EventTopic,
     Source,
 )
-from knowledge.read.published import PUBLISHED, _hidden_ids
-from knowledge.read.sources import _citation_counts
+from knowledge.read.published import PUBLISHED, hidden_ids
+from knowledge.read.sources import citation_counts
 from knowledge.read.timeline import TimelineFilter, timeline_page
 from knowledge.read.views import ActorDetail, CitationView, EventDetail, Ref, SourceDetail
 
@@ -105,13 +105,13 @@ def source_detail(*, session: Session, source_id: int, limit: int = 15) -> Sourc
     if row is None:
         return None
     source, entry = row
-    count = _citation_counts(session).get(source_id, 0)
+    count = citation_counts(session).get(source_id, 0)
     # The (source_id, entry_id) index yields the first citing entries without a sort.
     ids = list(
         session.exec(
             select(Citation.entry_id)
             .where(Citation.source_id == source_id)
-            .where(col(Citation.entry_id).not_in(_hidden_ids()))
+            .where(col(Citation.entry_id).not_in(hidden_ids()))
             .order_by(col(Citation.entry_id))
             .limit(limit)
         )

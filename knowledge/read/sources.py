@@ -11,12 +11,12 @@ from knowledge.models import (
     Entry,
     Source,
 )
-from knowledge.read.published import HIDDEN_STATES, PUBLISHED, _hidden_ids
+from knowledge.read.published import HIDDEN_STATES, PUBLISHED, hidden_ids
 from knowledge.read.views import SourceLine
 from knowledge.storage.cache import remembered
 
 
-def _citation_counts(session: Session) -> dict[int, int]:
+def citation_counts(session: Session) -> dict[int, int]:
     """How many published entries cite each source (remembered until a change)."""
 
     def compute() -> dict[int, int]:
@@ -45,9 +45,9 @@ def source_overview(*, session: Session, limit: int | None = None) -> list[Sourc
     (the first `limit` of them, when given)."""
 
     def compute() -> list[SourceLine]:
-        counts = _citation_counts(session)
+        counts = citation_counts(session)
         rows = session.exec(
-            select(Source.id, Source.name, Source.kind).where(col(Source.id).not_in(_hidden_ids()))
+            select(Source.id, Source.name, Source.kind).where(col(Source.id).not_in(hidden_ids()))
         ).all()
         lines = [SourceLine(i, name, kind, counts.get(i, 0)) for i, name, kind in rows]
         return sorted(lines, key=lambda line: (-line.citations, line.name.casefold()))

@@ -19,7 +19,7 @@ from knowledge.models import (
     EventTopic,
 )
 from knowledge.read.actors import find_actors
-from knowledge.read.published import HIDDEN_STATES, _hidden_ids
+from knowledge.read.published import HIDDEN_STATES, hidden_ids
 from knowledge.read.views import EventLine, Page, PageKey
 from knowledge.storage.cache import remembered
 
@@ -144,7 +144,7 @@ def _timeline_query(flt: TimelineFilter, *, walk: bool = True) -> Select[tuple[i
             )
         else:
             query = query.join(link, link_event == col(Event.id)).where(column == value)
-    return query.where(col(Event.id).not_in(_hidden_ids()))
+    return query.where(col(Event.id).not_in(hidden_ids()))
 
 
 def _count_events(session: Session, flt: TimelineFilter) -> int:

@@ -32,7 +32,7 @@ class _Memo:
     stamp: tuple[object, ...] = ()
     # Shelf -> key -> value, least recent first. Shelves are evicted separately, so that many
     # distinct rendered replies can't push out the alias index.
-    shelves: defaultdict[str, OrderedDict[Hashable, Any]] = field(
+    namespaces: defaultdict[str, OrderedDict[Hashable, Any]] = field(
         default_factory=lambda: defaultdict(OrderedDict)
     )
 
@@ -106,12 +106,12 @@ _STAMP_SQL = (
 
 
 def remembered(
-    session: Session, key: Hashable, compute: Callable[[], V], *, shelf: str = "data"
+    session: Session, key: Hashable, compute: Callable[[], V], *, namespace: str = "data"
 ) -> V:
     """`compute()`, kept per database until the knowledge base changes.
 
     For the expensive parts of a reply that many users ask for alike (exact counts over
-    100,000 events, the alias index), and for whole rendered replies (`shelf="replies"`):
+    100,000 events, the alias index), and for whole rendered replies (`namespace="replies"`):
     recomputing them per update would blow the latency budget. `compute` must depend on the
     knowledge base only (not on who asks, nor the time). A session that has written in its
     transaction computes afresh and keeps nothing, since its view may yet be rolled back.
@@ -125,7 +125,7 @@ def remembered(
         memo = _memos.get(engine)
         if memo is None or memo.stamp != stamp:
             memo = _memos[engine] = _Memo(stamp)
-        values = memo.shelves[shelf]
+        values = memo.namespaces[namespace]
         if key in values:
             values.move_to_end(key)
             return values[key]  # type: ignore[no-any-return]

@@ -29,7 +29,7 @@ from knowledge.models import (
     utcnow,
 )
 from knowledge.storage.search_index import index_entry
-from knowledge.write.records import CurationError, _resolve, normalise_record, snapshot
+from knowledge.write.records import CurationError, normalise_record, resolve_record_refs, snapshot
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
             session.add(EventTopic(event_id=eid, topic=topic))
         for slug in record["actors"]:
             session.add(
-                EventActor(event_id=eid, actor_id=_resolve(session, "actor", slug, "actor"))
+                EventActor(
+                    event_id=eid, actor_id=resolve_record_refs(session, "actor", slug, "actor")
+                )
             )
         _write_citations(session, eid, record["citations"])
         index_entry(session, eid, event.title, f"{event.summary} {' '.join(record['topics'])}")
@@ -108,7 +110,7 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
 def _write_citations(session: Session, entry_id: int, citations: list[dict[str, str]]) -> None:
     session.execute(delete(Citation).where(col(Citation.entry_id) == entry_id))
     for citation in citations:
-        source_id = _resolve(session, EntryKind.SOURCE, citation["source"], "source")
+        source_id = resolve_record_refs(session, EntryKind.SOURCE, citation["source"], "source")
         session.add(Citation(entry_id=entry_id, source_id=source_id, note=citation["note"]))
 
 

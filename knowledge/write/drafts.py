@@ -17,7 +17,7 @@ from knowledge.models import (
 )
 from knowledge.write.curation import Author
 from knowledge.write.records import CurationError
-from knowledge.write.requests import Applied, Change, ImportRejected, apply_change, trial
+from knowledge.write.requests import Applied, ChangeRequest, ImportRejected, apply_change, trial
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def as_utc(moment: datetime) -> datetime:
 
 
 @dataclass
-class Outcome(Generic[T]):
+class Submission(Generic[T]):
     """What `submit` did: applied / unchanged / draft (waits for review) / confirm (waits for
     the author to confirm a suspected duplicate)."""
 
@@ -63,13 +63,13 @@ class Outcome(Generic[T]):
 
 def submit(
     session: Session,
-    change: Change,
+    change: ChangeRequest,
     *,
     author: Author,
     review: bool,
     confirmed: bool = False,
     preview: Callable[[Session, int], T] | None = None,
-) -> Outcome[T]:
+) -> Submission[T]:
     """Validate and apply a change, or keep it as a draft; raise CurationError when invalid.
 
     `preview(session, entry_id)` renders the entry as subscribers will see it: after the change
@@ -86,16 +86,16 @@ def submit(
         raise
     if not hold:
         savepoint.commit()
-        return Outcome("applied", applied, preview=seen)
+        return Submission("applied", applied, preview=seen)
     savepoint.rollback()
     if applied.unchanged:
-        return Outcome("unchanged", applied, preview=seen)
+        return Submission("unchanged", applied, preview=seen)
     state = DRAFT_CONFIRM if suspicious else DRAFT_PENDING
     draft = save_draft(session, change, author=author, state=state)
-    return Outcome("confirm" if suspicious else "draft", applied, draft=draft, preview=seen)
+    return Submission("confirm" if suspicious else "draft", applied, draft=draft, preview=seen)
 
 
-def save_draft(session: Session, change: Change, *, author: Author, state: str) -> Draft:
+def save_draft(session: Session, change: ChangeRequest, *, author: Author, state: str) -> Draft:
     draft = Draft(
         entry_id=change.entry_id,
         action=change.action,
@@ -109,9 +109,9 @@ def save_draft(session: Session, change: Change, *, author: Author, state: str) 
     return draft
 
 
-def change_of(draft: Draft) -> Change:
+def change_of(draft: Draft) -> ChangeRequest:
     payload = draft.payload or {}
-    return Change(
+    return ChangeRequest(
         draft.action, dict(payload.get("data") or {}), payload.get("kind"), draft.entry_id
     )
 
@@ -144,7 +144,7 @@ def approve_draft(
     *,
     approver: Author,
     preview: Callable[[Session, int], T] | None = None,
-) -> Outcome[T]:
+) -> Submission[T]:
     """Apply a pending draft as its author's change; a moderator cannot approve their own."""
     draft = get_draft(session, draft_id)
     if draft.state != DRAFT_PENDING:
@@ -203,7 +203,7 @@ def confirm_draft(
     user: Author,
     review: bool,
     preview: Callable[[Session, int], T] | None = None,
-) -> Outcome[T]:
+) -> Submission[T]:
     """The author says "add it anyway" to a suspected duplicate: apply it, or queue it for
     review (the same row becomes a pending draft)."""
     draft = _open_confirmation(session, draft_id, user)
@@ -213,7 +213,7 @@ def confirm_draft(
             seen = preview(session, applied.entry_id) if preview and applied.entry_id else None
         draft.state = DRAFT_PENDING
         session.add(draft)
-        return Outcome("draft", applied, draft=draft, preview=seen)
+        return Submission("draft", applied, draft=draft, preview=seen)
     outcome = submit(session, change, author=user, review=False, confirmed=True, preview=preview)
     _decide(draft, DRAFT_APPLIED, user)
     session.add(draft)

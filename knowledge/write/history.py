@@ -15,7 +15,7 @@ from knowledge.models import (
 from knowledge.read.entries import titles
 from knowledge.write.drafts import as_utc
 from knowledge.write.records import FieldChange, changed_fields
-from knowledge.write.resolve import _entry_of_kind
+from knowledge.write.resolve import entry_of_kind
 
 HISTORY_PAGE = 10
 
@@ -68,7 +68,7 @@ def history(
     *, session: Session, entry_id: int, offset: int = 0, limit: int = HISTORY_PAGE
 ) -> HistoryPage:
     """An entry's revisions, oldest first, a page at a time."""
-    _entry_of_kind(session, entry_id)
+    entry_of_kind(session, entry_id)
     title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
     where = Revision.entry_id == entry_id
     total = session.exec(select(func.count()).select_from(Revision).where(where)).one()

@@ -31,15 +31,12 @@ _LINE = "__line__"
 MAX_IMPORT_BYTES = 5_000_000
 
 
-class ImportError_(ValueError):
+class BriefingError(ValueError):
     """A briefing file that cannot be imported; `errors` holds every problem, with lines."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__(errors[0] if len(errors) == 1 else f"{len(errors)} errors: {errors[0]}")
         self.errors = errors
-
-
-BriefingError = ImportError_
 
 
 @dataclass
@@ -81,9 +78,9 @@ def parse_briefing(text: str, name: str = "briefing.yaml") -> dict[str, list[dic
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "?"
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ImportError_([f"{name}:{line}: {problem}"]) from None
+        raise BriefingError([f"{name}:{line}: {problem}"]) from None
     if not isinstance(data, dict):
-        raise ImportError_([f"{name}:1: expected a mapping with sources, actors and events"])
+        raise BriefingError([f"{name}:1: expected a mapping with sources, actors and events"])
     sections: dict[str, list[dict[str, Any]]] = {}
     errors = []
     for key, _kind in _SECTIONS:
@@ -96,17 +93,19 @@ def parse_briefing(text: str, name: str = "briefing.yaml") -> dict[str, list[dic
     if unknown:
         errors.append(f"{name}:1: unknown top-level keys: {', '.join(sorted(unknown))}")
     if errors:
-        raise ImportError_(errors)
+        raise BriefingError(errors)
     return sections
 
 
 def import_briefing(
     session: Session, text: str, *, name: str = "briefing.yaml", author: Author = IMPORTER
 ) -> ImportSummary:
-    """Validate the whole file, then apply it through curation. Raises ImportError_ on any
+    """Validate the whole file, then apply it through curation. Raises BriefingError on any
     problem; the caller's transaction should then be rolled back (a savepoint is used here)."""
     if len(text.encode("utf-8", "replace")) > MAX_IMPORT_BYTES:
-        raise ImportError_([f"{name}: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"])
+        raise BriefingError(
+            [f"{name}: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"]
+        )
     sections = parse_briefing(text, name)
     errors: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -118,7 +117,7 @@ def import_briefing(
                 errors.append(f"{where}: duplicate slug “{slug}”")
             seen.add((kind, slug))
     if errors:
-        raise ImportError_(errors)
+        raise BriefingError(errors)
 
     summary = ImportSummary()
     savepoint = session.begin_nested()
@@ -132,7 +131,7 @@ def import_briefing(
                 except CurationError as exc:
                     errors.append(f"{where}: {exc}")
         if errors:
-            raise ImportError_(errors)
+            raise BriefingError(errors)
     except BaseException:
         savepoint.rollback()
         raise

@@ -194,7 +194,7 @@ def _list(record: dict[str, Any], key: str, limit: int) -> list[Any]:
     return value
 
 
-def _resolve(session: Session, kind: str, slug: str, what: str) -> int:
+def resolve_record_refs(session: Session, kind: str, slug: str, what: str) -> int:
     entry_id = session.exec(
         select(Entry.id).where(Entry.kind == kind, Entry.slug == str(slug))
     ).first()
@@ -230,14 +230,14 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
                 )
         actors = [str(a) for a in _list(record, "actors", MAX_LINKS)]
         for actor in actors:
-            _resolve(session, EntryKind.ACTOR, actor, "actor")
+            resolve_record_refs(session, EntryKind.ACTOR, actor, "actor")
         citations = []
         for item in _list(record, "citations", MAX_LINKS):
             if isinstance(item, str):
                 item = {"source": item}
             if not isinstance(item, dict):
                 raise CurationError("each citation needs a source")
-            _resolve(session, EntryKind.SOURCE, item.get("source", ""), "source")
+            resolve_record_refs(session, EntryKind.SOURCE, item.get("source", ""), "source")
             citations.append(
                 {"source": str(item["source"]), "note": _text(item, "note", required=False)}
             )
@@ -264,7 +264,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
                 aliases.append(alias)
         sources = [str(s) for s in _list(record, "sources", MAX_LINKS)]
         for source in sources:
-            _resolve(session, EntryKind.SOURCE, source, "source")
+            resolve_record_refs(session, EntryKind.SOURCE, source, "source")
         out |= {
             "kind": _choice(record, "kind", ActorKind, None),
             "name": name,

@@ -17,7 +17,7 @@ from knowledge.models import (
     Revision,
 )
 from knowledge.write.curation import Author, create_entry, retract_entry, undo_last, update_entry
-from knowledge.write.importer import ImportError_, ImportSummary, import_briefing
+from knowledge.write.importer import BriefingError, ImportSummary, import_briefing
 from knowledge.write.records import CurationError
 
 ACTIONS = ("create", "edit", "retract", "undo", "import")
@@ -32,7 +32,7 @@ class ImportRejected(CurationError):
 
 
 @dataclass(frozen=True)
-class Change:
+class ChangeRequest:
     """One thing a moderator asked for, in a form a Draft can keep as JSON.
 
     payload: create {"record"}, edit {"changes", "fields"}, retract {"reason"},
@@ -63,7 +63,7 @@ class Change:
 class Applied:
     """What applying a change did (inside a savepoint that may still be rolled back)."""
 
-    change: Change
+    change: ChangeRequest
     entry_id: int | None = None
     revision_id: int | None = None
     summary: ImportSummary | None = None
@@ -74,7 +74,7 @@ class Applied:
         return self.change.action == "edit" and self.revision_id is None
 
 
-def apply_change(session: Session, change: Change, *, author: Author) -> Applied:
+def apply_change(session: Session, change: ChangeRequest, *, author: Author) -> Applied:
     """Apply a change through curation (the only write path); nothing is committed here."""
     applied = Applied(change, entry_id=change.entry_id)
     if change.action == "create":
@@ -96,7 +96,7 @@ def apply_change(session: Session, change: Change, *, author: Author) -> Applied
     elif change.action == "undo":
         assert change.entry_id is not None
         expected = change.payload.get("revision")
-        if expected is not None and _last_revision_id(session, change.entry_id) != expected:
+        if expected is not None and last_revision_id(session, change.entry_id) != expected:
             raise CurationError(
                 f"#{change.entry_id} has changed since the undo was asked for; "
                 "check /history and send /undo again"
@@ -107,7 +107,7 @@ def apply_change(session: Session, change: Change, *, author: Author) -> Applied
             applied.summary = import_briefing(
                 session, change.payload["text"], name=change.payload["name"], author=author
             )
-        except ImportError_ as exc:
+        except BriefingError as exc:
             raise ImportRejected(exc.errors) from None
     else:
         raise CurationError(f"unknown action {change.action}")
@@ -116,7 +116,7 @@ def apply_change(session: Session, change: Change, *, author: Author) -> Applied
     return applied
 
 
-def _last_revision_id(session: Session, entry_id: int) -> int | None:
+def last_revision_id(session: Session, entry_id: int) -> int | None:
     return session.exec(select(func.max(Revision.id)).where(Revision.entry_id == entry_id)).one()
 
 
@@ -143,7 +143,7 @@ def _duplicate_event(session: Session, event_id: int) -> int | None:
 
 
 @contextmanager
-def trial(session: Session, change: Change, *, author: Author) -> Iterator[Applied]:
+def trial(session: Session, change: ChangeRequest, *, author: Author) -> Iterator[Applied]:
     """Apply a change inside a savepoint and roll it back on leaving: validation and previews
     see the entry as it would be, and the database keeps nothing."""
     savepoint = session.begin_nested()

@@ -25,7 +25,7 @@ class UnknownSource(CurationError):
         self.suggestion = suggestion
 
 
-def _entry_of_kind(session: Session, entry_id: int) -> Entry:
+def entry_of_kind(session: Session, entry_id: int) -> Entry:
     entry = session.get(Entry, entry_id)
     if entry is None:
         raise CurationError(f"there is no entry #{entry_id}")
@@ -60,19 +60,19 @@ def resolve_source(session: Session, name: str) -> str:
 def resolve_sources(session: Session, text: str) -> list[str]:
     """Slugs of sources named in `A; B` (or `A, B` when no name has a comma in it)."""
     slugs: list[str] = []
-    for name in _names(text, ";"):
+    for name in split_names(text, ";"):
         try:
             slugs.append(resolve_source(session, name))
         except UnknownSource:
             if "," not in name:
                 raise
-            slugs += [resolve_source(session, part) for part in _names(name, ",")]
+            slugs += [resolve_source(session, part) for part in split_names(name, ",")]
     return list(dict.fromkeys(slugs))
 
 
 def resolve_actors(session: Session, text: str) -> list[str]:
     """Slugs of actors named in `A; B` or `A, B`."""
-    names = _names(text, ";" if ";" in text else ",")
+    names = split_names(text, ";" if ";" in text else ",")
     return list(dict.fromkeys(resolve_actor_slug(session, name) for name in names))
 
 
@@ -98,13 +98,13 @@ def resolve_actor_slug(session: Session, name: str) -> str:
     return session.get_one(Entry, match.id).slug
 
 
-def _names(text: str, separator: str) -> list[str]:
+def split_names(text: str, separator: str) -> list[str]:
     if text.strip() in ("", "-"):
         return []
     return [n.strip() for n in text.split(separator) if n.strip()]
 
 
-def _refuse_taken_source_name(session: Session, name: str) -> None:
+def refuse_taken_source_name(session: Session, name: str) -> None:
     """Source names are unique (case-insensitively): say which entry has it already."""
     wanted = " ".join(name.split()).casefold()
     existing = session.exec(select(Source.id).where(Source.name_key == wanted)).first()
