@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.presenters.html import Reply, esc
+from bot.presenters.html import Reply
 from knowledge.language.names import clean_input
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,6 @@ async def edit_or_send(update: Update, context: ContextTypes.DEFAULT_TYPE, reply
         # A double tap asks for the page already shown; Telegram says "not modified". Harmless.
         if "not modified" not in str(exc).lower():
             raise
-
-
-def quote(text: str) -> str:
-    return f"“{esc(text)}”"
 
 
 async def drop_keyboard(update: Update) -> None:

@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a zone-less value (read back from SQLite) is UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _ts(**kwargs: Any) -> Any:
     """A timezone-aware timestamp column (SQLite stores it as text; we re-attach UTC on read)."""
     return Field(sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]

@@ -27,9 +27,8 @@ from bot.delivery.worker import BACKOFF_CAP, GROUP_INTERVAL, MAX_ATTEMPTS, PRIVA
 from knowledge.digests import feed as changes
 from knowledge.digests.leader import SchedulerLock
 from knowledge.digests.outbox import LEASE, claim
-from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
-from knowledge.models import Delivery, Entry, Subscription
+from knowledge.models import Delivery, Entry, Subscription, as_utc
 from knowledge.storage.database import make_engine, session_scope
 from knowledge.write.curation import Author, create_entry, retract_entry, undo_last, update_entry
 from tests.clock import ManualClock

@@ -20,9 +20,8 @@ from telegram.error import ChatMigrated, Forbidden, RetryAfter
 from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
 from bot.transport.send import send_html
 from knowledge.digests.outbox import counts
-from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
-from knowledge.models import Delivery, Entry
+from knowledge.models import Delivery, Entry, as_utc
 from knowledge.storage.database import session_scope
 from knowledge.write.curation import Author, update_entry
 from tests.clock import ManualClock

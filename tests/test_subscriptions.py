@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
 from knowledge.digests.feed import latest_revision_id
-from knowledge.digests.schedules import Schedule, SubscriptionError, as_utc, next_due_at
+from knowledge.digests.schedules import Schedule, SubscriptionError, next_due_at
 from knowledge.digests.subscriptions import (
     get_subscription,
     parse_request,
@@ -20,7 +20,7 @@ from knowledge.digests.subscriptions import (
     subscribe,
     unsubscribe,
 )
-from knowledge.models import AuditRecord, Entry, Moderator, Subscription
+from knowledge.models import AuditRecord, Entry, Moderator, Subscription, as_utc
 from knowledge.storage.database import session_scope
 from knowledge.write.curation import Author, update_entry
 from tests.clock import ManualClock

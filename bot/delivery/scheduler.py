@@ -77,7 +77,6 @@ class DigestState:
     draining: bool = False
     again: bool = False
     scans: int = 0
-    last_plan: PlanReport | None = None
     last_drain: DrainReport | None = None
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -121,7 +120,6 @@ async def run_due(
             state.engine, plan_digests, state.engine, now=when, render=render_digest.digest,
             debounce_seconds=state.debounce, force=force,
         )  # fmt: skip
-    state.last_plan = report
     if report.digests:
         log.info("planned %d digests up to revision %d", report.digests, report.upto)
         wake(application)

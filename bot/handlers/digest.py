@@ -17,8 +17,8 @@ from bot.presenters import digest as render_digest
 from bot.presenters.html import Reply, esc
 from knowledge.digests.feed import cursor_before
 from knowledge.digests.planning import preview
-from knowledge.digests.schedules import as_utc
 from knowledge.digests.subscriptions import get_subscription
+from knowledge.models import as_utc
 from knowledge.write.audit import record_audit
 
 PREVIEW_DAYS = 7  # /digest preview without a subscription covers the last week

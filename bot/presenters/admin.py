@@ -23,8 +23,8 @@ from bot.presenters.html import (
     split_blocks,
     utf16_len,
 )
-from knowledge.models import AuditRecord, Draft, Moderator
-from knowledge.write.drafts import Submission, as_utc, change_of
+from knowledge.models import AuditRecord, Draft, Moderator, as_utc
+from knowledge.write.drafts import Submission, change_of
 from knowledge.write.history import HistoryPage
 from knowledge.write.importer import ImportSummary
 from knowledge.write.records import CurationError

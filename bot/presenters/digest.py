@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
 from knowledge.digests.feed import ChangeFeed, EntryChange, FieldChange
-from knowledge.digests.schedules import INSTANT, WEEKLY, as_utc
+from knowledge.digests.schedules import INSTANT, WEEKLY
 from knowledge.language.dates import DateError, format_date, parse_date
-from knowledge.models import Subscription
+from knowledge.models import Subscription, as_utc
 
 MAX_ITEMS = 60  # per section; the rest is counted, and /timeline has it all
 _KIND_ICON = {"event": "🗓", "actor": "👤", "source": "📚"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -45,8 +45,6 @@ class Reply:
 
     parts: list[str]
     keyboard: InlineKeyboardMarkup | None = None
-    notice: str | None = None  # a short toast for callback queries
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col, select
 
-from knowledge.digests.schedules import as_utc, as_utc_or_none
-from knowledge.models import Delivery, Subscription
+from knowledge.digests.schedules import as_utc_or_none
+from knowledge.models import Delivery, Subscription, as_utc
 from knowledge.storage.database import is_postgres
 
 # Delivery states.

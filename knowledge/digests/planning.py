@@ -36,9 +36,9 @@ from knowledge.digests.feed import (
     latest_revision_id,
     load_revisions,
 )
-from knowledge.digests.schedules import INSTANT, SCHEDULED, as_utc, next_due_at, schedule_of
+from knowledge.digests.schedules import INSTANT, SCHEDULED, next_due_at, schedule_of
 from knowledge.digests.subscriptions import filter_label
-from knowledge.models import Delivery, Revision, Subscription
+from knowledge.models import Delivery, Revision, Subscription, as_utc
 from knowledge.storage.database import is_postgres, session_scope
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from knowledge.models import Subscription
+from knowledge.models import Subscription, as_utc
 
 DAILY, WEEKLY, INSTANT = "daily", "weekly", "instant"
 
@@ -26,9 +26,6 @@ SCHEDULED = (DAILY, WEEKLY)
 
 
 DEFAULT_TIME = "09:00"
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 WEEKDAY_WORDS = {
@@ -43,11 +40,6 @@ TIME_LIKE = re.compile(r"^(\d{1,3})[:.h](\d{1,3})$")
 
 class SubscriptionError(ValueError):
     """Settings that cannot be used; the message is plain text, safe to show as is."""
-
-
-def as_utc(moment: datetime) -> datetime:
-    """The same instant in UTC; a zone-less value (read back from SQLite) is UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def as_utc_or_none(moment: datetime | None) -> datetime | None:

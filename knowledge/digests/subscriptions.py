@@ -25,13 +25,12 @@ from knowledge.digests.schedules import (
     WEEKLY,
     Schedule,
     SubscriptionError,
-    as_utc,
     looks_like_zone,
     next_due_at,
     parse_time,
     resolve_timezone,
 )
-from knowledge.models import Actor, Delivery, Entry, EntryState, EventTopic, Subscription
+from knowledge.models import Actor, Delivery, Entry, EntryState, EventTopic, Subscription, as_utc
 from knowledge.read.actors import find_actors, resolve_actor
 
 _TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")

@@ -20,38 +20,6 @@ from knowledge.storage.database import is_postgres
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def create_search_index() -> None:
-    """Create the dialect's index (called from the initial migration)."""
-    from alembic import op  # only migrations need alembic; the bot's queries do not
-
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            """
-            CREATE TABLE searchdoc (
-                entry_id INTEGER PRIMARY KEY REFERENCES entry(id),
-                title TEXT NOT NULL,
-                body TEXT NOT NULL,
-                document tsvector GENERATED ALWAYS AS (
-                    setweight(to_tsvector('simple', title), 'A') ||
-                    setweight(to_tsvector('simple', body), 'B')
-                ) STORED
-            )
-            """
-        )
-        op.execute("CREATE INDEX ix_searchdoc_document ON searchdoc USING GIN (document)")
-    else:
-        op.execute(
-            "CREATE VIRTUAL TABLE searchdoc USING fts5("
-            "title, body, tokenize = 'unicode61 remove_diacritics 2')"
-        )
-
-
-def drop_search_index() -> None:
-    from alembic import op
-
-    op.execute("DROP TABLE IF EXISTS searchdoc")
-
-
 def _document_text(value: str) -> str:
     # Index the original words and their transliterated fold, so Київ finds Kyiv and back.
     folded = fold(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy import func
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from knowledge.models import (
     Draft,
     Revision,
+    as_utc,
     utcnow,
 )
 from knowledge.write.curation import Author
@@ -39,11 +40,6 @@ DRAFT_REJECTED = "rejected"
 
 
 DRAFT_CANCELLED = "cancelled"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass

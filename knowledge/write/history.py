@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from knowledge.models import (
     Revision,
+    as_utc,
 )
 from knowledge.read.entries import titles
-from knowledge.write.drafts import as_utc
 from knowledge.write.records import FieldChange, changed_fields
 from knowledge.write.resolve import entry_of_kind
 

@@ -20,8 +20,6 @@ from knowledge.write.curation import Author, create_entry, retract_entry, undo_l
 from knowledge.write.importer import BriefingError, ImportSummary, import_briefing
 from knowledge.write.records import CurationError
 
-ACTIONS = ("create", "edit", "retract", "undo", "import")
-
 
 class ImportRejected(CurationError):
     """A YAML file with problems; `errors` name the file and line of each."""
