@@ -10,6 +10,8 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings, load_settings
+from bot.delivery.scheduler import AUTOSTART
+from bot.transport.operations import ops_of
 from tests.fakebotapi import (
     FakeBotAPI,
     SentMessage,
@@ -28,6 +30,7 @@ class BotHarness:
         engine: Engine,
         *,
         admin_ids: set[int] | None = None,
+        autostart: bool = True,
         **settings: Any,
     ) -> None:
         self.fake = fake
@@ -43,6 +46,8 @@ class BotHarness:
         self.app: Application[Any, Any, Any, Any, Any, Any] = build_application(
             self.settings, engine
         )
+        # False keeps the digest scan and delivery jobs off: the test drives them itself.
+        self.app.bot_data[AUTOSTART] = autostart
 
     async def __aenter__(self) -> BotHarness:
         await self.app.initialize()
@@ -91,3 +96,9 @@ class BotHarness:
         assert len(self.fake.inline_answers) == before + 1, "the bot did not answer the query"
         answer = self.fake.inline_answers[-1]
         return answer["results"] if isinstance(answer, dict) and "results" in answer else answer
+
+
+def counted(app: Application[Any, Any, Any, Any, Any, Any], name: str, **labels: str) -> float:
+    """A counter's value in the application's own metrics registry (0 when never counted)."""
+    value = ops_of(app).metrics.registry.get_sample_value(f"{name}_total", labels)
+    return value or 0.0

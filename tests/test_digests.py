@@ -22,7 +22,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, select
 
 from bot.delivery.budget import TokenBucket
-from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due, state_of
+from bot.delivery.scheduler import drain_outbox, run_due, state_of
 from bot.delivery.worker import BACKOFF_CAP, GROUP_INTERVAL, MAX_ATTEMPTS, PRIVATE_INTERVAL
 from knowledge.digests import feed as changes
 from knowledge.digests.leader import SchedulerLock
@@ -42,21 +42,14 @@ EDITOR = Author(MODERATOR_ID, "Editor")
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns while *building* RetryAfter unless this is set; under filterwarnings=error
-    # the warning would replace the 429 the tests inject.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @asynccontextmanager
 async def manual_bot(
     fake: FakeBotAPI, engine: Engine, *, autostart: bool = False, **settings: Any
 ) -> AsyncIterator[BotHarness]:
     """The real application; the digest jobs stay off unless `autostart`."""
-    harness = BotHarness(fake, engine, admin_ids={OWNER_ID}, **settings)
-    harness.app.bot_data[AUTOSTART] = autostart
-    async with harness:
+    async with BotHarness(
+        fake, engine, admin_ids={OWNER_ID}, autostart=autostart, **settings
+    ) as harness:
         yield harness
 
 

@@ -17,7 +17,7 @@ from sqlmodel import select
 from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter
 
-from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
+from bot.delivery.scheduler import drain_outbox, run_due
 from bot.transport.send import send_html
 from knowledge.digests.outbox import counts
 from knowledge.digests.subscriptions import get_subscription
@@ -35,17 +35,9 @@ TEXT = "<b>📰 Briefing digest</b>\nNew &amp; <a href='https://example.org/x'>l
 CHATS = list(range(7001, 7026))
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns while building RetryAfter unless this is set (filterwarnings=error).
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @asynccontextmanager
 async def manual_bot(fake: FakeBotAPI, engine: Engine, **settings: Any) -> AsyncIterator[Any]:
-    harness = BotHarness(fake, engine, **settings)
-    harness.app.bot_data[AUTOSTART] = False
-    async with harness:
+    async with BotHarness(fake, engine, autostart=False, **settings) as harness:
         yield harness
 
 

@@ -84,13 +84,6 @@ OTHER_CHAT = 4343
 GROUP = -1001234567890
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB >= 22.2 emits a PTBDeprecationWarning while *constructing* RetryAfter unless
-    # PTB_TIMEDELTA is set; under filterwarnings=error that would mask the real exception.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI(token=TOKEN, bot_username="briefing_test_bot") as server:

@@ -17,12 +17,12 @@ from sqlmodel import Session
 from bot.config import load_settings
 from bot.context import deps_of
 from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
-from bot.transport.operations import PRUNE_JOB, health_port, ops_of, record_delivery
+from bot.transport.operations import PRUNE_JOB, health_port, record_delivery
 from knowledge.models import Delivery, ProcessedUpdate, Subscription
 from knowledge.storage.database import make_engine
 from tests.conftest import OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI
-from tests.harness import BotHarness
+from tests.harness import BotHarness, counted
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -190,8 +190,8 @@ async def test_each_application_has_its_own_registry(
 ) -> None:
     async with BotHarness(fake_api, engine) as other:
         await other.send("/help", chat_id=USER_ID)
-        assert ops_of(other.app).metrics.updates.labels("message")._value.get() == 1
-    assert ops_of(bot.app).metrics.updates.labels("message")._value.get() == 0
+        assert counted(other.app, "briefing_updates", type="message") == 1
+    assert counted(bot.app, "briefing_updates", type="message") == 0
 
 
 def test_record_delivery_refuses_an_unknown_outcome(harness: BotHarness) -> None:

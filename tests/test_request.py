@@ -33,12 +33,6 @@ from tests.harness import BotHarness
 CHAT = 5151
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns while building RetryAfter unless this is set (filterwarnings=error).
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 async def bot(fake_api: FakeBotAPI) -> AsyncIterator[Bot]:
     request = AiohttpRequest(connection_pool_size=8)

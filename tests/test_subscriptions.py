@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
+from bot.delivery.scheduler import drain_outbox, run_due
 from knowledge.digests.feed import latest_revision_id
 from knowledge.digests.schedules import Schedule, SubscriptionError, next_due_at
 from knowledge.digests.subscriptions import (
@@ -34,9 +34,9 @@ CHANNEL = -1001000000002
 
 @pytest.fixture
 async def bot(fake_api: FakeBotAPI, engine: Engine) -> AsyncIterator[BotHarness]:
-    harness = BotHarness(fake_api, engine, admin_ids={OWNER_ID}, default_timezone="UTC")
-    harness.app.bot_data[AUTOSTART] = False
-    async with harness:
+    async with BotHarness(
+        fake_api, engine, admin_ids={OWNER_ID}, default_timezone="UTC", autostart=False
+    ) as harness:
         yield harness
 
 

@@ -16,13 +16,13 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import load_settings
-from bot.transport.operations import health_port, ops_of
+from bot.transport.operations import health_port
 from bot.transport.webhook import WebhookServer, listening_socket, serve_webhook, start_webhook
 from knowledge.models import ProcessedUpdate
 from knowledge.storage.database import make_engine
 from tests.conftest import USER_ID
 from tests.fakebotapi import FakeBotAPI
-from tests.harness import BotHarness
+from tests.harness import BotHarness, counted
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -108,11 +108,10 @@ async def test_a_retried_update_is_processed_once(fake_api: FakeBotAPI, engine: 
         assert await deliver(server.url, update) == 200
         assert await deliver(server.url, update) == 200  # Telegram retrying after a timeout
         await asyncio.wait_for(harness.app.update_queue.join(), 5)
-        metrics = ops_of(harness.app).metrics
 
         assert len(fake_api.messages_to(USER_ID)) == 1
-        assert metrics.duplicates._value.get() == 1
-        assert metrics.updates.labels("message")._value.get() == 1
+        assert counted(harness.app, "briefing_duplicate_updates") == 1
+        assert counted(harness.app, "briefing_updates", type="message") == 1
 
 
 async def test_two_replicas_on_one_database_answer_an_update_once(
@@ -133,11 +132,8 @@ async def test_two_replicas_on_one_database_answer_an_update_once(
             await asyncio.wait_for(
                 asyncio.gather(first.app.update_queue.join(), second.app.update_queue.join()), 5
             )
-            handled = [
-                ops_of(r.app).metrics.updates.labels("message")._value.get()
-                for r in (first, second)
-            ]
-            skipped = [ops_of(r.app).metrics.duplicates._value.get() for r in (first, second)]
+            handled = [counted(r.app, "briefing_updates", type="message") for r in (first, second)]
+            skipped = [counted(r.app, "briefing_duplicate_updates") for r in (first, second)]
     finally:
         other_engine.dispose()
 
