@@ -26,9 +26,13 @@ console: install
 test: install
 	$(BIN)/python -m pytest -q -n auto
 
+# Style, types, the import contracts of the layout (pyproject.toml), and dead code.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/vulture bot knowledge vulture_whitelist.py --min-confidence 60
 
 # Each benchmark exits 1 when it misses its budget; run them all and report every figure.
 bench: install

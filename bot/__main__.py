@@ -110,10 +110,10 @@ def migrate_apart(engine: Engine) -> None:
         log.warning("schema upgrade in a child process failed (exit %s)", child.returncode)
 
 
-def run_bot(settings: Settings, engine: object) -> int:
+def run_bot(settings: Settings, engine: Engine) -> int:
     from bot.app import build_application
 
-    application = build_application(settings, engine)  # type: ignore[arg-type]
+    application = build_application(settings, engine)
     if settings.webhook_url:
         from bot.transport.webhook import run_webhook
 

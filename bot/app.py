@@ -53,10 +53,11 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     token: str | None = None,
-    rate_limiter: AIORateLimiter[Any] | None = None,
+    rate_limiter: AIORateLimiter | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The whole bot, ready to run (polling, webhook, or the offline console)."""
-    builder = (
+    # Typed loosely: `rate_limiter()` below changes the bot type (ExtBot[None] to ExtBot[int]).
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token or settings.token or "")
         .base_url(settings.telegram_api_base_url)
@@ -166,9 +167,9 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
                 )
         except Exception:
             log.warning("could not tell the user about the error", exc_info=True)
-    deps = context.bot_data.get(DEPS_KEY)
+    deps: Deps | None = context.bot_data.get(DEPS_KEY)
     chat_id = deps.settings.developer_chat_id if deps else None
-    if chat_id and error is not None:
+    if deps and chat_id and error is not None:
         trace = "".join(traceback.format_exception(None, error, error.__traceback__))
         # The report leaves the process like a log line does: the same redaction applies.
         secrets = [deps.settings.token or ""]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -115,10 +115,14 @@ class SettingsError(Exception):
     """Raised with one human-readable line when the configuration is unusable."""
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; turn pydantic's report into one line per problem, without values."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; turn pydantic's report into one line per problem, without values.
+
+    `overrides` are field values or pydantic-settings' init options (`_env_file=None`), of
+    any type: validating them is the point.
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False):

@@ -29,7 +29,7 @@ def deps_of(
     context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any],
 ) -> Deps:
     data = context.bot_data
-    return data[DEPS_KEY]  # type: ignore[no-any-return]
+    return data[DEPS_KEY]
 
 
 async def run_db(

@@ -10,7 +10,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Deterministic constraint names, so migrations can refer to them on every database.
@@ -32,9 +32,20 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a `table=True` model, for statements that bypass the ORM.
+
+    SQLModel sets `__table__` on table models without declaring it on the class, so reading
+    it as a plain attribute has no type."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
 def _ts(**kwargs: Any) -> Any:
     """A timezone-aware timestamp column (SQLite stores it as text; we re-attach UTC on read)."""
-    return Field(sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
 
 
 class EntryKind(enum.StrEnum):

@@ -131,7 +131,8 @@ def parse_add_source(session: Session, text: str) -> ChangeRequest:
 _FIELD_ALIASES = {"citations": "sources", "alias": "aliases", "topic": "topics"}
 
 
-_COARSER = {DatePrecision.YEAR: 4, DatePrecision.MONTH: 7}
+# Keyed by plain strings: the precision it is looked up with is what the moderator typed.
+_COARSER: dict[str, int] = {DatePrecision.YEAR: 4, DatePrecision.MONTH: 7}
 
 
 def parse_edit(session: Session, text: str) -> ChangeRequest:

@@ -101,7 +101,7 @@ def state_of(application: App) -> DigestState:
             debounce=float(deps.settings.digest_debounce_seconds),
         )
         application.bot_data[STATE_KEY] = state
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def scan_interval(debounce: float) -> float:

@@ -35,6 +35,7 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     author = await moderator_gate(update, context)
     if author is None or author.id is None:
         return
+    author_id = author.id
     try:
         action = command_text(update).casefold()
     except ArgumentTooLong:
@@ -43,7 +44,7 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await send(
             update,
             context,
-            await run_db(context, partial(_preview, context, author.id), write=True),
+            await run_db(context, partial(_preview, context, author_id), write=True),
         )
     elif action == "send":
         report = await run_due(context.application, force=True)
@@ -51,7 +52,7 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await run_db(
             context,
             lambda session: record_audit(
-                session=session, user_id=author.id, command="/digest send", outcome=outcome
+                session=session, user_id=author_id, command="/digest send", outcome=outcome
             ),
             write=True,
         )

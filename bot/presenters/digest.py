@@ -85,8 +85,9 @@ def _field_line(change: FieldChange) -> str:
         if not bits:  # same names: only a note or the order changed
             bits = ["notes changed"] if change.field == "citations" else ["reordered"]
         return f"  <i>{label}</i>: {' '.join(bits)}"
-    old, new = esc(_scalar(change.field, change.old)), esc(_scalar(change.field, change.new))
-    return f"  <i>{label}</i>: {old} → {new}"
+    old_text = esc(_scalar(change.field, change.old))
+    new_text = esc(_scalar(change.field, change.new))
+    return f"  <i>{label}</i>: {old_text} → {new_text}"
 
 
 def _updated_item(change: EntryChange) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from knowledge.models import ProcessedUpdate
+from knowledge.models import ProcessedUpdate, table_of
 
 KEEP_PROCESSED = timedelta(days=2)  # Telegram gives up redelivering an update long before this
 
@@ -21,7 +21,7 @@ def claim_update(*, engine: Engine, update_id: int, now: datetime | None = None)
     One autocommitted `INSERT ... ON CONFLICT DO NOTHING`: the primary key decides, so two
     replicas racing on the same update can't both win.
     """
-    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    table = table_of(ProcessedUpdate)
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(table)
@@ -40,6 +40,6 @@ def claim_update(*, engine: Engine, update_id: int, now: datetime | None = None)
 
 def prune_processed_updates(*, engine: Engine, before: datetime) -> int:
     """Forget update ids recorded before `before`; returns how many rows went."""
-    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    table = table_of(ProcessedUpdate)
     with engine.begin() as connection:
         return connection.execute(delete(table).where(table.c.at < before)).rowcount

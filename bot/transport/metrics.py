@@ -14,6 +14,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -42,9 +43,9 @@ _UPDATE_TYPES = tuple(Update.ALL_TYPES)
 def outbox_depth(*, engine: Engine) -> dict[str, int]:
     """Digest messages waiting to go out, by state (pending / claimed)."""
     query = (
-        select(Delivery.state, func.count())
-        .where(Delivery.state.in_(OUTBOX_STATES))  # type: ignore[attr-defined]
-        .group_by(Delivery.state)
+        select(col(Delivery.state), func.count())
+        .where(col(Delivery.state).in_(OUTBOX_STATES))
+        .group_by(col(Delivery.state))
     )
     with engine.connect() as connection:
         counts = {state: int(count) for state, count in connection.execute(query)}
@@ -172,7 +173,7 @@ def _timed(
                 time.perf_counter() - started
             )
 
-    timed._briefing_timed = True  # type: ignore[attr-defined]
+    timed.__dict__["_briefing_timed"] = True  # so time_commands never wraps it twice
     return timed
 
 

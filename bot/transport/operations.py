@@ -60,7 +60,7 @@ class Ops:
 
 
 def ops_of(application: App) -> Ops:
-    return application.bot_data[OPS_KEY]  # type: ignore[no-any-return]
+    return application.bot_data[OPS_KEY]
 
 
 def register_early(application: App) -> None:

@@ -33,6 +33,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -165,7 +166,7 @@ class AiohttpRequest(BaseRequest):
         if not pool.locked():  # the common case: a free connection, no timer needed
             await pool.acquire()
             return
-        wait = self._pool_timeout if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
+        wait = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
         try:
             async with asyncio.timeout(wait):
                 await pool.acquire()
@@ -180,10 +181,10 @@ class AiohttpRequest(BaseRequest):
         *,
         files: bool,
     ) -> aiohttp.ClientTimeout:
-        default = BaseRequest.DEFAULT_NONE
-        read_s = self._read_timeout if read is default else read
-        connect_s = self._connect_timeout if connect is default else connect
-        if write is default:
+        # A timeout not passed is `BaseRequest.DEFAULT_NONE`, a DefaultValue (as in HTTPXRequest).
+        read_s = self._read_timeout if isinstance(read, DefaultValue) else read
+        connect_s = self._connect_timeout if isinstance(connect, DefaultValue) else connect
+        if isinstance(write, DefaultValue):
             write_s = self._media_write_timeout if files else self._write_timeout
         else:
             write_s = write
@@ -207,8 +208,11 @@ def _client_timeout(
     key = (read, write, connect)
     timeout = _TIMEOUTS.get(key)
     if timeout is None:
-        parts = (read, write, connect)
-        total = None if any(p is None for p in parts) else (sum(parts) or None)  # type: ignore[arg-type]
+        total: float | None
+        if read is None or write is None or connect is None:
+            total = None
+        else:
+            total = (read + write + connect) or None
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         if len(_TIMEOUTS) < 64:
             _TIMEOUTS[key] = timeout

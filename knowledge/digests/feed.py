@@ -30,8 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -140,16 +141,17 @@ def load_revisions(*, session: Session, since: int, upto: int) -> list[RevisionR
     """Every revision in (since, upto], oldest first, with its entry's kind: one query."""
     if upto <= since:
         return []
-    rows = session.exec(
-        select(
-            Revision.id, Revision.entry_id, Entry.kind, Revision.at, Revision.before,
-            Revision.after,
+    # Six columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
+    rows = session.execute(
+        sa.select(
+            col(Revision.id), col(Revision.entry_id), col(Entry.kind), col(Revision.at),
+            col(Revision.before), col(Revision.after),
         )
         .join(Entry, col(Entry.id) == col(Revision.entry_id))
         .where(col(Revision.id) > since, col(Revision.id) <= upto)
         .order_by(col(Revision.id))
     ).all()  # fmt: skip
-    return [RevisionRow(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]  # type: ignore[arg-type]
+    return [RevisionRow(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def feed_filter(*, session: Session, topic: str | None, actor_id: int | None) -> FeedFilter:
@@ -209,13 +211,24 @@ def _title(record: dict[str, Any]) -> str:
     return str(record.get("title") or record.get("name") or record.get("slug") or "")
 
 
+class _ChangeBase(TypedDict):
+    """The fields every kind of `EntryChange` starts from, typed so `EntryChange(**base)` is
+    checked."""
+
+    entry_id: int
+    kind: str
+    title: str
+    record: dict[str, Any]
+    revision_id: int
+
+
 def _net_change(rows: Sequence[RevisionRow]) -> tuple[str, EntryChange] | None:
     first, last = rows[0], rows[-1]
     before, after = first.before, last.after
     if after is None:  # revisions always carry an "after"; be defensive about odd rows
         return None
-    base = {"entry_id": first.entry_id, "kind": first.kind, "title": _title(after),
-            "record": after, "revision_id": last.id}  # fmt: skip
+    base: _ChangeBase = {"entry_id": first.entry_id, "kind": first.kind, "title": _title(after),
+                         "record": after, "revision_id": last.id}  # fmt: skip
     now_retracted = RETRACTED in after
     if before is None:
         return None if now_retracted else ("new", EntryChange(**base))

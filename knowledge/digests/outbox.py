@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlmodel import Session, col, select
 
 from knowledge.digests.schedules import as_utc_or_none
-from knowledge.models import Delivery, Subscription, as_utc
+from knowledge.models import Delivery, Subscription, as_utc, table_of
 from knowledge.storage.database import is_postgres
 
 # Delivery states.
@@ -87,7 +88,8 @@ def claim(*, session: Session, worker: str, now: datetime, limit: int) -> list[C
     # Plain columns, not ORM objects: loading a thousand `Delivery` instances cost three times
     # the CPU of the claim itself, and the worker holds these for seconds at most.
     rows = session.execute(
-        select(
+        # SQLAlchemy's `select`: SQLModel's is typed for at most four columns.
+        sa.select(
             col(Delivery.id), col(Delivery.subscription_id), col(Delivery.chat_id),
             col(Subscription.chat_type), col(Delivery.texts), col(Delivery.parts_sent),
             col(Delivery.attempts),
@@ -161,7 +163,8 @@ def _outcome_statement(kind: str) -> Any:
     hundreds of messages a second records them in a few statements per commit. Built once
     per kind (everything varying is a bound parameter): constructing it cost as much CPU as
     running it."""
-    table = Delivery.__table__.c  # type: ignore[attr-defined]
+    delivery = table_of(Delivery)
+    table = delivery.c
     values: dict[str, Any] = {
         "parts_sent": bindparam("b_parts", type_=Integer),
         "message_id": func.coalesce(bindparam("b_message", type_=BigInteger), table.message_id),
@@ -179,7 +182,7 @@ def _outcome_statement(kind: str) -> Any:
         table.state == CLAIMED,
         table.claimed_by == bindparam("b_worker", type_=String),
     )
-    return update(Delivery.__table__).where(held).values(**values)  # type: ignore[arg-type]
+    return update(delivery).where(held).values(**values)
 
 
 def apply_outcomes(

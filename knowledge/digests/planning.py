@@ -159,6 +159,7 @@ def plan_digests(
                         rendered[key] = None if feed.empty else render(feed, label)
                     texts = rendered[key]
                     if texts:
+                        assert subscription.id is not None  # read from the table, so it has its id
                         session.add(
                             Delivery(
                                 subscription_id=subscription.id, chat_id=subscription.chat_id,

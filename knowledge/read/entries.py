@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import format_date
@@ -27,12 +28,14 @@ def entry_kind(*, session: Session, entry_id: int) -> str | None:
 
 
 def _citation_views(session: Session, entry_id: int) -> list[CitationView]:
-    rows = session.exec(
-        select(Source.id, Source.name, Source.kind, Source.url, Citation.note)
+    # Five columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
+    rows = session.execute(
+        sa.select(col(Source.id), col(Source.name), col(Source.kind), col(Source.url),
+                  col(Citation.note))
         .join(Citation, col(Citation.source_id) == col(Source.id))
-        .where(Citation.entry_id == entry_id)
+        .where(col(Citation.entry_id) == entry_id)
         .order_by(col(Citation.id))
-    ).all()
+    ).all()  # fmt: skip
     return [CitationView(*row) for row in rows]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.models import (
     Entry,
@@ -16,7 +16,7 @@ PUBLISHED = EntryState.PUBLISHED
 HIDDEN_STATES = [state.value for state in EntryState if state != PUBLISHED]
 
 
-def hidden_ids() -> Select[tuple[int]]:
+def hidden_ids() -> SelectOfScalar[int | None]:
     # Retracted entries are few, so leaving them out by id is far cheaper than joining every
     # listed row to `entry` to check its state.
-    return select(Entry.id).where(col(Entry.state).in_(HIDDEN_STATES))  # type: ignore[return-value]
+    return select(col(Entry.id)).where(col(Entry.state).in_(HIDDEN_STATES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import format_date
@@ -37,8 +38,10 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
     ids = [h.entry_id for h in found.hits]
     results: dict[int, SearchResult] = {}
     if ids:
-        for eid, start, precision, label, title in session.exec(
-            select(Event.id, Event.date_start, Event.precision, Event.date_label, Event.title)
+        # Five columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
+        for eid, start, precision, label, title in session.execute(
+            sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
+                      col(Event.date_label), col(Event.title))
             .where(col(Event.id).in_(ids))
         ):  # fmt: skip
             results[eid] = SearchResult(eid, EntryKind.EVENT, title,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_
+import sqlalchemy as sa
+from sqlalchemy import and_, func, or_
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import (
@@ -110,17 +114,25 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
     return None
 
 
-def _links(flt: TimelineFilter) -> list[tuple[type[SQLModel], Any, object]]:
-    """The link tables a filter goes through: (table, column to match, value)."""
-    links: list[tuple[type[SQLModel], Any, object]] = []
+_Link = tuple[type[SQLModel], Mapped[int], Mapped[Any], object]
+
+
+def _links(flt: TimelineFilter) -> list[_Link]:
+    """The link tables a filter goes through: (table, its event id, column to match, value)."""
+    links: list[_Link] = []
     if flt.actor_id is not None:
-        links.append((EventActor, col(EventActor.actor_id), flt.actor_id))
+        links.append(
+            (EventActor, col(EventActor.event_id), col(EventActor.actor_id), flt.actor_id)
+        )
     if flt.topic is not None:
-        links.append((EventTopic, col(EventTopic.topic), flt.topic))
+        links.append((EventTopic, col(EventTopic.event_id), col(EventTopic.topic), flt.topic))
     return links
 
 
-def _in_range(query: Select[Any], flt: TimelineFilter) -> Select[Any]:
+_Query = TypeVar("_Query", bound=sa.Select[Any])
+
+
+def _in_range(query: _Query, flt: TimelineFilter) -> _Query:
     if flt.start:
         query = query.where(col(Event.date_start) >= flt.start)
     if flt.end:
@@ -128,16 +140,15 @@ def _in_range(query: Select[Any], flt: TimelineFilter) -> Select[Any]:
     return query
 
 
-def _timeline_query(flt: TimelineFilter, *, walk: bool = True) -> Select[tuple[int]]:
+def _timeline_query(flt: TimelineFilter, *, walk: bool = True) -> SelectOfScalar[int]:
     """Ids of the published events a filter selects, unordered.
 
     `walk` tests links with EXISTS, so the database can walk the (date, id) index in order and
     stop after one page: right when the filter matches many events. Otherwise the links are
     joined, which gathers a few matching events directly and sorts them.
     """
-    query: Select[Any] = _in_range(select(Event.id), flt)
-    for link, column, value in _links(flt):
-        link_event = link.event_id  # type: ignore[attr-defined]
+    query = _in_range(select(Event.id), flt)
+    for link, link_event, column, value in _links(flt):
         if walk:
             query = query.where(
                 select(link_event).where(link_event == col(Event.id), column == value).exists()
@@ -157,8 +168,7 @@ def _count_events(session: Session, flt: TimelineFilter) -> int:
             return session.exec(select(func.count()).select_from(query.subquery())).one()
         # Count every row in an index, then take away the few retracted ones.
         if links:
-            link, column, value = links[0]
-            link_event = link.event_id  # type: ignore[attr-defined]
+            link, link_event, column, value = links[0]
             everything = select(func.count()).select_from(link).where(column == value)
             hidden = (
                 select(func.count())
@@ -222,15 +232,17 @@ def _page_ids(
 def _lines(session: Session, ids: list[int]) -> list[EventLine]:
     if not ids:
         return []
-    rows = session.exec(
-        select(Event.id, Event.date_start, Event.precision, Event.date_label, Event.title,
-               Event.status).where(col(Event.id).in_(ids))
+    # Six columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
+    rows = session.execute(
+        sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
+                  col(Event.date_label), col(Event.title), col(Event.status))
+        .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
     by_id = {row[0]: _line(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _line(row) -> EventLine:  # type: ignore[no-untyped-def]
+def _line(row: Sequence[Any]) -> EventLine:
     eid, start, precision, label, title, status = row
     return EventLine(eid, format_date(start, precision, label), title, status, start)
 

@@ -84,7 +84,7 @@ def _stamp(session: Session, engine: Engine) -> tuple[object, ...]:
     """
     stamped = session.info.get(_STAMPED)
     if stamped is not None:
-        return stamped  # type: ignore[no-any-return]
+        return stamped
     epoch, now = write_epoch(), time.monotonic()
     with _memo_lock:
         shared = _stamps.get(engine)
@@ -128,7 +128,7 @@ def remembered(
         values = memo.namespaces[namespace]
         if key in values:
             values.move_to_end(key)
-            return values[key]  # type: ignore[no-any-return]
+            return values[key]
     value = compute()
     with _memo_lock:
         if _memos.get(engine) is memo:

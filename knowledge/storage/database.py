@@ -93,7 +93,7 @@ def reader(engine: Engine) -> Engine:
 
 def base_engine(engine: Engine) -> Engine:
     """The engine a `reader()` was made from (or the engine itself)."""
-    return engine.__dict__.get("_briefing_base", engine)  # type: ignore[no-any-return]
+    return engine.__dict__.get("_briefing_base", engine)
 
 
 def write_epoch() -> int:
