@@ -36,3 +36,27 @@ async def test_same_chat_is_serialised_and_other_chats_are_not() -> None:
     release.set()
     await asyncio.gather(first, second)
     assert order[3:] == ["end a1", "start a2", "end a2"]
+
+
+async def test_a_chat_with_many_queued_updates_leaves_every_slot_to_others() -> None:
+    processor = PerChatUpdateProcessor(4)
+    release = asyncio.Event()
+
+    async def held() -> None:
+        await release.wait()
+
+    queued = [
+        asyncio.create_task(processor.process_update(_update(1), held())) for _ in range(200)
+    ]
+    await asyncio.sleep(0)  # all of chat 1's updates are queued now
+    answered = asyncio.Event()
+
+    async def answer() -> None:
+        answered.set()
+
+    other = asyncio.create_task(processor.process_update(_update(2), answer()))
+    await asyncio.wait_for(other, 1)  # a slot was free: chat 1 holds only the one it uses
+    assert answered.is_set()
+    assert processor.current_concurrent_updates <= 1
+    release.set()
+    await asyncio.gather(*queued)

@@ -3,6 +3,9 @@
 PTB's `concurrent_updates(True)` drops ordering altogether, which would let a moderator's
 guided /add flow see its steps out of order; fully sequential processing would let one slow
 chat (an /import, a getChatMember round trip) hold up everyone. A lock per chat gives both.
+
+The chat's lock is taken before one of the processor's concurrency slots, so updates queued
+behind their own chat hold no slot: a chat with hundreds waiting delays no other chat.
 """
 
 from __future__ import annotations
@@ -34,17 +37,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return update.effective_user.id
         return None
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         if key is None:
-            await coroutine
+            await super().process_update(update, coroutine)
             return
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
-        async with lock:
-            await coroutine
+        async with lock:  # first the chat's turn, then a slot (in super())
+            await super().process_update(update, coroutine)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
 
     async def initialize(self) -> None:
         return None
