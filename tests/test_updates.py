@@ -57,6 +57,6 @@ async def test_a_chat_with_many_queued_updates_leaves_every_slot_to_others() -> 
     other = asyncio.create_task(processor.process_update(_update(2), answer()))
     await asyncio.wait_for(other, 1)  # a slot was free: chat 1 holds only the one it uses
     assert answered.is_set()
-    assert processor.current_concurrent_updates <= 1
+    assert processor.running <= 1
     release.set()
     await asyncio.gather(*queued)

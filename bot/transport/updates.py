@@ -19,11 +19,18 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 
+_UNBOUNDED = 1_000_000
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Serialises updates per chat (or per user for inline queries); runs chats in parallel."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        # PTB takes its own semaphore before `do_process_update`, i.e. before the chat's lock;
+        # it is made too wide to bind, and the real limit is taken after the lock.
+        super().__init__(_UNBOUNDED)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
+        self.running = 0  # updates being processed now, not those waiting for their chat
         # Locks vanish with the last waiter, so idle chats cost nothing.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -37,20 +44,25 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return update.effective_user.id
         return None
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         if key is None:
-            await super().process_update(update, coroutine)
+            await self._run(coroutine)
             return
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
-        async with lock:  # first the chat's turn, then a slot (in super())
-            await super().process_update(update, coroutine)
+        async with lock:  # first the chat's turn, then a slot
+            await self._run(coroutine)
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
+    async def _run(self, coroutine: Awaitable[Any]) -> None:
+        async with self._slots:
+            self.running += 1
+            try:
+                await coroutine
+            finally:
+                self.running -= 1
 
     async def initialize(self) -> None:
         return None
