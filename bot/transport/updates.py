@@ -18,7 +18,6 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-
 _UNBOUNDED = 1_000_000
 
 
