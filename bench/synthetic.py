@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, text
 from sqlmodel import Session, select
 
+from knowledge.language.dates import date_end, timeline_rank
 from knowledge.language.names import name_key
 from knowledge.models import (
     Actor,
@@ -394,6 +395,8 @@ def grow(
             summary = _words(rng, word_zipf, vocabulary, rng.randint(20, 45)).capitalize() + "."
             topics = sorted({_TOPICS[i] for i in topic_zipf.sample(rng.choice((1, 1, 2, 3)))})
             event_rows.append({"id": eid, "date_start": day, "precision": precision.value,
+                               "date_end": date_end(day, precision.value),
+                               "timeline_rank": timeline_rank(day, precision.value),
                                "date_label": label, "title": title[:200], "summary": summary,
                                "status": rng.choice(statuses).value})  # fmt: skip
             topic_rows.extend({"event_id": eid, "topic": t} for t in topics)

@@ -215,7 +215,7 @@ def _register_moderation(application: Application[Any, Any, Any, Any, Any, Any])
         )
     )
     application.add_handler(
-        CallbackQueryHandler(curation.confirm_button, pattern=r"^mc:[yn]:\d{1,12}$")
+        CallbackQueryHandler(curation.confirm_button, pattern=r"^mc:[yn]:\d{1,9}$")
     )
     application.add_handler(
         CallbackQueryHandler(curation.history_button, pattern=r"^mh:\d{1,9}:\d{1,7}$")

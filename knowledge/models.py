@@ -23,6 +23,9 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger number from a user names nothing
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -105,15 +108,25 @@ class Entry(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
+    """A dated event. `date_start`..`date_end` is every day the date may mean (one day, a
+    month, a year); `timeline_rank` orders the timeline (knowledge/language/dates.py): by the
+    end of that range, the more precise first, and after the event `after_id` names."""
+
     id: int = Field(foreign_key="entry.id", primary_key=True)
     date_start: date = Field(index=True)
+    date_end: date
     precision: str = Field(max_length=16)
     date_label: str | None = Field(default=None, max_length=200)
     title: str = Field(max_length=200)
     summary: str = Field(max_length=2000)
     status: str = Field(default=EventStatus.REPORTED, max_length=16)
+    timeline_rank: int = Field(default=0)
+    after_id: int | None = Field(default=None, foreign_key="entry.id")
 
-    __table_args__ = (Index("ix_event_date_id", "date_start", "id"),)
+    __table_args__ = (
+        Index("ix_event_date_id", "date_start", "id"),
+        Index("ix_event_rank_id", "timeline_rank", "id"),  # 0007_chronology
+    )
 
 
 class Actor(SQLModel, table=True):

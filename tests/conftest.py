@@ -118,6 +118,21 @@ def _prepare(url: str, *, bundled: bool) -> None:
         engine.dispose()
 
 
+def _drop_stale_copies() -> None:
+    """Databases left by test processes that were killed (their pid ends the name)."""
+    admin = create_engine(normalise_url(POSTGRES_URL))
+    try:
+        with admin.connect() as connection:
+            names = connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'bb\\_%'")
+            ).scalars()
+            stale = [n for n in names if not Path(f"/proc/{n.rsplit('_', 1)[-1]}").exists()]
+    finally:
+        admin.dispose()
+    if stale:
+        _admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in stale))
+
+
 class PostgresCopy:
     """A migrated PostgreSQL database whose prepared rows are restored before each test."""
 
@@ -188,6 +203,8 @@ class Templates:
         return self.sqlite[content]
 
     def postgres_url(self, content: str) -> str:
+        if not self.postgres:
+            _drop_stale_copies()
         if content not in self.postgres:
             self.postgres[content] = PostgresCopy(
                 f"bb_{content}_{_RUN}", bundled=content == "bundled"

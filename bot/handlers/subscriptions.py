@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 ADMINS_ONLY = "Only this group's administrators can change its digest subscription."
-_CHANNEL_REF = re.compile(r"^(?:@|https?://t\.me/)?([A-Za-z][A-Za-z0-9_]{3,31})$|^(-?\d{1,20})$")
+_CHANNEL_REF = re.compile(r"^(?:@|https?://t\.me/)?([A-Za-z][A-Za-z0-9_]{3,31})$|^(-?\d{1,16})$")
 CHANNEL_USAGE = (
     "<b>Channels</b> (moderators)\n"
     "<code>/channel add @channel</code> [schedule] — the bot must be an administrator there, "

@@ -154,11 +154,11 @@ def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) ->
         prev_data = f"tl:{filter_code}:0"
         if page.offset > page.limit:
             edge = page.items[0]
-            key = PageKey(edge.sort_date, edge.id, before=True).code()
+            key = PageKey(edge.rank, edge.id, before=True).code()
             prev_data = f"tl:{filter_code}:{page.offset - page.limit}:{key}"
     if page.has_next:
         edge = page.items[-1]
-        key = PageKey(edge.sort_date, edge.id).code()
+        key = PageKey(edge.rank, edge.id).code()
         next_data = f"tl:{filter_code}:{page.offset + len(page.items)}:{key}"
     pages = (page.total + page.limit - 1) // page.limit
     # Numbered by the last line shown: after a change the page may start off the grid.

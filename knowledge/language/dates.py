@@ -93,3 +93,31 @@ def iso_for(start: date, precision: str) -> str:
     if start.month != 1:
         return f"{start.year:04d}-{start.month:02d}"
     return f"{start.year:04d}"
+
+
+# Inside one day of the timeline, the precise first: an event of 24 Feb comes before one
+# known only as "Feb 2022" (which ends on the 28th), and that before "2022" and "c. 2022".
+_RANK_OF_PRECISION = {
+    DatePrecision.DAY: 0,
+    DatePrecision.MONTH: 1,
+    DatePrecision.YEAR: 2,
+    DatePrecision.APPROXIMATE: 3,
+}
+
+
+def date_end(start: date, precision: str) -> date:
+    """The last day a stored date may mean."""
+    return FuzzyDate(start, DatePrecision(precision)).end
+
+
+def timeline_rank(start: date, precision: str, *, after: int | None = None) -> int:
+    """Where an event sits on the timeline: by the end of its date range, the more precise
+    first within a day; never before the event it is said to follow (`after`, its rank).
+
+    An imprecise date sorts at the end of what it may mean, so a response dated only "Feb
+    2022" lists after the 24 Feb event it responds to, never before it.
+    """
+    own = (
+        date_end(start, precision).toordinal() * 10 + _RANK_OF_PRECISION[DatePrecision(precision)]
+    )
+    return own if after is None else max(own, after + 1)

@@ -58,7 +58,18 @@ def slugify(text: str, max_length: int = 80) -> str:
     return slug[:max_length].strip("-") or "entry"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Control characters (C0, DEL, C1), the bidirectional overrides, embeddings and isolates that
+# can make text display other than it reads, the zero-width space and the byte-order mark.
+# Zero-width joiners and
+# non-joiners stay: emoji sequences and several scripts need them.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def strip_controls(text: str) -> str:
+    """Text without control characters (see _CONTROL); what PostgreSQL can't store goes too."""
+    return _CONTROL.sub("", text)
 
 
 def clean_input(text: str, max_length: int) -> str:

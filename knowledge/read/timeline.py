@@ -16,6 +16,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import (
+    MAX_ID,
     Actor,
     Entry,
     Event,
@@ -96,7 +97,10 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
         if code == "-":
             return TimelineFilter()
         if code.startswith("a"):
-            actor = session.get(Actor, int(code[1:]))
+            actor_id = int(code[1:])
+            if not 0 < actor_id <= MAX_ID:  # forged button data: no such actor
+                return None
+            actor = session.get(Actor, actor_id)
             return TimelineFilter(actor_id=actor.id, label=actor.name) if actor else None
         if code.startswith("t"):
             topic = remembered(session, ("topics",), lambda: _topics_by_code(session)).get(
@@ -133,10 +137,15 @@ _Query = TypeVar("_Query", bound=sa.Select[Any])
 
 
 def _in_range(query: _Query, flt: TimelineFilter) -> _Query:
+    """Events whose whole date range lies in the filter's: "Feb 2022" is in 2022, not in the
+    week of 24 Feb; a year the curators estimate is in no month. The rank bounds (the rank
+    grows with the end of an event's range) let the database seek the timeline's index."""
     if flt.start:
         query = query.where(col(Event.date_start) >= flt.start)
+        query = query.where(col(Event.timeline_rank) >= flt.start.toordinal() * 10)
     if flt.end:
-        query = query.where(col(Event.date_start) <= flt.end)
+        query = query.where(col(Event.date_end) <= flt.end)
+        query = query.where(col(Event.timeline_rank) < (flt.end.toordinal() + 1) * 10)
     return query
 
 
@@ -208,20 +217,21 @@ def _page_ids(
     query = _timeline_query(flt, walk=walk)
     descending = from_end or (key is not None and key.before)
     if key is not None:
-        # `date >= d` first so the database can seek the (date, id) index to the key.
-        same_day = col(Event.date_start) == key.date
+        # `rank >= r` first so the database can seek the (rank, id) index to the key.
+        rank = col(Event.timeline_rank)
+        same = rank == key.rank
         if key.before:
-            query = query.where(col(Event.date_start) <= key.date).where(
-                or_(col(Event.date_start) < key.date, and_(same_day, col(Event.id) < key.id))
+            query = query.where(rank <= key.rank).where(
+                or_(rank < key.rank, and_(same, col(Event.id) < key.id))
             )
         else:
-            query = query.where(col(Event.date_start) >= key.date).where(
-                or_(col(Event.date_start) > key.date, and_(same_day, col(Event.id) > key.id))
+            query = query.where(rank >= key.rank).where(
+                or_(rank > key.rank, and_(same, col(Event.id) > key.id))
             )
     if descending:
-        query = query.order_by(col(Event.date_start).desc(), col(Event.id).desc())
+        query = query.order_by(col(Event.timeline_rank).desc(), col(Event.id).desc())
     else:
-        query = query.order_by(col(Event.date_start), col(Event.id))
+        query = query.order_by(col(Event.timeline_rank), col(Event.id))
     query = query.limit(limit)
     if key is None and not from_end and offset:
         query = query.offset(offset)
@@ -235,7 +245,8 @@ def _lines(session: Session, ids: list[int]) -> list[EventLine]:
     # Six columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
     rows = session.execute(
         sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
-                  col(Event.date_label), col(Event.title), col(Event.status))
+                  col(Event.date_label), col(Event.title), col(Event.status),
+                  col(Event.timeline_rank))
         .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
     by_id = {row[0]: _line(row) for row in rows}
@@ -243,8 +254,8 @@ def _lines(session: Session, ids: list[int]) -> list[EventLine]:
 
 
 def _line(row: Sequence[Any]) -> EventLine:
-    eid, start, precision, label, title, status = row
-    return EventLine(eid, format_date(start, precision, label), title, status, start)
+    eid, start, precision, label, title, status, rank = row
+    return EventLine(eid, format_date(start, precision, label), title, status, start, rank)
 
 
 def timeline_page(

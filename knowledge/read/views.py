@@ -8,6 +8,8 @@ from datetime import date
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+# Ranks of the first and last day a date may name (knowledge.language.dates.timeline_rank).
+FIRST_RANK, LAST_RANK = date(1900, 1, 1).toordinal() * 10, date(2100, 12, 31).toordinal() * 10 + 9
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,8 @@ class EventLine:
     date_text: str
     title: str
     status: str
-    sort_date: date
+    sort_date: date  # the first day the date may mean
+    rank: int = 0  # its place on the timeline (knowledge.language.dates.timeline_rank)
 
 
 @dataclass(frozen=True)
@@ -122,27 +125,26 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class PageKey:
-    """A keyset position on the timeline: the page after (or before) the event at (date, id).
+    """A keyset position on the timeline: the page after (or before) the event at (rank, id).
 
     Paging by key costs the same on page 10,000 as on page 1, where OFFSET would walk every
     earlier event; the ◀ ▶ buttons carry the key of the page they come from.
     """
 
-    date: date
+    rank: int
     id: int
     before: bool = False
 
     def code(self) -> str:
-        """A compact form for callback data (≤ 19 bytes): `a20230711.25`."""
-        return f"{'b' if self.before else 'a'}{self.date:%Y%m%d}.{self.id}"
+        """A compact form for callback data (≤ 20 bytes): `a7389170.25`."""
+        return f"{'b' if self.before else 'a'}{self.rank}.{self.id}"
 
     @classmethod
     def parse(cls, code: str) -> PageKey | None:
-        match = re.fullmatch(r"([ab])(\d{4})(\d{2})(\d{2})\.(\d{1,10})", code)
+        match = re.fullmatch(r"([ab])(\d{1,9})\.(\d{1,9})", code)
         if match is None:
             return None
-        direction, year, month, day, entry_id = match.groups()
-        try:
-            return cls(date(int(year), int(month), int(day)), int(entry_id), direction == "b")
-        except ValueError:
-            return None
+        direction, rank, entry_id = match.groups()
+        if not FIRST_RANK <= int(rank) <= LAST_RANK:
+            return None  # no date the timeline holds: forged, or from before ranks
+        return cls(int(rank), int(entry_id), direction == "b")

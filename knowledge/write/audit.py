@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from knowledge.language.names import strip_controls
 from knowledge.models import (
     AuditRecord,
 )
@@ -11,7 +12,9 @@ from knowledge.models import (
 
 def record_audit(*, session: Session, user_id: int, command: str, outcome: str) -> AuditRecord:
     record = AuditRecord(
-        user_id=user_id, command=" ".join(command.split())[:300], outcome=outcome[:300]
+        user_id=user_id,
+        command=" ".join(strip_controls(command).split())[:300],
+        outcome=strip_controls(outcome)[:300],
     )
     session.add(record)
     session.flush()

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from knowledge.language.dates import parse_date
+from knowledge.language.dates import date_end, parse_date, timeline_rank
 from knowledge.language.names import name_key, slugify
 from knowledge.models import (
     Actor,
@@ -49,17 +49,22 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
     eid = entry.id
     if entry.kind == EntryKind.EVENT:
         fuzzy = parse_date(record["date"])
-        event = session.get(Event, eid) or Event(id=eid, date_start=fuzzy.start, precision="",
-                                                  title="", summary="")  # fmt: skip
+        event = session.get(Event, eid) or Event(
+            id=eid, date_start=fuzzy.start, date_end=fuzzy.end, precision="", title="", summary=""
+        )
         event.date_start = fuzzy.start
         event.precision = record["precision"]
+        event.date_end = date_end(fuzzy.start, event.precision)
         event.date_label = record["date_label"]
+        after = record.get("after")
+        event.after_id = resolve_record_refs(session, "event", after, "event") if after else None
         event.title, event.summary, event.status = (
             record["title"],
             record["summary"],
             record["status"],
         )
         session.add(event)
+        _place_on_timeline(session, event)
         session.execute(delete(EventTopic).where(col(EventTopic.event_id) == eid))
         session.execute(delete(EventActor).where(col(EventActor.event_id) == eid))
         for topic in record["topics"]:
@@ -105,6 +110,25 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
     entry.updated_at = utcnow()
     session.add(entry)
     session.flush()
+
+
+def _place_on_timeline(session: Session, event: Event) -> None:
+    """Rank the event, then every event said to follow it (and those following them)."""
+    pending, seen = [event], set()
+    while pending:
+        current = pending.pop()
+        if current.id in seen:
+            continue  # a loop of "after"s is refused on input; never spin on one
+        seen.add(current.id)
+        before = session.get(Event, current.after_id) if current.after_id is not None else None
+        rank = timeline_rank(
+            current.date_start, current.precision, after=before.timeline_rank if before else None
+        )
+        if rank != current.timeline_rank or current is event:
+            current.timeline_rank = rank
+            session.add(current)
+            session.flush()
+            pending.extend(session.exec(select(Event).where(Event.after_id == current.id)))
 
 
 def _write_citations(session: Session, entry_id: int, citations: list[dict[str, str]]) -> None:

@@ -54,7 +54,19 @@ class ImportSummary:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line each mapping starts on."""
+    """A safe loader that remembers the line each mapping starts on, and refuses aliases.
+
+    A curated briefing never needs `*alias`, and aliases are how a small file expands into an
+    enormous tree (a "billion laughs"): refusing them bounds what a file can become by its size.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a briefing", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
@@ -112,8 +124,11 @@ def import_briefing(
     seen: set[tuple[str, str]] = set()
     for key, kind in _SECTIONS:
         for index, record in enumerate(sections.get(key, [])):
-            slug = str(record.get("slug", ""))
             where = f"{name}:{record.get(_LINE, '?')}: {key}[{index}]"
+            slug = record.get("slug", "")
+            if not isinstance(slug, str):
+                errors.append(f"{where}: slug must be text")
+                continue
             if (kind, slug) in seen:
                 errors.append(f"{where}: duplicate slug “{slug}”")
             seen.add((kind, slug))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import DateError, iso_for, parse_date
+from knowledge.language.names import strip_controls
 from knowledge.models import (
     Actor,
     ActorKind,
@@ -58,7 +59,7 @@ MAX_ALIASES, MAX_TOPICS, MAX_LINKS = 40, 12, 40
 # The fields a moderator may change with /edit, per kind, in the order /edit lists them.
 EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
     EntryKind.EVENT: ("date", "precision", "date_label", "title", "summary", "status", "topics",
-                      "actors", "sources"),
+                      "actors", "sources", "after"),
     EntryKind.ACTOR: ("name", "kind", "role", "description", "aliases", "sources"),
     EntryKind.SOURCE: ("name", "kind", "url", "reliability"),
 }  # fmt: skip
@@ -83,6 +84,7 @@ def snapshot(session: Session, entry: Entry) -> dict[str, Any]:
             "date": iso_for(event.date_start, event.precision),
             "precision": event.precision,
             "date_label": event.date_label,
+            **({"after": _slug_of(session, event.after_id)} if event.after_id else {}),
             "title": event.title,
             "summary": event.summary,
             "status": event.status,
@@ -164,9 +166,9 @@ def _text(
     value = record.get(key)
     if value is None:
         value = ""
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise CurationError(f"{key} must be text")  # before any str(): a list may be huge
+    value = strip_controls(str(value)).strip()
     if required and not value:
         raise CurationError(f"{key} must not be empty")
     limit = LIMITS[limit_key or key]
@@ -192,6 +194,10 @@ def _list(record: dict[str, Any], key: str, limit: int) -> list[Any]:
     if len(value) > limit:
         raise CurationError(f"{key} has {len(value)} items; the limit is {limit}")
     return value
+
+
+def _slug_of(session: Session, entry_id: int) -> str:
+    return session.get_one(Entry, entry_id).slug
 
 
 def resolve_record_refs(session: Session, kind: str, slug: str, what: str) -> int:
@@ -244,6 +250,20 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
         if not citations:
             raise CurationError("an event needs at least one source")
         label = _text(record, "date_label", required=False) or None
+        after = record.get("after")
+        if after not in (None, "", "-"):
+            after = str(after)
+            if after == out.get("slug"):
+                raise CurationError("an event can't follow itself")
+            followed = resolve_record_refs(session, EntryKind.EVENT, after, "event")
+            for _ in range(100):  # "after"s must not loop back to this event
+                previous = session.get(Event, followed)
+                if previous is None or previous.after_id is None:
+                    break
+                if _slug_of(session, previous.after_id) == out.get("slug"):
+                    raise CurationError(f"“{after[:60]}” already comes after this event")
+                followed = previous.after_id
+            out["after"] = after
         out |= {
             "date": fuzzy.iso(),
             "precision": precision,
@@ -307,6 +327,6 @@ def parse_field_value(kind: str, field: str, value: str) -> Any:
     value = value.strip()
     if field in ("topics", "aliases", "actors", "sources"):
         return [v.strip() for v in value.split(",") if v.strip()]
-    if field in ("url", "date_label") and value in ("-", ""):
+    if field in ("url", "date_label", "after") and value in ("-", ""):
         return None
     return value
