@@ -26,6 +26,7 @@ HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can
 /timeline — dated events, oldest first
   <code>/timeline 2023</code> · <code>/timeline 2022-02..2023-07</code>
   <code>/timeline Yermak</code> · <code>/timeline sanctions</code>
+  <code>/timeline briefing</code> — only what the briefing itself says
 /event <i>id</i> — one entry in full, with its sources
 /who — people and organisations; <code>/who Yermak</code> (Єрмак, typos welcome)
 /sources — where the facts come from; <code>/sources 12</code>,
@@ -34,7 +35,9 @@ HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can
 /subscribe — digests of what changed · /unsubscribe · /subscription
 
 Type <code>@{username} words</code> in any chat to share an entry.
-Every fact is attributed: ✅ confirmed · 📰 reported · 💬 claimed."""
+Every fact is attributed: ✅ confirmed · 📰 reported · 💬 claimed.
+🏛 marks what the curators added from public record; everything else comes from the briefing.
+An imprecise date (“Feb 2022”, “c. 2023”) lists after the dated events it may include."""
 
 
 def help_text(username: str | None) -> Reply:

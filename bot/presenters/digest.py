@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.presenters.entries import CURATORS_MARK
 from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
 from knowledge.digests.feed import ChangeFeed, EntryChange, FieldChange
 from knowledge.digests.schedules import INSTANT, WEEKLY
@@ -39,7 +40,7 @@ def _date_text(record: dict[str, Any]) -> str:
 
 
 def _headline(change: EntryChange) -> str:
-    icon = _KIND_ICON.get(change.kind, "•")
+    icon = _KIND_ICON.get(change.kind, "•") + ("" if change.from_briefing else CURATORS_MARK)
     title = esc(clip(change.title, 160))
     if change.kind == "event":
         mark = _STATUS_MARK.get(str(change.record.get("status")), "")

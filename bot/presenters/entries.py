@@ -22,6 +22,9 @@ from knowledge.read.views import (
 )
 
 _STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
+# Beside every line whose only support is what the curators added from public record.
+CURATORS_MARK = "🏛"
+CURATORS_NOTE = "🏛 added by the curators from public record, not from the briefing"
 
 
 _KIND_TITLE = {
@@ -34,7 +37,7 @@ _KIND_TITLE = {
 
 
 def event_line(line: EventLine) -> str:
-    mark = _STATUS_MARK.get(line.status, "•")
+    mark = _STATUS_MARK.get(line.status, "•") + ("" if line.from_briefing else CURATORS_MARK)
     return (
         f"{mark} <b>{esc(clip(line.date_text, 80))}</b> — {esc(clip(line.title, 160))} #{line.id}"
     )
@@ -57,6 +60,8 @@ def event_card(detail: EventDetail) -> Reply:
     )
     head = [f"<b>{esc(clip(detail.title, 200))}</b>", f"📅 {esc(clip(detail.date_text, 200))}"]
     head.append(f"Status: {status} · #{detail.id}")
+    if not detail.from_briefing:
+        head.append(f"<i>{CURATORS_NOTE}</i>")
     if detail.retracted:
         head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason or '', 500))}</i>")
     blocks = ["\n".join(head)]
@@ -77,6 +82,8 @@ def event_card(detail: EventDetail) -> Reply:
 
 def actor_card(detail: ActorDetail) -> Reply:
     head = [f"<b>{esc(clip(detail.name, 200))}</b> · {esc(detail.kind)} · #{detail.id}"]
+    if not detail.from_briefing:
+        head.append(f"<i>{CURATORS_NOTE}</i>")
     if detail.retracted_reason is not None:
         head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
     if detail.role:
@@ -147,7 +154,10 @@ def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) ->
         title += f" · {esc(clip(filter_label, 80))}"
     head = f"{title} · {first}–{last} of {page.total}"
     body = "\n".join(event_line(line) for line in page.items)
-    legend = "<i>✅ confirmed · 📰 reported · 💬 claimed — tap a number to open it</i>"
+    legend = "✅ confirmed · 📰 reported · 💬 claimed"
+    if any(not line.from_briefing for line in page.items):
+        legend += f" · {CURATORS_MARK} curators' addition"
+    legend = f"<i>{legend} — tap a number to open it</i>"
     # ◀ ▶ carry the key of this page's edge, so page 10,000 costs what page 1 does.
     prev_data = next_data = None
     if page.has_prev:
@@ -220,8 +230,8 @@ def search_page(query: str, query_id: int, page: Page[SearchResult]) -> Reply:
     first, last = page.offset + 1, page.offset + len(page.items)
     icon = {"event": "🗓", "actor": "👤", "source": "📚"}
     lines = [
-        f"{icon.get(r.kind, '•')} {esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i>"
-        f" #{r.id}"
+        f"{icon.get(r.kind, '•')}{'' if r.from_briefing else CURATORS_MARK} "
+        f"{esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i> #{r.id}"
         for r in page.items
     ]
     more = "+" if page.more else ""  # counted only as far as search ranks

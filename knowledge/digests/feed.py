@@ -28,7 +28,7 @@ actor's own entry and events linking it before or after. Sources match no filter
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from knowledge.models import Entry, EntryKind, Revision
+from knowledge.models import Entry, EntryKind, Revision, Source, SourceKind
 from knowledge.write.records import FieldChange, changed_fields
 
 RETRACTED = "retracted"
@@ -53,6 +53,7 @@ class EntryChange:
     revision_id: int  # the latest revision covered
     fields: tuple[FieldChange, ...] = ()  # Updated only
     reason: str = ""  # Retracted only
+    from_briefing: bool = True  # False: only the curators' public-record additions back it
 
 
 @dataclass(frozen=True)
@@ -177,16 +178,42 @@ def changes_since(
         upto = latest_revision_id(session=session)
     rows = load_revisions(session=session, since=cursor, upto=upto)
     flt = feed_filter(session=session, topic=topic, actor_id=actor_id)
-    return build_feed(rows, since=cursor, upto=upto, flt=flt)
+    public_record = public_record_slugs(session=session)
+    return build_feed(rows, since=cursor, upto=upto, flt=flt, public_record=public_record)
 
 
 # --- building ---------------------------------------------------------------------------------
 
 
+def public_record_slugs(*, session: Session) -> frozenset[str]:
+    """The sources that mark what the curators added themselves (not from the briefing)."""
+    return frozenset(
+        session.exec(
+            select(Entry.slug)
+            .join(Source, col(Source.id) == col(Entry.id))
+            .where(col(Source.kind) == SourceKind.PUBLIC_RECORD)
+        )
+    )
+
+
+def _cites_briefing(record: dict[str, Any], public_record: frozenset[str]) -> bool:
+    if "citations" not in record and "sources" not in record:  # a source itself
+        return record.get("kind") != SourceKind.PUBLIC_RECORD
+    cited = [c.get("source") for c in record.get("citations", []) if isinstance(c, dict)]
+    cited += list(record.get("sources", []))
+    return any(slug not in public_record for slug in cited)
+
+
 def build_feed(
-    rows: Sequence[RevisionRow], *, since: int, upto: int, flt: FeedFilter | None = None
+    rows: Sequence[RevisionRow],
+    *,
+    since: int,
+    upto: int,
+    flt: FeedFilter | None = None,
+    public_record: frozenset[str] = frozenset(),
 ) -> ChangeFeed:
-    """The net change per entry over (since, upto] from revision rows (any superset, sorted)."""
+    """The net change per entry over (since, upto] from revision rows (any superset, sorted).
+    `public_record` names the sources of the curators' own additions (`public_record_slugs`)."""
     flt = flt or FeedFilter()
     by_entry: dict[int, list[RevisionRow]] = {}
     for row in rows:
@@ -200,6 +227,7 @@ def build_feed(
         if change is None:
             continue
         section, item = change
+        item = replace(item, from_briefing=_cites_briefing(item.record, public_record))
         getattr(feed, section).append(item)
     feed.new.sort(key=lambda c: c.entry_id)
     feed.updated.sort(key=lambda c: c.revision_id)

@@ -35,6 +35,7 @@ from knowledge.digests.feed import (
     latest_revision,
     latest_revision_id,
     load_revisions,
+    public_record_slugs,
 )
 from knowledge.digests.schedules import INSTANT, SCHEDULED, next_due_at, schedule_of
 from knowledge.digests.subscriptions import filter_label
@@ -111,6 +112,7 @@ def plan_digests(
     report = PlanReport()
     with session_scope(engine) as session:
         upto, latest_at = latest_revision(session=session)
+        public_record = public_record_slugs(session=session)
     report.upto = upto
     debounce = timedelta(seconds=debounce_seconds)
     quiet = latest_at is not None and as_utc(latest_at) <= now - debounce
@@ -155,7 +157,8 @@ def plan_digests(
                                 filter_label(session=session, subscription=subscription),
                             )
                         flt, label = filters[fkey]
-                        feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt)
+                        feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt,
+                                          public_record=public_record)  # fmt: skip
                         rendered[key] = None if feed.empty else render(feed, label)
                     texts = rendered[key]
                     if texts:
@@ -197,10 +200,12 @@ def preview(
     """What a subscription's next digest would hold now, with its filter label; without a
     subscription, every change after the cursor `since`, unfiltered. Nothing is written."""
     upto = latest_revision_id(session=session)
+    public_record = public_record_slugs(session=session)
     if subscription is None:
         rows = load_revisions(session=session, since=since, upto=upto)
-        return build_feed(rows, since=since, upto=upto), ""
+        return build_feed(rows, since=since, upto=upto, public_record=public_record), ""
     flt = feed_filter(session=session, topic=subscription.topic, actor_id=subscription.actor_id)
     rows = load_revisions(session=session, since=subscription.cursor, upto=upto)
-    feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt)
+    feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt,
+                      public_record=public_record)  # fmt: skip
     return feed, filter_label(session=session, subscription=subscription)

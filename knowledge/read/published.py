@@ -1,13 +1,18 @@
-"""What readers may see: published entries only."""
+"""What readers may see: published entries only, and which of them the briefing supports."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.models import (
+    Citation,
     Entry,
     EntryState,
+    Source,
+    SourceKind,
 )
 
 PUBLISHED = EntryState.PUBLISHED
@@ -20,3 +25,21 @@ def hidden_ids() -> SelectOfScalar[int | None]:
     # Retracted entries are few, so leaving them out by id is far cheaper than joining every
     # listed row to `entry` to check its state.
     return select(col(Entry.id)).where(col(Entry.state).in_(HIDDEN_STATES))
+
+
+def briefing_cited() -> SelectOfScalar[int]:
+    """Ids of entries with at least one citation from the briefing: any source but the public
+    record, which marks what the curators added themselves."""
+    return (
+        select(col(Citation.entry_id))
+        .join(Source, col(Source.id) == col(Citation.source_id))
+        .where(col(Source.kind) != SourceKind.PUBLIC_RECORD)
+    )
+
+
+def briefing_backed(session: Session, ids: Iterable[int]) -> set[int]:
+    """Which of these entries the briefing supports (see `briefing_cited`)."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    return set(session.exec(briefing_cited().where(col(Citation.entry_id).in_(wanted))))

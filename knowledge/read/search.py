@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -12,7 +14,9 @@ from knowledge.models import (
     Event,
     SavedQuery,
     Source,
+    SourceKind,
 )
+from knowledge.read.published import briefing_backed
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import search_entries, search_terms
@@ -53,8 +57,16 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
         for sid, name, kind in session.exec(
             select(Source.id, Source.name, Source.kind).where(col(Source.id).in_(ids))
         ):
-            results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "))
-    items = [results[i] for i in ids if i in results]
+            results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "),
+                                        kind != SourceKind.PUBLIC_RECORD)  # fmt: skip
+    backed = briefing_backed(session, ids)
+    items = [
+        results[i]
+        if results[i].kind == EntryKind.SOURCE
+        else replace(results[i], from_briefing=i in backed)
+        for i in ids
+        if i in results
+    ]
     return Page(items, found.total, offset, limit, found.more)
 
 

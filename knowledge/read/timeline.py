@@ -24,7 +24,7 @@ from knowledge.models import (
     EventTopic,
 )
 from knowledge.read.actors import find_actors
-from knowledge.read.published import HIDDEN_STATES, hidden_ids
+from knowledge.read.published import HIDDEN_STATES, briefing_backed, briefing_cited, hidden_ids
 from knowledge.read.views import EventLine, Page, PageKey
 from knowledge.storage.cache import remembered
 
@@ -38,9 +38,12 @@ class TimelineFilter:
     actor_id: int | None = None
     topic: str | None = None
     label: str = ""
+    briefing: bool = False  # only what the briefing itself supports
 
     def code(self) -> str:
         """A compact form for callback data (≤ 24 bytes)."""
+        if self.briefing:
+            return "b"
         if self.actor_id is not None:
             return f"a{self.actor_id}"
         if self.topic is not None:
@@ -52,6 +55,9 @@ class TimelineFilter:
         return "-"
 
 
+BRIEFING_WORDS = ("briefing", "the briefing", "briefing only")
+
+
 class FilterError(ValueError):
     """A `/timeline` filter that names nothing we know; the message is for the user."""
 
@@ -61,6 +67,8 @@ def resolve_timeline_filter(*, session: Session, text: str) -> TimelineFilter:
     text = text.strip()
     if not text:
         return TimelineFilter()
+    if text.casefold() in BRIEFING_WORDS:
+        return TimelineFilter(briefing=True, label="the briefing alone")
     if ".." in text:
         left, _, right = text.partition("..")
         try:
@@ -96,6 +104,8 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
     try:
         if code == "-":
             return TimelineFilter()
+        if code == "b":
+            return TimelineFilter(briefing=True, label="the briefing alone")
         if code.startswith("a"):
             actor_id = int(code[1:])
             if not 0 < actor_id <= MAX_ID:  # forged button data: no such actor
@@ -164,6 +174,8 @@ def _timeline_query(flt: TimelineFilter, *, walk: bool = True) -> SelectOfScalar
             )
         else:
             query = query.join(link, link_event == col(Event.id)).where(column == value)
+    if flt.briefing:
+        query = query.where(col(Event.id).in_(briefing_cited()))
     return query.where(col(Event.id).not_in(hidden_ids()))
 
 
@@ -172,7 +184,7 @@ def _count_events(session: Session, flt: TimelineFilter) -> int:
 
     def compute() -> int:
         links = _links(flt)
-        if len(links) > 1 or (links and (flt.start or flt.end)):
+        if flt.briefing or len(links) > 1 or (links and (flt.start or flt.end)):
             query = _timeline_query(flt, walk=False)
             return session.exec(select(func.count()).select_from(query.subquery())).one()
         # Count every row in an index, then take away the few retracted ones.
@@ -249,13 +261,15 @@ def _lines(session: Session, ids: list[int]) -> list[EventLine]:
                   col(Event.timeline_rank))
         .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
-    by_id = {row[0]: _line(row) for row in rows}
+    backed = briefing_backed(session, ids)
+    by_id = {row[0]: _line(row, row[0] in backed) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _line(row: Sequence[Any]) -> EventLine:
+def _line(row: Sequence[Any], from_briefing: bool) -> EventLine:
     eid, start, precision, label, title, status, rank = row
-    return EventLine(eid, format_date(start, precision, label), title, status, start, rank)
+    date_text = format_date(start, precision, label)
+    return EventLine(eid, date_text, title, status, start, rank, from_briefing)
 
 
 def timeline_page(

@@ -20,6 +20,7 @@ class EventLine:
     status: str
     sort_date: date  # the first day the date may mean
     rank: int = 0  # its place on the timeline (knowledge.language.dates.timeline_rank)
+    from_briefing: bool = True  # False: only the curators' public-record additions back it
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,14 @@ class CitationView:
     note: str
 
 
+PUBLIC_RECORD = "public_record"  # the source kind of what the curators add themselves
+
+
+def from_briefing(citations: list[CitationView]) -> bool:
+    """Whether the briefing backs an entry: a citation of any source but the public record."""
+    return any(c.source_kind != PUBLIC_RECORD for c in citations)
+
+
 @dataclass(frozen=True)
 class EventDetail:
     id: int
@@ -55,6 +64,10 @@ class EventDetail:
     def retracted(self) -> bool:
         return self.retracted_reason is not None
 
+    @property
+    def from_briefing(self) -> bool:
+        return from_briefing(self.citations)
+
 
 @dataclass(frozen=True)
 class ActorDetail:
@@ -68,6 +81,10 @@ class ActorDetail:
     sources: list[CitationView]
     events: list[EventLine]
     event_count: int
+
+    @property
+    def from_briefing(self) -> bool:
+        return from_briefing(self.sources)
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class SearchResult:
     kind: str
     title: str
     subtitle: str
+    from_briefing: bool = True
 
 
 @dataclass
