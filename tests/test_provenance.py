@@ -1,0 +1,100 @@
+"""Where each fact comes from shows everywhere a reader meets it: an entry that only the
+curators' public-record additions support carries 🏛 in lists, cards, search, inline results
+and digests, and `/timeline briefing` leaves such entries out."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from bot.presenters.entries import CURATORS_NOTE
+from knowledge.models import Citation, Entry, EntryKind, Event, Source, SourceKind
+from knowledge.storage.database import session_scope
+from tests.harness import BotHarness
+
+pytestmark = pytest.mark.usefixtures("backend")
+MARK = "🏛"
+
+
+def _events(engine: Engine) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(id, title) of events the briefing backs, and of those only public record backs."""
+    with session_scope(engine) as session:
+        public = set(
+            session.exec(
+                select(Citation.entry_id)
+                .join(Source, col(Source.id) == col(Citation.source_id))
+                .where(Source.kind == SourceKind.PUBLIC_RECORD)
+            )
+        )
+        briefing = set(
+            session.exec(
+                select(Citation.entry_id)
+                .join(Source, col(Source.id) == col(Citation.source_id))
+                .where(Source.kind != SourceKind.PUBLIC_RECORD)
+            )
+        )
+        events = session.exec(
+            select(Event.id, Event.title).join(Entry, col(Entry.id) == col(Event.id))
+        ).all()
+        assert all(e for e in events)
+    ours = [(i, t) for i, t in events if i in briefing]
+    theirs = [(i, t) for i, t in events if i in public and i not in briefing]
+    return ours, theirs
+
+
+def _line_of(text: str, entry_id: int) -> str:
+    return next(line for line in text.splitlines() if line.endswith(f"#{entry_id}"))
+
+
+async def test_curators_additions_are_marked_in_lists_and_cards(
+    harness: BotHarness, engine: Engine
+) -> None:
+    ours, theirs = _events(engine)
+    assert ours and theirs, "the bundled briefing has both kinds"
+    everything = await harness.send("/timeline 1900..2100")
+    text = "\n".join(m.plain for m in everything)
+    for entry_id, _ in theirs:
+        if f"#{entry_id}" in text:
+            assert MARK in _line_of(text, entry_id)
+    for entry_id, _ in ours:
+        if f"#{entry_id}" in text:
+            assert MARK not in _line_of(text, entry_id)
+    assert "curators' addition" in text
+
+    card = (await harness.send(f"/event {theirs[0][0]}"))[0].plain
+    assert CURATORS_NOTE in card
+    plain_card = (await harness.send(f"/event {ours[0][0]}"))[0].plain
+    assert CURATORS_NOTE not in plain_card
+
+
+async def test_the_briefing_alone(harness: BotHarness, engine: Engine) -> None:
+    ours, theirs = _events(engine)
+    replies = await harness.send("/timeline briefing")
+    text = "\n".join(m.plain for m in replies)
+    assert "the briefing alone" in text
+    assert all(f"#{entry_id}" not in text for entry_id, _ in theirs)
+    assert MARK not in text.split("\n", 1)[1].rsplit("\n", 1)[0]  # no line carries it
+    total = f"of {len(ours)}"
+    assert total in text
+
+
+async def test_search_and_inline_results_carry_the_mark(
+    harness: BotHarness, engine: Engine
+) -> None:
+    _, theirs = _events(engine)
+    entry_id, title = theirs[0]
+    word = max(title.split(), key=len)
+    found = (await harness.send(f"/search {word}"))[0].plain
+    if f"#{entry_id}" in found:
+        assert MARK in _line_of(found, entry_id)
+    results = await harness.inline(word)
+    cards = [r for r in results if r["id"].startswith(f"{entry_id}-")]
+    assert all(CURATORS_NOTE in r["input_message_content"]["message_text"] for r in cards)
+
+
+def test_kinds_of_source_that_count_as_the_briefing(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        kinds = set(session.exec(select(Source.kind)))
+        sources = session.exec(select(Entry).where(Entry.kind == EntryKind.SOURCE)).all()
+    assert SourceKind.PUBLIC_RECORD in kinds and len(sources) > 1
