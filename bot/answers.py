@@ -25,6 +25,7 @@ from bot.presenters.entries import (
 )
 from bot.presenters.entries import timeline_page as render_timeline_page
 from bot.presenters.html import Reply, clip, esc
+from bot.presenters.overview import about
 from knowledge.models import EntryKind
 from knowledge.read.actors import actors_by_kind, find_actors
 from knowledge.read.entries import (
@@ -35,6 +36,7 @@ from knowledge.read.entries import (
     source_detail,
     titles,
 )
+from knowledge.read.overview import overview
 from knowledge.read.search import save_query, saved_query, search
 from knowledge.read.sources import find_source, source_overview
 from knowledge.read.timeline import (
@@ -203,3 +205,8 @@ def inline_entries(session: Session, text: str) -> list[SharedEntry]:
         ids = [line.id for line in page.items]
     names = titles(session=session, entry_ids=ids)
     return [SharedEntry(i, names.get(i, ""), remembered_entry(session, i)) for i in ids]
+
+
+def about_answer(session: Session) -> Reply:
+    """/about (and /start): what this knowledge base is."""
+    return about(overview(session=session))

@@ -96,6 +96,7 @@ def build_application(
     application.add_handler(CommandHandler("digest", digest.digest_command))
     application.add_handler(CommandHandler("start", public.start))
     application.add_handler(CommandHandler("help", public.help_command))
+    application.add_handler(CommandHandler(["about", "briefing"], public.about))
     application.add_handler(CommandHandler("timeline", public.timeline))
     application.add_handler(CommandHandler("event", public.event))
     application.add_handler(CommandHandler("who", public.who))

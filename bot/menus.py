@@ -29,6 +29,7 @@ PUBLIC_COMMANDS = [
     BotCommand("subscribe", "Digests of what changed"),
     BotCommand("unsubscribe", "Stop digests"),
     BotCommand("subscription", "Your digest settings"),
+    BotCommand("about", "What this briefing is"),
     BotCommand("help", "What I can do"),
 ]
 MODERATOR_COMMANDS = [

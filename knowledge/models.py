@@ -167,6 +167,18 @@ class EventActor(SQLModel, table=True):
     actor_id: int = Field(foreign_key="entry.id", primary_key=True, index=True)
 
 
+class Briefing(SQLModel, table=True):
+    """A briefing the knowledge base was curated from: what /about tells a newcomer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=2000)
+    origin: str = Field(default="", max_length=300)  # where the briefing itself came from
+    url: str | None = Field(default=None, max_length=500)
+    loaded_at: datetime = _ts(default_factory=utcnow)
+
+
 class Citation(SQLModel, table=True):
     """A source backing an entry (an event or an actor), with a note on what it backs."""
 

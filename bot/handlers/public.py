@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 from bot import answers
 from bot.chat import argument_or_refuse, edit_or_send, send
 from bot.context import run_db
-from bot.presenters.html import Reply, clip, esc, to_plain
+from bot.presenters.html import Reply, clip, esc, split_blocks, to_plain
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -33,6 +33,7 @@ HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can
   <code>/sources Klymenko Time</code>
 /search <i>words</i> — full-text search
 /subscribe — digests of what changed · /unsubscribe · /subscription
+/about — what this briefing is, where it comes from, what changed lately
 
 Type <code>@{username} words</code> in any chat to share an entry.
 Every fact is attributed: ✅ confirmed · 📰 reported · 💬 claimed.
@@ -51,7 +52,18 @@ async def start(update: Update, context: Context) -> None:
     if match:
         await _open_entry(update, context, int(match.group(1)))
         return
-    await send(update, context, help_text(context.bot.username))
+    # A newcomer first learns what they are reading, then what they can ask.
+    overview = await run_db(context, answers.about_answer)
+    await send(
+        update,
+        context,
+        Reply(split_blocks([*overview.parts, *help_text(context.bot.username).parts])),
+    )
+
+
+async def about(update: Update, context: Context) -> None:
+    """/about (and /start): the briefing, what it covers, how much it holds, what changed."""
+    await send(update, context, await run_db(context, answers.about_answer))
 
 
 async def help_command(update: Update, context: Context) -> None:

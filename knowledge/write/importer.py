@@ -15,7 +15,8 @@ import yaml
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from knowledge.models import Entry, EntryKind
+from knowledge.language.names import strip_controls
+from knowledge.models import Briefing, Entry, EntryKind, utcnow
 from knowledge.storage.database import is_postgres, session_scope
 from knowledge.storage.migrations import MIGRATION_LOCK, migrate
 from knowledge.write.curation import IMPORTER, Author, create_entry, update_entry
@@ -85,13 +86,20 @@ _LineLoader.yaml_implicit_resolvers = {
 
 def parse_briefing(text: str, name: str = "briefing.yaml") -> dict[str, list[dict[str, Any]]]:
     """Parse YAML text into sections of records, each carrying its line number."""
+    return _sections(_load(text, name), name)
+
+
+def _load(text: str, name: str) -> Any:
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "?"
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise BriefingError([f"{name}:{line}: {problem}"]) from None
+
+
+def _sections(data: Any, name: str) -> dict[str, list[dict[str, Any]]]:
     if not isinstance(data, dict):
         raise BriefingError([f"{name}:1: expected a mapping with sources, actors and events"])
     sections: dict[str, list[dict[str, Any]]] = {}
@@ -119,7 +127,9 @@ def import_briefing(
         raise BriefingError(
             [f"{name}: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"]
         )
-    sections = parse_briefing(text, name)
+    data = _load(text, name)
+    sections = _sections(data, name)
+    header = data.get("briefing") if isinstance(data.get("briefing"), dict) else None
     errors: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, kind in _SECTIONS:
@@ -148,11 +158,35 @@ def import_briefing(
                     errors.append(f"{where}: {exc}")
         if errors:
             raise BriefingError(errors)
+        if header is not None:
+            _keep_header(session, header, name)
     except BaseException:
         savepoint.rollback()
         raise
     savepoint.commit()
     return summary
+
+
+def _keep_header(session: Session, header: dict[str, Any], name: str) -> None:
+    """The file's `briefing:` block (slug, title, summary, origin, url), kept for /about."""
+
+    def text(key: str, limit: int) -> str:
+        value = header.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BriefingError([f"{name}: briefing.{key} must be text"])
+        return strip_controls(value or "").strip()[:limit]
+
+    slug = text("slug", 80) or "briefing"
+    title = text("title", 200)
+    if not title:
+        raise BriefingError([f"{name}: the briefing block needs a title"])
+    row = session.exec(select(Briefing).where(Briefing.slug == slug)).first() or Briefing(
+        slug=slug, title=title
+    )
+    row.title, row.summary = title, text("summary", 2000)
+    row.origin, row.url = text("origin", 300), text("url", 500) or None
+    row.loaded_at = utcnow()
+    session.add(row)
 
 
 def _import_record(
