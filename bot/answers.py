@@ -24,7 +24,7 @@ from bot.presenters.entries import (
     sources_overview,
 )
 from bot.presenters.entries import timeline_page as render_timeline_page
-from bot.presenters.html import Reply, clip, esc
+from bot.presenters.html import Reply, clip, esc, split_blocks
 from bot.presenters.overview import about
 from knowledge.models import EntryKind
 from knowledge.read.actors import actors_by_kind, find_actors
@@ -99,6 +99,20 @@ def remembered_entry(session: Session, entry_id: int) -> Reply:
     return remembered(
         session, ("entry", entry_id), lambda: entry_reply(session, entry_id), namespace="replies"
     )
+
+
+_KIND_NAMES = {EntryKind.ACTOR: "a person or organisation", EntryKind.SOURCE: "a source"}
+
+
+def event_answer(session: Session, entry_id: int) -> Reply:
+    """/event N: the event; another kind of entry is shown too, but said to be what it is."""
+    kind = entry_kind(session=session, entry_id=entry_id)
+    card = remembered_entry(session, entry_id)
+    if kind is None or kind == EntryKind.EVENT:
+        return card
+    command = "/sources" if kind == EntryKind.SOURCE else "/who"
+    head = f"#{entry_id} is {_KIND_NAMES[EntryKind(kind)]}, not an event ({command} lists them):"
+    return Reply(split_blocks([head, *card.parts]), card.keyboard)
 
 
 def entry_reply(session: Session, entry_id: int) -> Reply:

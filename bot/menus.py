@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 PUBLIC_COMMANDS = [
     BotCommand("timeline", "Dated events, oldest first"),
-    BotCommand("event", "One entry in full: /event 12"),
+    BotCommand("event", "One event in full, by its number"),
     BotCommand("who", "People and organisations: /who Yermak"),
     BotCommand("sources", "Where the facts come from"),
     BotCommand("search", "Full-text search"),

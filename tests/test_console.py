@@ -22,7 +22,7 @@ def test_console_answers_commands_and_presses_buttons_by_number(engine: Engine) 
     printed = _session(engine, "/timeline\n1\n/who Єрмак\n/quit\n/help\n")
     assert printed.startswith("Briefing Bot — offline console.")
     # The timeline, as text, with its buttons numbered.
-    assert "Timeline · 1–10 of 12" in printed
+    assert "Timeline · 1–10 of 20" in printed
     buttons = re.search(r"^\[1\] #(\d+)  \[2\] #\d+", printed, flags=re.MULTILINE)
     assert buttons is not None
     # "1" pressed the first button: that event opened as a new message.
@@ -38,7 +38,7 @@ def test_console_answers_commands_and_presses_buttons_by_number(engine: Engine) 
 
 def test_console_edits_in_place_and_explains_missing_buttons(engine: Engine) -> None:
     printed = _session(engine, "/timeline\n12\n99\nhello\n")  # ends at end of input
-    assert "(edited)\nTimeline · 11–12 of 12" in printed  # button 12 is ▶
+    assert "(edited)\nTimeline · 11–20 of 20" in printed  # button 12 is ▶
     assert "(there is no button 99)" in printed
     assert "I answer commands." in printed
 

@@ -73,7 +73,7 @@ def test_timeline_filters(engine: Engine) -> None:
         by_actor = resolve_timeline_filter(session=session, text="Єрмак")
         assert by_actor.label == "Andriy Yermak"
         titles = [x.title for x in timeline_page(session=session, flt=by_actor).items]
-        assert any("Yermak says" in t for t in titles)
+        assert any("Yermak suggests" in t for t in titles)
 
         by_topic = resolve_timeline_filter(session=session, text="sanctions")
         assert by_topic.topic == "sanctions"

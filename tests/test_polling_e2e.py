@@ -48,13 +48,13 @@ async def test_updates_arrive_by_long_polling_and_get_answers(
     await fake_api.wait_for(lambda f: f.pending_long_polls > 0)  # the poller is waiting
     fake_api.push_update(fake_api.make_message_update("/timeline", USER_ID, USER_ID))
     page = await _reply(fake_api, USER_ID, 0)
-    assert "Timeline · 1–10 of 12" in page.plain
+    assert "Timeline · 1–10 of 20" in page.plain
 
     fake_api.push_update(
         fake_api.make_callback_update(page.button("▶")["callback_data"], page, USER_ID)
     )
     await fake_api.wait_for(lambda f: len(f.edits) == 1)
-    assert "11–12 of 12" in page.plain
+    assert "11–20 of 20" in page.plain
 
     fake_api.push_update(fake_api.make_message_update("/who Єрмак", USER_ID, USER_ID))
     card = await _reply(fake_api, USER_ID, 1)

@@ -98,3 +98,15 @@ def test_kinds_of_source_that_count_as_the_briefing(engine: Engine) -> None:
         kinds = set(session.exec(select(Source.kind)))
         sources = session.exec(select(Entry).where(Entry.kind == EntryKind.SOURCE)).all()
     assert SourceKind.PUBLIC_RECORD in kinds and len(sources) > 1
+
+
+async def test_event_says_when_a_number_is_another_kind(
+    harness: BotHarness, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        source = session.exec(select(Entry.id).where(Entry.kind == EntryKind.SOURCE)).first()
+        actor = session.exec(select(Entry.id).where(Entry.kind == EntryKind.ACTOR)).first()
+    said = (await harness.send(f"/event {source}"))[0].plain
+    assert said.startswith(f"#{source} is a source, not an event")
+    said = (await harness.send(f"/event {actor}"))[0].plain
+    assert said.startswith(f"#{actor} is a person or organisation, not an event")

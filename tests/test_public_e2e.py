@@ -112,7 +112,7 @@ async def test_start_and_help_say_what_the_bot_does(harness: BotHarness, command
 async def test_start_deep_link_opens_the_entry(harness: BotHarness, engine: Engine) -> None:
     statement = entry_id(engine, "event", "yermak-says-nato-membership-would-help-end-war")
     reply = await ask(harness, f"/start event-{statement}")
-    assert "Yermak says NATO membership" in reply.plain
+    assert "Yermak suggests a NATO invitation" in reply.plain
     assert "Klymenko Time" in reply.plain
 
     missing = await ask(harness, "/start event-999999")
@@ -130,20 +130,20 @@ async def test_timeline_pages_in_place_with_the_buttons(
 ) -> None:
     page = await ask(harness, "/timeline")
     first_ids = listed_ids(page)
-    assert "Timeline · 1–10 of 12" in page.plain
+    assert "Timeline · 1–10 of 20" in page.plain
     assert len(first_ids) == 10
     assert "◀" not in [b["text"] for b in page.buttons]
 
     assert await tap(harness, page, "▶") == []  # edited in place, nothing new sent
     assert fake_api.edits[-1].method == "editMessageText"
     assert fake_api.edits[-1].message_id == page.message_id
-    assert "11–12 of 12" in page.plain
-    assert len(listed_ids(page)) == 2
+    assert "11–20 of 20" in page.plain
+    assert len(listed_ids(page)) == 10
     assert not set(listed_ids(page)) & set(first_ids)
     assert "▶" not in [b["text"] for b in page.buttons]
 
     assert await tap(harness, page, "◀") == []
-    assert "1–10 of 12" in page.plain
+    assert "1–10 of 20" in page.plain
     assert listed_ids(page) == first_ids
     assert len(fake_api.edits) == 2
     assert [c.method for c in fake_api.calls_of("sendMessage")] == ["sendMessage"]
@@ -180,7 +180,7 @@ async def test_a_stale_page_button_past_the_end_shows_the_last_page(
     page = await ask(harness, "/timeline")
     past = PageKey(LAST_RANK, 5).code()  # after the last day any date may name
     await harness.process(make_callback_update(f"tl:-:990:{past}", page, user_id=USER_ID))
-    assert "11–12 of 12" in page.plain
+    assert "11–20 of 20" in page.plain
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ async def test_timeline_by_dates(
     ("argument", "label", "expected"),
     [
         ("Yermak", "Andriy Yermak", "Yermak named head"),
-        ("Єрмак", "Andriy Yermak", "Yermak says NATO membership"),
+        ("Єрмак", "Andriy Yermak", "Yermak suggests a NATO invitation"),
         ("sanctions", "sanctions", "impose sanctions on Russia"),
     ],
 )
@@ -246,7 +246,7 @@ async def test_event_card_and_its_buttons(harness: BotHarness, engine: Engine) -
     statement = entry_id(engine, "event", "yermak-says-nato-membership-would-help-end-war")
     yermak = entry_id(engine, "actor", "andriy-yermak")
     card = await ask(harness, f"/event {statement}")
-    for text in ["Yermak says NATO membership", "Status: 💬 claimed", "Andriy Yermak",
+    for text in ["Yermak suggests a NATO invitation", "Status: 💬 claimed", "Andriy Yermak",
                  "Klymenko Time", f"#{statement}"]:  # fmt: skip
         assert text in card.plain
     assert await ask(harness, f"/event #{statement}") is not None
@@ -258,7 +258,7 @@ async def test_event_card_and_its_buttons(harness: BotHarness, engine: Engine) -
     assert "Timeline · Andriy Yermak" in actor.plain  # the card became his timeline
 
     [opened] = await harness.press(actor, f"ev:{statement}")
-    assert "Yermak says NATO membership" in opened.plain
+    assert "Yermak suggests a NATO invitation" in opened.plain
 
 
 # --- /who -------------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ async def test_who_finds_yermak_by_any_spelling(harness: BotHarness, name: str) 
     reply = await ask(harness, f"/who {name}")
     assert reply.plain.startswith("Andriy Yermak · person")
     assert "Head of the Office of the President of Ukraine" in reply.plain
-    assert "Yermak says NATO membership" in reply.plain  # his events
+    assert "Yermak suggests a NATO invitation" in reply.plain  # his events
 
 
 @pytest.mark.usefixtures("backend")
@@ -342,9 +342,10 @@ async def test_sources_of_an_entry_and_what_a_source_backs(
     for name in ["Klymenko Time", "klymenko time", "Klymenko"]:
         backs = await ask(harness, f"/sources {name}")
         assert backs.plain.startswith("Klymenko Time · telegram channel")
-        assert f"Yermak says NATO membership for Ukraine could help end the war #{statement}" in (
-            backs.plain
-        )
+        assert (
+            "Yermak suggests a NATO invitation for Ukraine could play a part in addressing the "
+            f"conflict (via Klymenko Time) #{statement}"
+        ) in backs.plain
     [opened] = await harness.press(backs, f"open:{statement}")
     assert "Status: 💬 claimed" in opened.plain
 
@@ -411,20 +412,20 @@ async def test_answers_change_as_soon_as_the_knowledge_base_does(
 ) -> None:
     statement = entry_id(engine, "event", "yermak-says-nato-membership-would-help-end-war")
     page = await ask(harness, "/timeline")  # remembered, with its count, /search's and /sources'
-    assert "1–10 of 12" in page.plain
+    assert "1–10 of 20" in page.plain
     searched = await ask(harness, "/search nato")
     sources = await ask(harness, "/sources")
     with session_scope(engine) as session:
         retract_entry(session, statement, "withdrawn by the channel", author=IMPORTER)
 
-    assert "1–10 of 11" in (await ask(harness, "/timeline")).plain
+    assert "1–10 of 19" in (await ask(harness, "/timeline")).plain
     assert f"#{statement}" not in (await ask(harness, "/timeline Yermak")).plain
     total = int(re.search(r"of (\d+)", searched.plain).group(1))  # type: ignore[union-attr]
     assert f"of {total - 1}" in (await ask(harness, "/search nato")).plain
     assert (await ask(harness, "/sources")).plain != sources.plain
     # The ▶ under the first answer still works: it shows what follows the last event seen.
     assert await tap(harness, page, "▶") == []
-    assert "10–11 of 11" in page.plain
+    assert "10–19 of 19" in page.plain
     with session_scope(engine) as session:
         tail = timeline_page(session=session, flt=TimelineFilter(), offset=9, limit=10).items
     assert [b["text"] for b in page.buttons] == [*(f"#{x.id}" for x in tail), "◀", "2/2"]
@@ -433,16 +434,16 @@ async def test_answers_change_as_soon_as_the_knowledge_base_does(
 def test_a_rolled_back_write_leaves_nothing_cached(engine: Engine) -> None:
     everything = TimelineFilter()
     with session_scope(engine) as session:
-        assert timeline_page(session=session, flt=everything).total == 12
+        assert timeline_page(session=session, flt=everything).total == 20
     session = session_scope(engine)
     with pytest.raises(RuntimeError), session as writing:  # noqa: PT012
         create_entry(writing, "event", {
             "date": "2024", "title": "Never committed", "citations": ["public-record"],
         }, author=IMPORTER)  # fmt: skip
-        assert timeline_page(session=writing, flt=everything).total == 13
+        assert timeline_page(session=writing, flt=everything).total == 21
         raise RuntimeError("roll back")
     with session_scope(engine) as session:
-        assert timeline_page(session=session, flt=everything).total == 12
+        assert timeline_page(session=session, flt=everything).total == 20
         assert search(session=session, text="never committed").total == 0
 
 
@@ -470,9 +471,9 @@ async def test_inline_query_offers_cards_to_share(harness: BotHarness) -> None:
 async def test_groups_answer_commands_addressed_to_the_bot(harness: BotHarness) -> None:
     group = {"chat_id": DEFAULT_GROUP_ID, "user_id": USER_ID, "chat_type": "group"}
     page = await ask(harness, f"/timeline@{BOT}", **group)
-    assert "Timeline · 1–10 of 12" in page.plain
+    assert "Timeline · 1–10 of 20" in page.plain
     assert await tap(harness, page, "▶") == []
-    assert "11–12 of 12" in page.plain
+    assert "11–20 of 20" in page.plain
     assert "Andriy Yermak" in (await ask(harness, f"/who@{BOT} Yermak", **group)).plain
     assert "Timeline" in (await ask(harness, "/timeline", **group)).plain
 

@@ -29,7 +29,7 @@ HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can
   <code>/timeline briefing</code> — only what the briefing itself says
 /event <i>id</i> — one entry in full, with its sources
 /who — people and organisations; <code>/who Yermak</code> (Єрмак, typos welcome)
-/sources — where the facts come from; <code>/sources 12</code>,
+/sources — where the facts come from; <code>/sources</code> <i>number</i>,
   <code>/sources Klymenko Time</code>
 /search <i>words</i> — full-text search
 /subscribe — digests of what changed · /unsubscribe · /subscription
@@ -96,10 +96,11 @@ async def event(update: Update, context: Context) -> None:
         return
     match = answers.ENTRY_ID.match(text)
     if not match:
-        example = "Send an entry number, for example <code>/event 12</code>; /timeline lists them."
+        example = "Send an entry number: the one after # on each /timeline line."
         await send(update, context, Reply([example]))
         return
-    await _open_entry(update, context, int(match.group(1)))
+    reply = await run_db(context, partial(answers.event_answer, entry_id=int(match.group(1))))
+    await send(update, context, reply)
 
 
 async def open_button(update: Update, context: Context) -> None:

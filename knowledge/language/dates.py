@@ -106,7 +106,11 @@ _RANK_OF_PRECISION = {
 
 
 def date_end(start: date, precision: str) -> date:
-    """The last day a stored date may mean."""
+    """The last day a stored date may mean. An approximate date means as much as the form it
+    was given in (see `iso_for`): "c. June 2023" ends with June, "c. 2023" with the year."""
+    if precision == DatePrecision.APPROXIMATE:
+        form = parse_date(iso_for(start, precision))
+        return form.end
     return FuzzyDate(start, DatePrecision(precision)).end
 
 

@@ -26,6 +26,8 @@ _PRECISION_RANK = {"day": 0, "month": 1, "year": 2, "approximate": 3}
 
 
 def _end(start: date, precision: str) -> date:
+    if precision == "approximate":  # as much as the form it was given in
+        precision = "day" if start.day != 1 else "month" if start.month != 1 else "year"
     if precision == "day":
         return start
     if precision == "month":
