@@ -120,3 +120,24 @@ def test_joiners_stay_and_controls_go() -> None:
     assert clean_input(f"{family} {persian}", 100) == f"{family} {persian}"
     assert strip_controls("a\x00b\x07c\u202ed\x85e") == "abcde"
     assert strip_controls("line one\nline two") == "line one\nline two"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("news outlet", "news_outlet"), ("News-Agency", "news_outlet"), ("tg channel",
+     "telegram_channel"), ("Telegram Channel", "telegram_channel")],
+)  # fmt: skip
+async def test_a_kind_is_taken_as_people_type_it(
+    harness: BotHarness, engine: Engine, typed: str, stored: str
+) -> None:
+    name = f"Wire {typed}"
+    replies = await harness.send(f"/add_source {name} | {typed} | -", chat_id=OWNER_ID)
+    assert "Nothing was changed" not in replies[0].plain
+    with session_scope(engine) as session:
+        kind = session.exec(select(Source.kind).where(Source.name == name)).one()
+    assert kind == stored
+
+
+async def test_an_unknown_kind_lists_the_kinds_in_words(harness: BotHarness) -> None:
+    replies = await harness.send("/add_source Wire | wizardry | -", chat_id=OWNER_ID)
+    assert "news outlet" in replies[0].plain and "telegram channel" in replies[0].plain

@@ -14,7 +14,7 @@ from knowledge.models import (
     EntryKind,
     SourceKind,
 )
-from knowledge.write.records import LIMITS, CurationError
+from knowledge.write.records import LIMITS, CurationError, as_choice
 from knowledge.write.requests import ChangeRequest
 from knowledge.write.resolve import (
     refuse_taken_source_name,
@@ -65,9 +65,10 @@ def check_step(session: Session, kind: str, step: Step, text: str) -> Any:
     if empty:
         raise CurationError(f"{step.field} must not be empty")
     if step.choices:
-        value = text.lower().replace(" ", "_")
-        if value not in step.choices:
-            raise CurationError(f"{step.field} must be one of: {', '.join(step.choices)}")
+        value = as_choice(text, step.choices)
+        if value is None:
+            words = ", ".join(c.replace("_", " ") for c in step.choices)
+            raise CurationError(f"{step.field} must be one of: {words}")
         return value
     if step.field == "date":
         return parse_date_argument(text)

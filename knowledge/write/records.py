@@ -7,6 +7,7 @@ commands, undo and export all speak one format.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,11 +178,34 @@ def _text(
     return value
 
 
+# What people type for a kind, beyond its own name in any case, with spaces or hyphens.
+KIND_SYNONYMS = {
+    "news": "news_outlet", "news_agency": "news_outlet", "agency": "news_outlet",
+    "outlet": "news_outlet", "newspaper": "news_outlet", "tg": "telegram_channel",
+    "tg_channel": "telegram_channel", "telegram": "telegram_channel",
+    "channel": "telegram_channel", "government": "official", "official_source": "official",
+    "analyst": "analysis", "analysts": "analysis", "think_tank": "analysis",
+    "public": "public_record", "record": "public_record", "organization": "organisation",
+    "org": "organisation", "country": "state", "government_of": "state",
+    "individual": "person", "people": "person", "city": "place", "location": "place",
+}  # fmt: skip
+
+
+def as_choice(value: str, values: Iterable[str]) -> str | None:
+    """What a person typed as one of `values` ("News outlet", "tg channel"), or None."""
+    typed = "_".join(value.strip().lower().replace("-", " ").split())
+    typed = typed if typed in values else KIND_SYNONYMS.get(typed, typed)
+    return typed if typed in values else None
+
+
 def _choice(record: dict[str, Any], key: str, allowed: type[Any], default: str | None) -> str:
     value = record.get(key, default)
     values = [m.value for m in allowed]
+    if isinstance(value, str):
+        value = as_choice(value, values) or value
     if value not in values:
-        raise CurationError(f"{key} “{str(value)[:40]}” is not one of: {', '.join(values)}")
+        words = ", ".join(v.replace("_", " ") for v in values)
+        raise CurationError(f"{key} “{str(value)[:40]}” is not one of: {words}")
     return str(value)
 
 
