@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import logging
-import traceback
 from typing import Any
 
 from sqlalchemy import Engine
-from telegram import LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -16,7 +14,6 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -24,6 +21,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import errors
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.delivery import scheduler
@@ -37,7 +35,6 @@ from bot.handlers import (
     subscriptions,
     transfer,
 )
-from bot.logging_setup import RedactingFilter
 from bot.menus import PUBLIC_COMMANDS, publish_admin_menus
 from bot.transport import operations
 from bot.transport.request import AiohttpRequest
@@ -122,7 +119,7 @@ def build_application(
             filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, public.fallback_text
         )
     )
-    application.add_error_handler(error_handler)
+    application.add_error_handler(errors.error_handler)
     return application
 
 
@@ -137,51 +134,6 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await scheduler.stop(application)
     await operations.stop(application)
-
-
-async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log every error with its context, tell the user politely, and ping the developer chat."""
-    error = context.error
-    operations.count_error(context.application, error)
-    where: dict[str, Any] = {}
-    if isinstance(update, Update):
-        where["update_id"] = update.update_id
-        if update.effective_chat:
-            where["chat_id"] = update.effective_chat.id
-        if update.effective_user:
-            where["user_id"] = update.effective_user.id
-        message = update.effective_message
-        if message and message.text:
-            where["command"] = message.text.split()[0][:40]
-    log.error(
-        "error while handling update %s: %r", where or update, error, exc_info=error, extra=where
-    )
-    if isinstance(update, Update):
-        try:
-            if update.callback_query:
-                await update.callback_query.answer("Sorry, that failed. Please try again.")
-            elif update.effective_chat and update.effective_message:
-                await context.bot.send_message(
-                    update.effective_chat.id,
-                    "Sorry, something went wrong on my side. It has been logged; "
-                    "please try again in a moment.",
-                )
-        except Exception:
-            log.warning("could not tell the user about the error", exc_info=True)
-    deps: Deps | None = context.bot_data.get(DEPS_KEY)
-    chat_id = deps.settings.developer_chat_id if deps else None
-    if deps and chat_id and error is not None:
-        trace = "".join(traceback.format_exception(None, error, error.__traceback__))
-        # The report leaves the process like a log line does: the same redaction applies.
-        secrets = [deps.settings.token or ""]
-        if deps.settings.webhook_secret:
-            secrets.append(deps.settings.webhook_secret.get_secret_value())
-        trace = RedactingFilter(secrets).redact(trace)
-        text = f"<b>Error</b> {html.escape(str(where))}\n<pre>{html.escape(trace[-3500:])}</pre>"
-        try:
-            await context.bot.send_message(chat_id, text)
-        except Exception:
-            log.warning("could not report the error to the developer chat", exc_info=True)
 
 
 def _register_moderation(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -84,12 +84,8 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 
 
-def parse_briefing(text: str, name: str = "briefing.yaml") -> dict[str, list[dict[str, Any]]]:
-    """Parse YAML text into sections of records, each carrying its line number."""
-    return _sections(_load(text, name), name)
-
-
 def _load(text: str, name: str) -> Any:
+    """The file's YAML, or a BriefingError naming the line that isn't valid."""
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
@@ -100,6 +96,7 @@ def _load(text: str, name: str) -> Any:
 
 
 def _sections(data: Any, name: str) -> dict[str, list[dict[str, Any]]]:
+    """The sections of records, each carrying its line number."""
     if not isinstance(data, dict):
         raise BriefingError([f"{name}:1: expected a mapping with sources, actors and events"])
     sections: dict[str, list[dict[str, Any]]] = {}
