@@ -110,3 +110,15 @@ async def test_event_says_when_a_number_is_another_kind(
     assert said.startswith(f"#{source} is a source, not an event")
     said = (await harness.send(f"/event {actor}"))[0].plain
     assert said.startswith(f"#{actor} is a person or organisation, not an event")
+
+
+async def test_search_shows_partial_matches_when_nothing_has_every_word(
+    harness: BotHarness,
+) -> None:
+    both = (await harness.send("/search sanctions timetable"))[0].plain
+    assert "Nothing matches" not in both
+    assert "Nothing has every word" in both
+    exact = (await harness.send("/search vilnius"))[0].plain
+    assert "Nothing has every word" not in exact
+    nothing = (await harness.send("/search zzzqqq xxyyzz"))[0].plain
+    assert "Nothing matches" in nothing

@@ -236,6 +236,8 @@ def search_page(query: str, query_id: int, page: Page[SearchResult]) -> Reply:
     ]
     more = "+" if page.more else ""  # counted only as far as search ranks
     head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}{more}"
+    if page.partial:
+        head += "\n<i>Nothing has every word; these have some of them, best first.</i>"
     if page.more:
         lines.append("<i>The most recent matches, best first: add a word to narrow it down.</i>")
     rows = _open_rows([r.id for r in page.items], "open")

@@ -21,6 +21,8 @@ from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import search_entries, search_terms
 
+PARTIAL_WORD = 4  # letters a word needs to count in a some-of-the-words search
+
 
 def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> Page[SearchResult]:
     """Full-text search over published events, actors and sources, best match first.
@@ -34,11 +36,20 @@ def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> P
         ("search-page", terms, offset, limit),
         lambda: _search_page(session, text, offset=offset, limit=limit),
     )
-    return Page(list(page.items), page.total, page.offset, page.limit, page.more)
+    return Page(
+        list(page.items), page.total, page.offset, page.limit, page.more, partial=page.partial
+    )
 
 
 def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Page[SearchResult]:
     found = search_entries(session, text, limit=limit, offset=offset)
+    partial = False
+    words = [t for t in search_terms(text) if len(t) >= PARTIAL_WORD and t.isalpha()]
+    if found.total == 0 and len(words) > 1:
+        # Nothing has every word: show what has some of the real words, and say so.
+        found = search_entries(session, " ".join(words), limit=limit, offset=offset,
+                               any_word=True)  # fmt: skip
+        partial = True
     ids = [h.entry_id for h in found.hits]
     results: dict[int, SearchResult] = {}
     if ids:
@@ -67,7 +78,7 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
         for i in ids
         if i in results
     ]
-    return Page(items, found.total, offset, limit, found.more)
+    return Page(items, found.total, offset, limit, found.more, partial=partial)
 
 
 SAVED_TEXT_LIMIT = 300  # characters of a search kept for its ◀ ▶ buttons

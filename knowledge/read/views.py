@@ -131,6 +131,7 @@ class Page(Generic[T]):
     offset: int
     limit: int
     more: bool = False  # there are more than `total` (a search counts only so far)
+    partial: bool = False  # a search: nothing had every word; these have some of them
 
     @property
     def has_prev(self) -> bool:

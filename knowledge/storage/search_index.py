@@ -121,8 +121,11 @@ class SearchResults:
     more: bool  # whether there are more than that
 
 
-def search_entries(session: Session, query: str, *, limit: int, offset: int = 0) -> SearchResults:
-    """Published entries matching every word of `query` (prefix match), best first.
+def search_entries(
+    session: Session, query: str, *, limit: int, offset: int = 0, any_word: bool = False
+) -> SearchResults:
+    """Published entries matching every word of `query` (prefix match), best first; with
+    `any_word`, those matching at least one of them (the best-scored match most words).
 
     One statement: the newest matches (an index walk down from the newest id for a common
     word, the full-text index for a rare one), counted up to RANK_WINDOW, scored and paged.
@@ -132,14 +135,14 @@ def search_entries(session: Session, query: str, *, limit: int, offset: int = 0)
         return SearchResults([], 0, False)
     if is_postgres(session):
         statement = _POSTGRES_SEARCH
-        match = " & ".join(f"{_pg_quote(t)}:*" for t in terms)
+        match = (" | " if any_word else " & ").join(f"{_pg_quote(t)}:*" for t in terms)
         # psycopg prepares a statement run five times, and PostgreSQL may then settle on one
         # generic plan for every query text: a plan for a rare word, walking 100,000 entries
         # for a common one (70 ms instead of 8). Plan each search for its own words.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     else:
         statement = _SQLITE_SEARCH
-        match = " ".join(f'"{t}"*' for t in terms)
+        match = (" OR " if any_word else " ").join(f'"{t}"*' for t in terms)
     rows = session.execute(
         text(statement),
         {"q": match, "counted": RANK_WINDOW + 1, "window": RANK_WINDOW,
@@ -147,7 +150,7 @@ def search_entries(session: Session, query: str, *, limit: int, offset: int = 0)
     ).all()  # fmt: skip
     if not rows and offset:
         # Past the end: the count comes with the rows, so ask for the first one to learn it.
-        first = search_entries(session, query, limit=1)
+        first = search_entries(session, query, limit=1, any_word=any_word)
         return SearchResults([], first.total, first.more)
     matched = int(rows[0][2]) if rows else 0
     hits = [SearchHit(int(r[0]), float(r[1])) for r in rows]
