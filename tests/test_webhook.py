@@ -188,3 +188,22 @@ async def test_serve_webhook_runs_the_whole_lifecycle(
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.post(url, json={"update_id": 1})
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"update_id": "x"}', "\xff\xfe"])
+async def test_a_malformed_body_is_a_bad_request_counted_in_metrics(
+    fake_api: FakeBotAPI, engine: Engine, body: str
+) -> None:
+    async with webhook_replica(fake_api, engine) as (harness, server):
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                server.url,
+                content=body.encode("utf-8", "surrogateescape"),
+                headers={"Content-Type": "application/json",
+                         "X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )  # fmt: skip
+        assert response.status_code == 400
+        assert counted(harness.app, "briefing_webhook_rejected", reason="malformed") == 1
+        good = fake_api.make_message_update("/help", chat_id=USER_ID, user_id=USER_ID)
+        assert await fake_api.post_update_to_webhook(good) == 200
+        await fake_api.wait_for_messages(USER_ID)

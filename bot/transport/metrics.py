@@ -115,6 +115,12 @@ class Metrics:
             ["command"],
             registry=self.registry,
         )
+        self.rejected_updates = Counter(
+            "briefing_webhook_rejected",
+            "Webhook requests refused: a malformed body, or no or a wrong secret",
+            ["reason"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "briefing_errors",
             "Errors that reached the error handler, by exception type",
