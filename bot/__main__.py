@@ -27,7 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="briefing-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (polling, or webhook when WEBHOOK_URL is set)")
-    sub.add_parser("console", help="chat with the bot offline in this terminal")
+    console = sub.add_parser("console", help="chat with the bot offline in this terminal")
+    console.add_argument(
+        "--owner", action="store_true", help="with an owner's rights, to try curation"
+    )
     load = sub.add_parser("load", help="load (or update) a curated briefing YAML file")
     load.add_argument("path", type=Path)
     export = sub.add_parser("export", help="write the knowledge base as YAML")
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if command != "console":
             print("No TELEGRAM_BOT_TOKEN is set: opening the offline console.\n", file=sys.stderr)
-        return run_console(settings, engine)
+        return run_console(settings, engine, owner=bool(getattr(args, "owner", False)))
     return run_bot(settings, engine)
 
 

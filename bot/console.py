@@ -217,20 +217,27 @@ class Console:
                 await self.application.process_update(update)
 
 
-async def _amain(settings: Settings, engine: Engine, lines: TextIO, out: TextIO) -> None:
+async def _amain(
+    settings: Settings, engine: Engine, lines: TextIO, out: TextIO, *, owner: bool
+) -> None:
     from bot.app import build_application, post_init
 
     request = ConsoleRequest(out, color=out.isatty())
-    # The person at the console is the operator: they get owner rights to try curation.
-    owner_settings = settings.model_copy(update={"admin_ids": settings.admin_ids | {USER_ID}})
+    # A newcomer reads as a reader does; curation is for whoever asks for it (--owner).
+    if owner:
+        settings = settings.model_copy(update={"admin_ids": settings.admin_ids | {USER_ID}})
     application = build_application(
-        owner_settings, engine, request=request, updates_request=request, token=CONSOLE_TOKEN
+        settings, engine, request=request, updates_request=request, token=CONSOLE_TOKEN
     )
     async with application:
         await post_init(application)
         await application.start()
         print("Briefing Bot — offline console. Type /help, a command, or a button's number; "
-              "/quit to leave.\n", file=out)  # fmt: skip
+              "/quit to leave.", file=out)  # fmt: skip
+        if not owner:
+            print("To try moderators' commands: python -m bot console --owner\n", file=out)
+        else:
+            print("You have an owner's rights here: /modhelp lists them.\n", file=out)
         try:
             await Console(application, request).run(lines)
         finally:
@@ -238,10 +245,15 @@ async def _amain(settings: Settings, engine: Engine, lines: TextIO, out: TextIO)
 
 
 def run_console(
-    settings: Settings, engine: Engine, lines: TextIO | None = None, out: TextIO | None = None
+    settings: Settings,
+    engine: Engine,
+    lines: TextIO | None = None,
+    out: TextIO | None = None,
+    *,
+    owner: bool = False,
 ) -> int:
     try:
-        asyncio.run(_amain(settings, engine, lines or sys.stdin, out or sys.stdout))
+        asyncio.run(_amain(settings, engine, lines or sys.stdin, out or sys.stdout, owner=owner))
     except KeyboardInterrupt:
         pass
     return 0

@@ -47,3 +47,13 @@ def test_terminal_rendering_keeps_text_and_drops_tags() -> None:
     html = '<b>Bold</b> &amp; <i>it</i> <a href="https://x.org">link</a> &lt;tag&gt;'
     assert html_to_terminal(html, color=False) == "Bold & it link <tag>"
     assert html_to_terminal("<b>x</b>", color=True) == "\x1b[1mx\x1b[0m"
+
+
+def test_a_newcomer_reads_and_an_owner_who_asks_curates(engine: Engine) -> None:
+    reader = _session(engine, "/modhelp\n")
+    assert "python -m bot console --owner" in reader
+    assert "This command is for moderators." in reader and "/add_event" not in reader
+    out = io.StringIO()
+    settings = load_settings(database_url="sqlite://", _env_file=None)
+    run_console(settings, engine, lines=io.StringIO("/modhelp\n"), out=out, owner=True)
+    assert "owner's rights" in out.getvalue() and "/add_event" in out.getvalue()
