@@ -143,6 +143,10 @@ def _who(session: Session, text: str) -> Reply:
         return actors_overview(actors_by_kind(session=session))
     matches = find_actors(session=session, query=text, limit=5)
     if not matches:
+        # A channel or outlet is a source, kept once: /who finds it there too.
+        source = find_source(session=session, name=text)
+        if source is not None:
+            return entry_reply(session, source.id)
         return Reply([f"I know nobody called “{esc(clip(text, 60))}”. "
                       "Send /who to see everyone."])  # fmt: skip
     top = matches[0]

@@ -268,7 +268,8 @@ async def test_who_without_a_name_groups_actors_by_kind(harness: BotHarness) -> 
     reply = await ask(harness, "/who")
     headings = re.findall(r"^(People|Organisations|States|Media|Places) \(\d+\)$",
                           reply.plain, flags=re.MULTILINE)  # fmt: skip
-    assert set(headings) == {"People", "Organisations", "States", "Media", "Places"}
+    # Every kind the bundled briefing has an actor of (its one channel is a source, not an actor).
+    assert sorted(headings) == sorted({"People", "Organisations", "States", "Places"})
     people = reply.plain.split("People")[1].split("\n")[1]
     assert "Andriy Yermak" in people
     assert "NATO" in reply.plain.split("Organisations")[1]
@@ -288,7 +289,8 @@ async def test_who_finds_yermak_by_any_spelling(harness: BotHarness, name: str) 
 @pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize(
     ("name", "found"),
-    [("Klymenko", "Klymenko Time · media"), ("klymenk", "Klymenko Time · media"),
+    [("Klymenko", "Klymenko Time · telegram channel"),
+     ("klymenk", "Klymenko Time · telegram channel"),
      ("Kiev", "Kyiv · place"), ("Зеленський", "Volodymyr Zelensky · person")],
 )  # fmt: skip
 async def test_who_finds_by_part_of_a_name_and_other_spellings(
