@@ -40,6 +40,8 @@ bench: install
 	-$(BIN)/python -m bench.end_to_end
 	-$(BIN)/python -m bench.digest_fanout --quick
 	-$(BIN)/python -m bench.throughput --output ''
+	-$(BIN)/python -m bench.loop_lag
+	-$(BIN)/python -m bench.test_suite --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,10 +168,24 @@ def build_database(path: Path, recipients: int) -> Engine:
 @dataclass
 class Latency:
     samples: list[float]
+    lags: list[float] = field(default_factory=list)  # seconds a 5 ms timer fired late
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.samples) * 1000 if self.samples else float("nan")
+
+    @property
+    def lag_p99_ms(self) -> float:
+        ordered = sorted(self.lags)
+        return ordered[int(0.99 * (len(ordered) - 1))] * 1000 if ordered else float("nan")
+
+
+async def _sample_lag(stop: asyncio.Event, into: list[float]) -> None:
+    """How late the event loop runs a 5 ms timer, sampled until `stop`."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(0.005)
+        into.append(time.perf_counter() - started - 0.005)
 
 
 # --probe uncached: every probe asks something new (`/who Yermak 1`, `/who Yermak 2`, ...), so
@@ -210,11 +224,16 @@ async def probed(application: Any, sending: Coroutine[Any, Any, None]) -> tuple[
 
 
 async def probe_while(application: Any, running: asyncio.Task[Any]) -> Latency:
-    samples = []
+    samples: list[float] = []
+    lags: list[float] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(_sample_lag(stop, lags))
     while not running.done():
         samples.append(await who(application))
         await asyncio.sleep(PROBE_EVERY)
-    return Latency(samples)
+    stop.set()
+    await sampler
+    return Latency(samples, lags)
 
 
 def transport_kwargs(transport: str) -> dict[str, Any]:
@@ -359,6 +378,7 @@ def summarise(
         "during_ms": during.median_ms,
         "ratio": during.median_ms / idle.median_ms,
         "probes": len(during.samples),
+        "lag_p99_ms": during.lag_p99_ms,
     }
 
 
@@ -372,7 +392,8 @@ def fmt(result: dict[str, Any]) -> str:
         f"{result['share'] * 100:5.1f} % of {result['limit']:g} over {result['window']:.1f} s · "
         f"total {result['total_seconds']:6.1f} s · lost {lost} · dup {result['duplicates']} · "
         f"/who median {result['idle_ms']:.1f} ms idle → {result['during_ms']:.1f} ms "
-        f"({result['ratio']:.2f}×, {result['probes']} probes)"
+        f"({result['ratio']:.2f}×, {result['probes']} probes) · "
+        f"loop lag p99 {result.get('lag_p99_ms', float('nan')):.1f} ms"
     )
 
 
