@@ -37,7 +37,7 @@ from knowledge.read.entries import (
     titles,
 )
 from knowledge.read.overview import overview
-from knowledge.read.search import save_query, saved_query, search
+from knowledge.read.search import save_query, saved_query, search, suggest
 from knowledge.read.sources import find_source, source_overview
 from knowledge.read.timeline import (
     FilterError,
@@ -189,10 +189,12 @@ def _sources(session: Session, text: str) -> Reply:
 
 
 def search_answer(session: Session, text: str) -> Reply:
-    """/search words: the first page, and the text saved for its ◀ ▶ buttons (this writes)."""
+    """/search words: the first page, and the text saved for its ◀ ▶ buttons (this writes);
+    when nothing matches, the words the knowledge base knows that were probably meant."""
     # Search before saving the text: a session that has written bypasses the answer cache.
     page = search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
-    return search_page(text, save_query(session=session, text=text), page)
+    meant = suggest(session=session, text=text) if not page.items else None
+    return search_page(text, save_query(session=session, text=text), page, suggestion=meant)
 
 
 def search_button_answer(session: Session, data: str) -> Reply | None:

@@ -122,3 +122,10 @@ async def test_search_shows_partial_matches_when_nothing_has_every_word(
     assert "Nothing has every word" not in exact
     nothing = (await harness.send("/search zzzqqq xxyyzz"))[0].plain
     assert "Nothing matches" in nothing
+
+
+async def test_a_misspelt_search_suggests_the_word_meant(harness: BotHarness) -> None:
+    reply = (await harness.send("/search vilnus"))[0].plain
+    assert "Nothing matches “vilnus”" in reply and "Did you mean /search vilnius?" in reply
+    plain = (await harness.send("/search zzzqqq"))[0].plain
+    assert "Did you mean" not in plain

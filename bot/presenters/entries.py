@@ -223,9 +223,14 @@ def entry_citations(entry_id: int, title: str, citations: Sequence[CitationView]
     return Reply(numbered(split_blocks([head, *(_citation(c) for c in citations)])))
 
 
-def search_page(query: str, query_id: int, page: Page[SearchResult]) -> Reply:
+def search_page(
+    query: str, query_id: int, page: Page[SearchResult], *, suggestion: str | None = None
+) -> Reply:
     q = esc(clip(query, 80))
     if not page.items:
+        if suggestion:
+            meant = esc(clip(suggestion, 80))
+            return Reply([f"Nothing matches “{q}”. Did you mean <code>/search {meant}</code>?"])
         return Reply([f"Nothing matches “{q}”. Try other words, or browse /timeline."])
     first, last = page.offset + 1, page.offset + len(page.items)
     icon = {"event": "🗓", "actor": "👤", "source": "📚"}

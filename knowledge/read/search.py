@@ -5,21 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sqlalchemy as sa
+from rapidfuzz import fuzz, process
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import format_date
 from knowledge.models import (
     Actor,
+    Entry,
     EntryKind,
     Event,
     SavedQuery,
     Source,
     SourceKind,
 )
-from knowledge.read.published import briefing_backed
+from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
-from knowledge.storage.search_index import search_entries, search_terms
+from knowledge.storage.search_index import search_entries, search_terms, words_of
 
 PARTIAL_WORD = 4  # letters a word needs to count in a some-of-the-words search
 
@@ -102,3 +104,35 @@ def saved_query(*, session: Session, query_id: int) -> str | None:
     """The text saved under `query_id`, or None when there is none."""
     saved = session.get(SavedQuery, query_id)
     return saved.text if saved is not None else None
+
+
+SUGGEST_SCORE = 80  # how close a known word must be to count as what was meant
+
+
+def suggest(*, session: Session, text: str) -> str | None:
+    """The query with each word the knowledge base doesn't know replaced by the closest one it
+    does ("vilnus" -> "vilnius"), or None when there is nothing to suggest."""
+    words = remembered(session, ("search-vocabulary",), lambda: _vocabulary(session))
+    terms = search_terms(text)
+    fixed = []
+    for term in terms:
+        if term in words or len(term) < PARTIAL_WORD:
+            fixed.append(term)
+            continue
+        found = process.extractOne(term, words, scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE)
+        fixed.append(found[0] if found else term)
+    return " ".join(fixed) if fixed != terms else None
+
+
+def _vocabulary(session: Session) -> list[str]:
+    """Every word of the published titles and names, as search folds them."""
+    words: set[str] = set()
+    for model, attr in ((Event, Event.title), (Actor, Actor.name), (Source, Source.name)):
+        rows = session.exec(
+            select(attr)
+            .join(Entry, col(Entry.id) == col(model.id))
+            .where(col(Entry.id).not_in(hidden_ids()))
+        )
+        for value in rows:
+            words.update(words_of(value))
+    return sorted(words)

@@ -58,16 +58,17 @@ def index_entries(session: Session, documents: Iterable[tuple[int, str, str]]) -
         session.execute(statement, rows[start : start + 5_000])
 
 
+def words_of(text: str) -> list[str]:
+    """The distinct words of a text, folded as the index folds them."""
+    words: list[str] = []
+    for token in _TOKEN.findall(text.casefold()):
+        words.extend(fold(token).split() or [token])
+    return list(dict.fromkeys(words))
+
+
 def search_terms(query: str) -> list[str]:
     """The words of a user's query, folded; punctuation and operators never reach SQL."""
-    words: list[str] = []
-    for token in _TOKEN.findall(query.casefold()):
-        words.extend(fold(token).split() or [token])
-    seen: list[str] = []
-    for word in words:
-        if word not in seen:
-            seen.append(word)
-    return seen[:12]
+    return words_of(query)[:12]
 
 
 @dataclass(frozen=True)
