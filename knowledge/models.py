@@ -79,6 +79,7 @@ class ActorKind(enum.StrEnum):
     PERSON = "person"
     ORGANISATION = "organisation"
     STATE = "state"
+    GROUP = "group"  # states acting together that are not an organisation ("Western partners")
     MEDIA = "media"
     PLACE = "place"
 

@@ -266,10 +266,11 @@ async def test_event_card_and_its_buttons(harness: BotHarness, engine: Engine) -
 
 async def test_who_without_a_name_groups_actors_by_kind(harness: BotHarness) -> None:
     reply = await ask(harness, "/who")
-    headings = re.findall(r"^(People|Organisations|States|Media|Places) \(\d+\)$",
+    headings = re.findall(r"^(People|Organisations|States|Groups of states|Media|Places) \(\d+\)$",
                           reply.plain, flags=re.MULTILINE)  # fmt: skip
     # Every kind the bundled briefing has an actor of (its one channel is a source, not an actor).
-    assert sorted(headings) == sorted({"People", "Organisations", "States", "Places"})
+    expected = {"People", "Organisations", "States", "Groups of states", "Places"}
+    assert sorted(headings) == sorted(expected)
     people = reply.plain.split("People")[1].split("\n")[1]
     assert "Andriy Yermak" in people
     assert "NATO" in reply.plain.split("Organisations")[1]

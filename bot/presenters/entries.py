@@ -31,6 +31,7 @@ _KIND_TITLE = {
     "person": "People",
     "organisation": "Organisations",
     "state": "States",
+    "group": "Groups of states",
     "media": "Media",
     "place": "Places",
 }

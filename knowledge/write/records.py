@@ -187,6 +187,7 @@ KIND_SYNONYMS = {
     "analyst": "analysis", "analysts": "analysis", "think_tank": "analysis",
     "public": "public_record", "record": "public_record", "organization": "organisation",
     "org": "organisation", "country": "state", "government_of": "state",
+    "group_of_states": "group", "coalition": "group",
     "individual": "person", "people": "person", "city": "place", "location": "place",
 }  # fmt: skip
 
