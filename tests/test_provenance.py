@@ -118,6 +118,7 @@ async def test_search_shows_partial_matches_when_nothing_has_every_word(
     both = (await harness.send("/search sanctions timetable"))[0].plain
     assert "Nothing matches" not in both
     assert "Nothing has every word" in both
+    assert "has: sanctions" in both and "has: timetable" in both
     exact = (await harness.send("/search vilnius"))[0].plain
     assert "Nothing has every word" not in exact
     nothing = (await harness.send("/search zzzqqq xxyyzz"))[0].plain

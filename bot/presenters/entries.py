@@ -237,7 +237,9 @@ def search_page(
     icon = {"event": "🗓", "actor": "👤", "source": "📚"}
     lines = [
         f"{icon.get(r.kind, '•')}{'' if r.from_briefing else CURATORS_MARK} "
-        f"{esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i> #{r.id}"
+        f"{esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i>"
+        + (f" · has: {esc(', '.join(r.matched))}" if r.matched else "")
+        + f" #{r.id}"
         for r in page.items
     ]
     more = "+" if page.more else ""  # counted only as far as search ranks

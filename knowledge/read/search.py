@@ -21,7 +21,12 @@ from knowledge.models import (
 from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
-from knowledge.storage.search_index import search_entries, search_terms, words_of
+from knowledge.storage.search_index import (
+    matched_words,
+    search_entries,
+    search_terms,
+    words_of,
+)
 
 PARTIAL_WORD = 4  # letters a word needs to count in a some-of-the-words search
 
@@ -73,6 +78,9 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
             results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "),
                                         kind != SourceKind.PUBLIC_RECORD)  # fmt: skip
     backed = briefing_backed(session, ids)
+    if partial:  # say which of the words each result has
+        has = matched_words(session, words, ids)
+        results = {i: replace(r, matched=tuple(has.get(i, ()))) for i, r in results.items()}
     items = [
         results[i]
         if results[i].kind == EntryKind.SOURCE

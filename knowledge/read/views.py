@@ -122,6 +122,7 @@ class SearchResult:
     title: str
     subtitle: str
     from_briefing: bool = True
+    matched: tuple[str, ...] = ()  # a some-of-the-words search: the words it has
 
 
 @dataclass

@@ -158,5 +158,30 @@ def search_entries(
     return SearchResults(hits, min(matched, RANK_WINDOW), matched > RANK_WINDOW)
 
 
+def matched_words(
+    session: Session, terms: list[str], entry_ids: list[int]
+) -> dict[int, list[str]]:
+    """Which of `terms` each entry's document has (prefix match, as search matches)."""
+    found: dict[int, list[str]] = {i: [] for i in entry_ids}
+    if not entry_ids:
+        return found
+    ids = ", ".join(str(int(i)) for i in entry_ids)
+    for term in terms:
+        if is_postgres(session):
+            statement = text(
+                f"SELECT entry_id FROM searchdoc WHERE entry_id IN ({ids}) "
+                "AND document @@ to_tsquery('simple', :q)"
+            )
+            match = f"{_pg_quote(term)}:*"
+        else:
+            statement = text(
+                f"SELECT rowid FROM searchdoc WHERE searchdoc MATCH :q AND rowid IN ({ids})"
+            )
+            match = f'"{term}"*'
+        for (entry_id,) in session.execute(statement, {"q": match}):
+            found[int(entry_id)].append(term)
+    return found
+
+
 def _pg_quote(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
