@@ -165,6 +165,10 @@ class PostgresCopy:
             engine.dispose()
         quoted = ", ".join(f'public."{t}"' for t in tables)
         self.restore_sql = [
+            # Nothing of an earlier test stays connected: not a pooled connection, nor the
+            # digest scheduler's advisory lock, which would keep the next test from leading.
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
             "SET session_replication_role = replica",  # rows go back as saved: no FK checks
             f"TRUNCATE {quoted} RESTART IDENTITY CASCADE" if tables else "SELECT 1",
             *(

@@ -130,3 +130,12 @@ async def test_a_misspelt_search_suggests_the_word_meant(harness: BotHarness) ->
     assert "Nothing matches “vilnus”" in reply and "Did you mean /search vilnius?" in reply
     plain = (await harness.send("/search zzzqqq"))[0].plain
     assert "Did you mean" not in plain
+
+
+async def test_entries_with_every_word_come_before_those_with_some(harness: BotHarness) -> None:
+    reply = (await harness.send("/search nato klymenko"))[0].plain
+    lines = [line for line in reply.splitlines() if line.endswith(tuple("0123456789"))][1:]
+    has_some = [" · has: " in line for line in lines]
+    assert has_some and not has_some[0], "entries with both words first"
+    assert has_some == sorted(has_some), "then, and only then, those with some"
+    assert "Entries with every word come first" in reply

@@ -244,8 +244,10 @@ def search_page(
     ]
     more = "+" if page.more else ""  # counted only as far as search ranks
     head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}{more}"
-    if page.partial:
+    if page.partial and page.offset == 0 and all(r.matched for r in page.items):
         head += "\n<i>Nothing has every word; these have some of them, best first.</i>"
+    elif page.partial:
+        head += "\n<i>Entries with every word come first, then those with some of them.</i>"
     if page.more:
         lines.append("<i>The most recent matches, best first: add a word to narrow it down.</i>")
     rows = _open_rows([r.id for r in page.items], "open")

@@ -48,16 +48,31 @@ def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> P
     )
 
 
+def _ranked(
+    session: Session, text: str, words: list[str], *, offset: int, limit: int
+) -> tuple[list[int], int, bool, set[int]]:
+    """A page of ids: entries with every word first; when those don't fill the first page and
+    the query has two real words or more, then entries with some of them (all of the pages
+    are those when nothing has every word). Also the total, whether there are more, and which
+    entries have only some of the words."""
+    full = search_entries(session, text, limit=limit, offset=offset)
+    if len(words) < 2 or full.more or full.total >= limit or (full.total and offset):
+        return [h.entry_id for h in full.hits], full.total, full.more, set()
+    joined = " ".join(words)
+    if full.total == 0:  # nothing has every word: page through those with some
+        some = search_entries(session, joined, limit=limit, offset=offset, any_word=True)
+        ids = [h.entry_id for h in some.hits]
+        return ids, some.total, some.more, set(ids)
+    every = [h.entry_id for h in full.hits]
+    some = search_entries(session, joined, limit=limit + len(every), any_word=True)
+    rest = [h.entry_id for h in some.hits if h.entry_id not in set(every)][: limit - len(every)]
+    return every + rest, len(every) + len(rest), False, set(rest)
+
+
 def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Page[SearchResult]:
-    found = search_entries(session, text, limit=limit, offset=offset)
-    partial = False
     words = [t for t in search_terms(text) if len(t) >= PARTIAL_WORD and t.isalpha()]
-    if found.total == 0 and len(words) > 1:
-        # Nothing has every word: show what has some of the real words, and say so.
-        found = search_entries(session, " ".join(words), limit=limit, offset=offset,
-                               any_word=True)  # fmt: skip
-        partial = True
-    ids = [h.entry_id for h in found.hits]
+    ids, total, more, some_only = _ranked(session, text, words, offset=offset, limit=limit)
+    partial = bool(some_only & set(ids))
     results: dict[int, SearchResult] = {}
     if ids:
         # Five columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
@@ -78,9 +93,11 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
             results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "),
                                         kind != SourceKind.PUBLIC_RECORD)  # fmt: skip
     backed = briefing_backed(session, ids)
-    if partial:  # say which of the words each result has
-        has = matched_words(session, words, ids)
-        results = {i: replace(r, matched=tuple(has.get(i, ()))) for i, r in results.items()}
+    if partial:  # say which of the words each entry with only some of them has
+        has = matched_words(session, words, [i for i in ids if i in some_only])
+        results = {
+            i: replace(r, matched=tuple(has[i])) if i in has else r for i, r in results.items()
+        }
     items = [
         results[i]
         if results[i].kind == EntryKind.SOURCE
@@ -88,7 +105,7 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
         for i in ids
         if i in results
     ]
-    return Page(items, found.total, offset, limit, found.more, partial=partial)
+    return Page(items, total, offset, limit, more, partial=partial)
 
 
 SAVED_TEXT_LIMIT = 300  # characters of a search kept for its ◀ ▶ buttons
