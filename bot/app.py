@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy import Engine
@@ -39,8 +38,6 @@ from bot.menus import PUBLIC_COMMANDS, publish_admin_menus
 from bot.transport import operations
 from bot.transport.request import AiohttpRequest
 from bot.transport.updates import PerChatUpdateProcessor
-
-log = logging.getLogger(__name__)
 
 
 def build_application(

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 from telegram import Update
 from telegram.ext import (
-    Application,
     ContextTypes,
 )
 
@@ -36,9 +34,6 @@ from knowledge.write.records import CurationError
 from knowledge.write.requests import ChangeRequest
 
 log = logging.getLogger(__name__)
-
-
-App = Application[Any, Any, Any, Any, Any, Any]
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Engine
@@ -56,8 +56,6 @@ from knowledge.digests.subscriptions import migrate_chat
 from knowledge.storage.database import session_scope
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 MAX_ATTEMPTS = 5  # 5xx / timeouts: tries before a delivery is given up

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,9 +10,6 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
-
-log = logging.getLogger(__name__)
-
 
 READ_ONLY = "briefing_read_only"  # execution option of the engines `reader()` hands out
 
