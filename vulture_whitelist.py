@@ -98,3 +98,4 @@ loaded_at  # a column: when a briefing was loaded (knowledge/models.py)
 _.loaded_at  # set by the importer (knowledge/write/importer.py)
 sort_date  # EventLine.sort_date: the first day an event's date may mean (knowledge/read/views.py)
 _.log_exception  # tornado calls it for an uncaught exception (bot/transport/webhook.py)
+year_stated  # unused variable (knowledge/language/when.py): read by proposals from a briefing
