@@ -26,6 +26,7 @@ from bot.presenters.entries import (
 from bot.presenters.entries import timeline_page as render_timeline_page
 from bot.presenters.html import Reply, clip, esc, split_blocks
 from bot.presenters.overview import about
+from bot.presenters.questions import question_reply
 from knowledge.models import EntryKind
 from knowledge.read.actors import actors_by_kind, find_actors
 from knowledge.read.entries import (
@@ -37,6 +38,7 @@ from knowledge.read.entries import (
     titles,
 )
 from knowledge.read.overview import overview
+from knowledge.read.questions import QuestionAnswer, Verdict, answer_question
 from knowledge.read.search import save_query, saved_query, search, suggest
 from knowledge.read.sources import find_source, source_overview
 from knowledge.read.timeline import (
@@ -46,7 +48,7 @@ from knowledge.read.timeline import (
     resolve_timeline_filter,
     timeline_page,
 )
-from knowledge.read.views import PageKey
+from knowledge.read.views import ActorDetail, EventDetail, PageKey
 from knowledge.storage.cache import remembered
 
 PAGE_SIZE = 10
@@ -219,7 +221,13 @@ class SharedEntry:
 def inline_entries(session: Session, text: str) -> list[SharedEntry]:
     """`@bot words`: the entries that match, or the first events of the timeline."""
     if text.strip():
-        ids = [hit.id for hit in search(session=session, text=text, limit=INLINE_RESULTS).items]
+        # The question engine first ("who is yermak"), then search for what is still being
+        # typed ("yerm"): the engine knows whole words only.
+        asked = answer_question(session=session, text=text)
+        ids = [c.id for c in asked.entries if asked.verdict != Verdict.NOT_COVERED]
+        if not ids:
+            ids = [h.id for h in search(session=session, text=text, limit=INLINE_RESULTS).items]
+        ids = ids[:INLINE_RESULTS]
     else:
         page = timeline_page(session=session, flt=TimelineFilter(), limit=INLINE_RESULTS)
         ids = [line.id for line in page.items]
@@ -230,3 +238,39 @@ def inline_entries(session: Session, text: str) -> list[SharedEntry]:
 def about_answer(session: Session) -> Reply:
     """/about (and /start): what this knowledge base is."""
     return about(overview(session=session))
+
+
+SPOKEN = ("en", "uk")  # the languages an answer's own sentences can be in
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A question's reply, and whether the question is a gap to keep for /gaps."""
+
+    reply: Reply
+    gap: bool
+    unsure: bool
+    language: str
+
+
+def question_answer(session: Session, text: str, interface: str = "en") -> AskedQuestion:
+    """A question in plain words: the answer in the question's language where the bot speaks
+    it (a Russian question gets the interface language), entry text as curated."""
+    answer = answer_question(session=session, text=text)
+    language = answer.language if answer.language in SPOKEN else interface
+    reply = question_reply(answer, _lead(session, answer), overview(session=session).title,
+                           language)  # fmt: skip
+    gap = answer.verdict in (Verdict.NOT_COVERED, Verdict.UNSURE)
+    return AskedQuestion(reply, gap, answer.verdict == Verdict.UNSURE, answer.language)
+
+
+def _lead(session: Session, answer: QuestionAnswer) -> EventDetail | ActorDetail | None:
+    """The entry a direct answer is built from, in full."""
+    if answer.verdict != Verdict.ANSWER or answer.anchor is not None or answer.listing:
+        return None
+    first = answer.entries[0]
+    if first.kind == EntryKind.EVENT:
+        return event_detail(session=session, event_id=first.id)
+    if first.kind == EntryKind.ACTOR:
+        return actor_detail(session=session, actor_id=first.id)
+    return None

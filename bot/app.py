@@ -30,6 +30,7 @@ from bot.handlers import (
     digest,
     guided_add,
     public,
+    questions,
     review,
     subscriptions,
     transfer,
@@ -96,6 +97,7 @@ def build_application(
     application.add_handler(CommandHandler("who", public.who))
     application.add_handler(CommandHandler("sources", public.sources))
     application.add_handler(CommandHandler("search", public.search))
+    application.add_handler(CommandHandler("ask", questions.ask))
 
     # Buttons: each prefix owns its callback data; anything else is stale.
     application.add_handler(CallbackQueryHandler(public.timeline_button, pattern=r"^tl:"))
@@ -111,9 +113,11 @@ def build_application(
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, public.unknown_command)
     )
+    # Text that no conversation took (a guided /add answer comes first, above) is a question:
+    # always in a private chat, in a group only when it addresses the bot.
     application.add_handler(
         MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, public.fallback_text
+            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, questions.question_text
         )
     )
     application.add_error_handler(errors.error_handler)
@@ -153,6 +157,7 @@ def _register_moderation(application: Application[Any, Any, Any, Any, Any, Any])
         ("mods", admin.mods),
         ("mod", admin.mod),
         ("audit", admin.audit),
+        ("gaps", questions.gaps),
         ("modhelp", admin.modhelp),
         ("cancel", guided_add.nothing_to_cancel),
     ):

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, ge=0, le=65535)
     health_listen: str = "0.0.0.0"
     developer_chat_id: int | None = None
+    # Questions the bot could not answer (their text only) are kept this long for /gaps.
+    gaps_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

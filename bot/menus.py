@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 PUBLIC_COMMANDS = [
+    BotCommand("ask", "Ask about the briefing in your own words"),
     BotCommand("timeline", "Dated events, oldest first"),
     BotCommand("event", "One event in full, by its number"),
     BotCommand("who", "People and organisations: /who Yermak"),
@@ -34,6 +35,7 @@ PUBLIC_COMMANDS = [
 ]
 MODERATOR_COMMANDS = [
     BotCommand("add", "Add an entry step by step"),
+    BotCommand("gaps", "Questions the bot could not answer"),
     BotCommand("add_event", "DATE | TITLE | SUMMARY | SOURCE; SOURCE"),
     BotCommand("add_actor", "NAME | KIND | ROLE | ALIAS, ALIAS"),
     BotCommand("add_source", "NAME | KIND | URL"),

@@ -313,6 +313,17 @@ class SavedQuery(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
 
 
+class UnansweredQuestion(SQLModel, table=True):
+    """A question the briefing could not answer, or answered unsurely: the text only, never who
+    asked. Kept for GAPS_RETENTION_DAYS, so curation can follow what readers want to know."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(max_length=300, index=True)
+    language: str = Field(max_length=8)
+    unsure: bool = False
+    asked_at: datetime = _ts(default_factory=utcnow, index=True)
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """Update ids already handled, so a retried or duplicated webhook update runs once."""
 

@@ -40,7 +40,7 @@ def test_console_edits_in_place_and_explains_missing_buttons(engine: Engine) -> 
     printed = _session(engine, "/timeline\n12\n99\nhello\n")  # ends at end of input
     assert "(edited)\nTimeline · 11–20 of 20" in printed  # button 12 is ▶
     assert "(there is no button 99)" in printed
-    assert "I answer commands." in printed
+    assert "The briefing doesn't cover that." in printed  # "hello" is taken as a question
 
 
 def test_terminal_rendering_keeps_text_and_drops_tags() -> None:

@@ -23,6 +23,10 @@ Context = ContextTypes.DEFAULT_TYPE
 
 HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can ask for.
 
+Ask in your own words, in English, Ukrainian or Russian: <i>Who is Yermak?</i>,
+<i>What happened at the Vilnius summit?</i>, <i>Хто такий Єрмак?</i>
+(in a group: <code>/ask</code> your question, mention me, or reply to me).
+
 /timeline — dated events, oldest first
   <code>/timeline 2023</code> · <code>/timeline 2022-02..2023-07</code>
   <code>/timeline Yermak</code> · <code>/timeline sanctions</code>
@@ -189,16 +193,6 @@ async def inline_query(update: Update, context: Context) -> None:
         for entry in shared
     ]
     await inline.answer(results, cache_time=30, is_personal=False)
-
-
-async def fallback_text(update: Update, context: Context) -> None:
-    """Plain text in a private chat: point to the commands (groups' chatter is left alone)."""
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None or chat.type != ChatType.PRIVATE:
-        return
-    await send(update, context, Reply(["I answer commands. Try /timeline, /who Yermak or "
-                                       "/search Vilnius — /help lists them all."]))  # fmt: skip
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -23,6 +23,8 @@ from bot.context import deps_of, in_thread
 from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
 from bot.transport.health import HealthServer, SingleFlight, ping_database
 from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, time_commands, update_type
+from knowledge.storage.database import session_scope
+from knowledge.write.gaps import prune_gaps
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +166,12 @@ async def _prune_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await asyncio.to_thread(prune_processed_updates, engine=engine, before=before)
     if removed:
         log.info("forgot %s processed update ids older than %s", removed, KEEP_PROCESSED)
+    days = deps_of(context.application).settings.gaps_retention_days
+    forgotten = await asyncio.to_thread(_prune_gaps, engine, days)
+    if forgotten:
+        log.info("forgot %s unanswered questions older than %s days", forgotten, days)
+
+
+def _prune_gaps(engine: Engine, days: int) -> int:
+    with session_scope(engine) as session:
+        return prune_gaps(session=session, days=days)

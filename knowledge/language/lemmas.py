@@ -28,10 +28,15 @@ _analysers: dict[str, Any] = {}
 _english = snowballstemmer.stemmer("english")
 
 
-def words(text: str) -> list[str]:
-    """The words of a text, case-folded, apostrophes and hyphens kept inside a word."""
-    text = unicodedata.normalize("NFC", text).casefold().replace("’", "'").replace("ʼ", "'")
+def raw_words(text: str) -> list[str]:
+    """The words of a text as written, apostrophes and hyphens kept inside a word."""
+    text = unicodedata.normalize("NFC", text).replace("’", "'").replace("ʼ", "'")
     return _WORD.findall(text)
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, case-folded (`raw_words`, one for one)."""
+    return [word.casefold() for word in raw_words(text)]
 
 
 def _analyser(lang: str) -> Any:
@@ -104,3 +109,17 @@ def text_language(text: str) -> str:
             if _analyser(code).word_is_known(word):
                 votes[code] += 1
     return "ru" if votes["ru"] > votes["uk"] else "uk"
+
+
+# Parts of speech that can say what a question is about; verbs, adverbs and particles frame it.
+_CONTENT_TAGS = frozenset({"NOUN", "ADJF", "ADJS", "NUMR", "LATN", "UNKN"})
+
+
+def frames_only(word: str, prefer: str | None = None) -> bool:
+    """Whether a Cyrillic word is a verb, adverb or other framing word ("розкажи", "делала")
+    rather than a name or thing, as pymorphy3's best parse tags it."""
+    if not _CYRILLIC.search(word):
+        return False
+    lang = cyrillic_language(word) or (prefer if prefer in ("uk", "ru") else "uk")
+    parse = _analyser(lang).parse(word)[0]
+    return parse.is_known and parse.tag.POS not in _CONTENT_TAGS and parse.tag.POS is not None

@@ -151,3 +151,44 @@ def resolve_actor(*, session: Session, name: str) -> ActorMatch | None:
     if matches and (len(matches) == 1 or matches[0].score - matches[1].score >= 5):
         return matches[0]
     return None
+
+
+MENTION_SCORE = 86  # how close a word must be to an alias word to count as naming the actor
+
+
+def mentioned_actors(*, session: Session, keys: list[str]) -> dict[int, tuple[int, bool]]:
+    """The actors a question's words name, by position: each word's (or two words') name key
+    against every alias. Maps a word's position to (actor id, whole name): a whole alias
+    ("Yermak", "Vilnius") names the actor; one word of a longer name ("office") only hints."""
+    index = _alias_index(session)
+    found: dict[int, tuple[int, bool]] = {}
+    for i, key in enumerate(keys):
+        if len(key) < 2:
+            continue
+        pair = f"{key} {keys[i + 1]}" if i + 1 < len(keys) else ""
+        for candidate, span in ((pair, 2), (key, 1)):
+            if not candidate:
+                continue
+            owner = _exact_owner(index, candidate)
+            if owner is not None:
+                for j in range(i, i + span):
+                    found[j] = (owner, True)
+                break
+        if i in found or len(key) < 4:
+            continue
+        hit = process.extractOne(
+            key, index.words, scorer=fuzz.ratio, score_cutoff=MENTION_SCORE if len(key) > 4 else 99
+        )
+        if hit is not None:
+            owners = {index.owners[o][0] for o in index.word_owners[hit[2]]}
+            whole = any(index.keys[o] == hit[0] for o in index.word_owners[hit[2]])
+            if len(owners) == 1:
+                found[i] = (owners.pop(), whole)
+    return found
+
+
+def _exact_owner(index: _AliasIndex, key: str) -> int | None:
+    start = bisect_left(index.sorted_keys, (key,))
+    if start < len(index.sorted_keys) and index.sorted_keys[start][0] == key:
+        return index.owners[index.sorted_keys[start][1]][0]
+    return None

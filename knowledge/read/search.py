@@ -137,7 +137,7 @@ SUGGEST_SCORE = 80  # how close a known word must be to count as what was meant
 def suggest(*, session: Session, text: str) -> str | None:
     """The query with each word the knowledge base doesn't know replaced by the closest one it
     does ("vilnus" -> "vilnius"), or None when there is nothing to suggest."""
-    words = remembered(session, ("search-vocabulary",), lambda: _vocabulary(session))
+    words = search_vocabulary(session)
     terms = search_terms(text)
     fixed = []
     for term in terms:
@@ -147,6 +147,12 @@ def suggest(*, session: Session, text: str) -> str | None:
         found = process.extractOne(term, words, scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE)
         fixed.append(found[0] if found else term)
     return " ".join(fixed) if fixed != terms else None
+
+
+def search_vocabulary(session: Session) -> list[str]:
+    """The words of the published titles and names, remembered until the knowledge base
+    changes (what typos and other spellings are matched against)."""
+    return remembered(session, ("search-vocabulary",), lambda: _vocabulary(session))
 
 
 def _vocabulary(session: Session) -> list[str]:

@@ -168,3 +168,12 @@ class PageKey:
         if not FIRST_RANK <= int(rank) <= LAST_RANK:
             return None  # no date the timeline holds: forged, or from before ranks
         return cls(int(rank), int(entry_id), direction == "b")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A question readers asked that the briefing could not answer (or only unsurely)."""
+
+    text: str
+    count: int
+    unsure: bool  # answered, but with low confidence

@@ -185,3 +185,16 @@ def matched_words(
 
 def _pg_quote(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
+
+
+def has_word(session: Session, term: str) -> bool:
+    """Whether any entry's document has a word starting with `term` (a folded word)."""
+    if is_postgres(session):
+        statement = text(
+            "SELECT 1 FROM searchdoc WHERE document @@ to_tsquery('simple', :q) LIMIT 1"
+        )
+        match = f"{_pg_quote(term)}:*"
+    else:
+        statement = text("SELECT 1 FROM searchdoc WHERE searchdoc MATCH :q LIMIT 1")
+        match = f'"{term}"*'
+    return session.execute(statement, {"q": match}).first() is not None

@@ -1,0 +1,208 @@
+"""Answers to questions in plain words: a direct answer first, built only from the entries
+behind it (each with its status and where it comes from), then buttons to open them.
+
+The answer's own sentences follow the question's language where the bot has it (English,
+Ukrainian); entry text stays as curated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from telegram import InlineKeyboardMarkup
+
+from bot.presenters.entries import CURATORS_MARK, event_line
+from bot.presenters.html import Reply, button, clip, esc, split_blocks
+from knowledge.read.questions import Candidate, QuestionAnswer, Verdict
+from knowledge.read.views import ActorDetail, CitationView, EventDetail, Gap
+
+_TEXT: dict[str, dict[str, object]] = {
+    "en": {
+        "status": {
+            "confirmed": "✅ confirmed",
+            "reported": "📰 reported",
+            "claimed": "💬 claimed",
+        },
+        "from": "Source",
+        "curators": f"{CURATORS_MARK} added by the curators from public record",
+        "more": "Also relevant:",
+        "choice": "Your question can be read more than one way. Which did you mean?",
+        "unsure": "I'm not sure the briefing answers that. The nearest entries:",
+        "not_covered": "The briefing doesn't cover that.",
+        "not_known": "It says nothing about: {words}.",
+        "covers": "It covers: {title}. Ask about the people, places and events in it, "
+        "or try /timeline, /who and /search.",
+        "before": "Before {title} ({date}):",
+        "after": "After {title} ({date}):",
+        "dates": "On the timeline:",
+        "events": "events",
+        "open": "Open #{id}",
+        "sources": "Where it comes from:",
+        "empty": "Ask me about the briefing in your own words, e.g. "
+        "<i>Who is Yermak?</i> or <i>What happened at the Vilnius summit?</i>",
+        "gaps": "<b>Questions the bot could not answer</b> (last {days} days, most asked first)",
+        "no_gaps": "No unanswered questions in the last {days} days.",
+    },
+    "uk": {
+        "status": {
+            "confirmed": "✅ підтверджено",
+            "reported": "📰 повідомляють",
+            "claimed": "💬 заява",
+        },
+        "from": "Джерело",
+        "curators": f"{CURATORS_MARK} додано кураторами з відкритих джерел",
+        "more": "Також стосується:",
+        "choice": "Питання можна зрозуміти по-різному. Що саме вас цікавить?",
+        "unsure": "Не певен, що брифінг відповідає на це. Найближчі записи:",
+        "not_covered": "Брифінг цього не висвітлює.",
+        "not_known": "У ньому нічого немає про: {words}.",
+        "covers": "Він про: {title}. Питайте про людей, місця й події з нього "
+        "або спробуйте /timeline, /who і /search.",
+        "before": "До події «{title}» ({date}):",
+        "after": "Після події «{title}» ({date}):",
+        "dates": "На часовій шкалі:",
+        "events": "подій",
+        "open": "Відкрити #{id}",
+        "sources": "Звідки це:",
+        "empty": "Запитайте про брифінг своїми словами, наприклад "
+        "<i>Хто такий Єрмак?</i> або <i>Що сталося у Вільнюсі?</i>",
+        "gaps": "<b>Питання без відповіді</b> (за {days} днів, найчастіші спершу)",
+        "no_gaps": "За {days} днів питань без відповіді немає.",
+    },
+}
+MORE_SHOWN = 4
+SUMMARY_SHOWN = 900
+
+
+def phrases(language: str) -> Mapping[str, object]:
+    """The answer's own words in a language the bot speaks (English otherwise)."""
+    return _TEXT.get(language, _TEXT["en"])
+
+
+def _t(language: str, key: str, **values: str) -> str:
+    text = phrases(language)[key]
+    assert isinstance(text, str)
+    return text.format(**values) if values else text
+
+
+def _status(language: str, status: str) -> str:
+    table = phrases(language)["status"]
+    assert isinstance(table, dict)
+    return str(table.get(status, esc(status)))
+
+
+def _sources_line(language: str, citations: Sequence[CitationView], curators_only: bool) -> str:
+    names = ", ".join(dict.fromkeys(esc(clip(c.source_name, 80)) for c in citations)) or "—"
+    line = f"{_t(language, 'from')}: {names}"
+    return line + (f"\n<i>{_t(language, 'curators')}</i>" if curators_only else "")
+
+
+def _candidate_line(candidate: Candidate) -> str:
+    if candidate.kind == "event":
+        return (f"• <b>{esc(clip(candidate.date_text, 80))}</b> — "
+                f"{esc(clip(candidate.title, 160))} #{candidate.id}")  # fmt: skip
+    subtitle = f" — {esc(clip(candidate.date_text, 80))}" if candidate.date_text else ""
+    return f"👤 <b>{esc(clip(candidate.title, 120))}</b>{subtitle} #{candidate.id}"
+
+
+def _open_buttons(language: str, ids: Sequence[int]) -> InlineKeyboardMarkup | None:
+    shown = list(dict.fromkeys(ids))[: MORE_SHOWN + 1]
+    if not shown:
+        return None
+    row = [button(_t(language, "open", id=str(i)), f"open:{i}") for i in shown]
+    return InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
+
+
+def _event_answer(language: str, detail: EventDetail, intent: str) -> list[str]:
+    date_text = esc(clip(detail.date_text, 120))
+    title = esc(clip(detail.title, 200))
+    lead = (
+        f"📅 <b>{date_text}</b> — {title}" if intent == "when" else f"<b>{title}</b> ({date_text})"
+    )
+    blocks = [f"{lead}\n{_status(language, detail.status)} · #{detail.id}"]
+    if detail.summary:
+        blocks.append(esc(clip(detail.summary, SUMMARY_SHOWN)))
+    if intent == "source":
+        notes = [
+            f"• <b>{esc(clip(c.source_name, 100))}</b>" + (f" — <i>{esc(clip(c.note, 400))}</i>"
+                                                          if c.note else "")
+            for c in detail.citations
+        ]  # fmt: skip
+        blocks.append(_t(language, "sources") + "\n" + "\n".join(notes))
+    else:
+        blocks.append(_sources_line(language, detail.citations, not detail.from_briefing))
+    return blocks
+
+
+def _actor_answer(language: str, detail: ActorDetail) -> list[str]:
+    role = f" — {esc(clip(detail.role, 200))}" if detail.role else ""
+    blocks = [f"<b>{esc(clip(detail.name, 120))}</b>{role} · #{detail.id}"]
+    if detail.description:
+        blocks.append(esc(clip(detail.description, SUMMARY_SHOWN)))
+    blocks.append(_sources_line(language, detail.sources, not detail.from_briefing))
+    if detail.events:
+        blocks.append(f"📅 {detail.event_count} {_t(language, 'events')}:\n"
+                      + "\n".join(event_line(e) for e in detail.events[:3]))  # fmt: skip
+    return blocks
+
+
+def question_reply(
+    answer: QuestionAnswer,
+    lead: EventDetail | ActorDetail | None,
+    briefing_title: str,
+    language: str,
+) -> Reply:
+    """The reply to a question: the answer, the entries it rests on, buttons to open them."""
+    entries = answer.entries
+    if answer.verdict == Verdict.NOT_COVERED:
+        blocks = [_t(language, "not_covered")]
+        if answer.unknown:
+            shown = ", ".join(f"“{esc(clip(w, 40))}”" for w in answer.unknown[:5])
+            blocks[0] += " " + _t(language, "not_known", words=shown)
+        blocks.append(_t(language, "covers", title=esc(clip(briefing_title, 200))))
+        return Reply(["\n\n".join(blocks)])
+    if answer.verdict == Verdict.CHOICE:
+        keyboard = InlineKeyboardMarkup(
+            [[button(clip(f"{c.title} ({c.date_text})" if c.date_text else c.title, 60),
+                     f"open:{c.id}")] for c in entries[:3]]
+        )  # fmt: skip
+        lines = "\n".join(_candidate_line(c) for c in entries[:3])
+        return Reply([f"{_t(language, 'choice')}\n\n{lines}"], keyboard)
+    if answer.verdict == Verdict.UNSURE:
+        lines = "\n".join(_candidate_line(c) for c in entries[:3])
+        return Reply(
+            [f"{_t(language, 'unsure')}\n\n{lines}"],
+            _open_buttons(language, [c.id for c in entries[:3]]),
+        )
+    if answer.anchor is not None or lead is None:
+        head = _t(language, "dates")
+        if answer.anchor is not None:
+            which = "before" if answer.question.relation == "before" else "after"
+            head = _t(language, which, title=esc(clip(answer.anchor.title, 160)),
+                      date=esc(answer.anchor.date_text))  # fmt: skip
+        lines = "\n".join(_candidate_line(c) for c in entries)
+        return Reply([f"{head}\n\n{lines}"], _open_buttons(language, [c.id for c in entries]))
+    if isinstance(lead, EventDetail):
+        blocks = _event_answer(language, lead, answer.question.intent)
+    else:
+        blocks = _actor_answer(language, lead)
+    more = [c for c in entries[1:] if c.id != lead.id][:MORE_SHOWN]
+    if more:
+        blocks.append(_t(language, "more") + "\n" + "\n".join(_candidate_line(c) for c in more))
+    return Reply(
+        split_blocks(["\n\n".join(blocks)]),
+        _open_buttons(language, [lead.id, *(c.id for c in more)]),
+    )
+
+
+def ask_hint(language: str) -> Reply:
+    return Reply([_t(language, "empty")])
+
+
+def gaps_reply(gaps: Sequence[Gap], days: int) -> Reply:
+    """/gaps: what readers asked that the briefing could not answer, most asked first."""
+    if not gaps:
+        return Reply([_t("en", "no_gaps", days=str(days))])
+    lines = [f"{g.count}× {esc(clip(g.text, 200))}" + (" <i>(unsure)</i>" if g.unsure else "")
+             for g in gaps]  # fmt: skip
+    return Reply(split_blocks([_t("en", "gaps", days=str(days)), "\n".join(lines)]))

@@ -1,0 +1,356 @@
+"""Questions in plain words: which entries answer them, and how sure that is.
+
+The engine finds candidates the way a reader would look: the actors the question names (the
+alias index: every alias, Cyrillic and Latin, typos), the entries whose words it shares (the
+full-text index, words in dictionary form), the events of the dates it names. Each candidate
+is scored by how much of the question it covers: its title counts more than its summary, a
+named actor linked to an event counts, a date outside the question's dates counts against.
+Words of the question that nothing in the knowledge base has decide whether it is covered at
+all ("What's the weather in Kyiv?" knows Kyiv, not the weather).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from rapidfuzz import fuzz, process
+from sqlmodel import Session, col, select
+
+from knowledge.language.dates import date_end, format_date
+from knowledge.language.lemmas import lemmas, words
+from knowledge.language.names import fold
+from knowledge.language.questions import Intent, Question, Relation, parse_question
+from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
+from knowledge.read.actors import mentioned_actors
+from knowledge.read.published import hidden_ids
+from knowledge.read.search import search_vocabulary
+from knowledge.storage.cache import remembered
+from knowledge.storage.search_index import has_word, search_entries
+
+CANDIDATES = 40  # entries the full-text index offers per question
+LINKED = 30  # events per named actor
+SURE = 0.5  # share of the question an answer must cover
+CLOSE = 0.9  # a runner-up this close to the best is another reading of the question
+TYPO = 80  # how close an unknown word must be to a known one to be taken for it
+
+
+class Verdict(enum.StrEnum):
+    ANSWER = "answer"  # the best entries answer it
+    CHOICE = "choice"  # two or three readings, equally good: the reader picks
+    UNSURE = "unsure"  # the nearest entries, said to be uncertain
+    NOT_COVERED = "not_covered"  # the briefing doesn't cover it
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry that may answer, and how much of the question it covers (0–1.5)."""
+
+    id: int
+    kind: str
+    title: str
+    date_text: str
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class QuestionAnswer:
+    question: Question
+    verdict: Verdict
+    entries: tuple[Candidate, ...]  # best first
+    unknown: tuple[str, ...] = ()  # the question's words the knowledge base doesn't have
+    anchor: Candidate | None = None  # "before the Vilnius summit": the summit
+    listing: bool = False  # dates or "latest" alone: the events they name, not one answer
+
+    @property
+    def language(self) -> str:
+        return self.question.language
+
+
+def answer_question(*, session: Session, text: str) -> QuestionAnswer:
+    """The entries that answer a question, best first, with how sure the answer is.
+    Remembered until the knowledge base changes: readers ask the same things."""
+    key = " ".join(words(text))[:300]
+    return remembered(session, ("question", key), lambda: _answer(session, parse_question(text)))
+
+
+def _answer(session: Session, question: Question) -> QuestionAnswer:
+    terms = question.terms
+    mentions = mentioned_actors(session=session, keys=[t.key for t in terms])
+    forms: dict[int, list[str]] = {}
+    unknown: list[str] = []
+    for i, term in enumerate(terms):
+        if term.weak and i not in mentions:
+            continue
+        found = _known_forms(session, term.lemma, term.word)
+        if found or i in mentions:
+            forms[i] = found or [fold(term.word)]
+        elif not term.weak:
+            unknown.append(term.word)
+    _add_actor_names(session, mentions, forms)
+    content = [i for i in forms if not terms[i].weak or mentions.get(i, (0, False))[1]]
+    if not content and not question.dates and question.intent != Intent.LATEST:
+        return QuestionAnswer(question, Verdict.NOT_COVERED, (), tuple(unknown))
+    if unknown and len(unknown) >= len(content):
+        return QuestionAnswer(question, Verdict.NOT_COVERED, (), tuple(unknown))
+    named = {actor for actor, whole in mentions.values() if whole}
+    ranked = _rank(session, question, forms, content, mentions, named)
+    if question.relation and ranked and content:
+        return _relative(session, question, ranked[0])
+    if not ranked:
+        return QuestionAnswer(question, Verdict.NOT_COVERED, (), tuple(unknown))
+    best = ranked[0]
+    if best.score < SURE:
+        return QuestionAnswer(question, Verdict.UNSURE, tuple(ranked[:3]), tuple(unknown))
+    if not content:  # dates or "latest" alone: every event they name, in timeline order
+        return QuestionAnswer(question, Verdict.ANSWER, tuple(ranked[:8]), listing=True)
+    close = [c for c in ranked[1:3] if c.score >= best.score * CLOSE and c.score >= SURE]
+    # Two readings are offered when they are different things the question doesn't choose
+    # between (the city or the summit held there) or neither covers the whole question; else
+    # the best answers and the rest follow it.
+    wanted = EntryKind.ACTOR if question.intent in (Intent.WHO, Intent.WHERE) else EntryKind.EVENT
+    other_kind = any(c.kind != best.kind for c in close) and best.kind != wanted
+    if close and (other_kind or best.score < 1.0):
+        return QuestionAnswer(question, Verdict.CHOICE, (best, *close))
+    more = tuple(c for c in ranked[1:5] if c.score >= SURE)
+    return QuestionAnswer(question, Verdict.ANSWER, (best, *more), tuple(unknown))
+
+
+def _add_actor_names(
+    session: Session, mentions: dict[int, tuple[int, bool]], forms: dict[int, list[str]]
+) -> None:
+    """A word that names an actor ("Вільнюсі") also stands for the actor's name as entries
+    write it ("Vilnius")."""
+    if not mentions:
+        return
+    names = dict(
+        session.exec(
+            select(Actor.id, Actor.name).where(
+                col(Actor.id).in_({actor for actor, _ in mentions.values()})
+            )
+        ).all()
+    )
+    for i, (actor, _) in mentions.items():
+        if i in forms and actor in names:
+            # The word of the name it stands for: "Офісу" for "Office", not for "Ukraine".
+            hit = process.extractOne(forms[i][0], fold(names[actor]).split(), scorer=fuzz.ratio)
+            if hit is not None:
+                forms[i] = list(dict.fromkeys([*forms[i], hit[0]]))
+
+
+def _known_forms(session: Session, base: str, word: str) -> list[str]:
+    """How a question's word appears in the index: its dictionary form or as typed (prefixes),
+    else the closest word of the published titles and names (a typo, another spelling)."""
+    forms = []
+    for candidate in dict.fromkeys([fold(base), fold(word)]):
+        first = candidate.split()[0] if candidate else ""
+        if len(first) >= 2 and has_word(session, first):
+            forms.append(first)
+    if forms or len(fold(word)) < 4:
+        return forms
+    hit = process.extractOne(
+        fold(word), search_vocabulary(session), scorer=fuzz.ratio, score_cutoff=TYPO
+    )
+    return [hit[0]] if hit else []
+
+
+def _rank(
+    session: Session,
+    question: Question,
+    forms: dict[int, list[str]],
+    content: list[int],
+    mentions: dict[int, tuple[int, bool]],
+    named: set[int],
+) -> list[Candidate]:
+    ids = _candidate_ids(session, question, forms, content, named)
+    if not ids:
+        return []
+    hidden = set(session.exec(hidden_ids()))
+    ids = [i for i in dict.fromkeys(ids) if i not in hidden]
+    links: dict[int, set[int]] = {}
+    for event_id, actor_id in session.exec(
+        select(EventActor.event_id, EventActor.actor_id).where(col(EventActor.event_id).in_(ids))
+    ):
+        links.setdefault(event_id, set()).add(actor_id)
+    scored: list[Candidate] = []
+    total = max(len(content), 1)
+    for row in session.execute(
+        sa.select(col(Event.id), col(Event.title), col(Event.summary), col(Event.date_start),
+                  col(Event.precision), col(Event.date_label), col(Event.timeline_rank))
+        .where(col(Event.id).in_(ids))
+    ):  # fmt: skip
+        eid, title, summary, start, precision, label, rank = row
+        score = _cover(forms, content, title, summary, links.get(eid, set()), mentions) / total
+        score = (
+            score * _date_fit(question, start, precision)
+            if content
+            else _date_fit(question, start, precision)
+        )
+        if question.intent == Intent.WHO and not (links.get(eid, set()) & named):
+            score *= 0.8
+        scored.append(
+            Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label), rank,
+                      score)
+        )  # fmt: skip
+    for aid, name, role, description in session.exec(
+        select(Actor.id, Actor.name, Actor.role, Actor.description).where(col(Actor.id).in_(ids))
+    ):
+        own = {i for i, (actor, _) in mentions.items() if actor == aid}
+        score = _cover(forms, content, f"{name} {role}", description, set(), {}, own) / total
+        if question.dates:
+            score *= 0.5  # a question about dates asks for events
+        named_by = own | {i for i in content if _has(_entry_forms(name), forms[i])}
+        if _about(question, content, named_by) or (question.intent == Intent.WHO and own):
+            score += 0.25  # "What is NATO?", "Розкажи про Єрмака": the actor itself
+        elif question.intent not in (Intent.WHO, Intent.WHERE, Intent.SOURCE):
+            score *= 0.85  # "what happened in Vilnius" asks for events, not the city
+        scored.append(Candidate(aid, EntryKind.ACTOR, name, role, 0, score))
+    for sid, name, reliability in session.exec(
+        select(Source.id, Source.name, Source.reliability).where(col(Source.id).in_(ids))
+    ):
+        # A source answers what it is ("What is Klymenko Time?"), by its name only.
+        own_words = [w for w in fold(name).split() if len(w) > 3]
+        named_by = {i for i in content if _has(_entry_forms(name), forms[i])}
+        said = sum(any(w.startswith(f) for i in content for f in forms[i]) for w in own_words)
+        score = _cover(forms, content, name, reliability, set(), {}) / total
+        if _about(question, content, named_by) and said * 2 >= len(own_words):
+            score += 0.25  # "What is Klymenko Time?"
+        elif question.intent != Intent.SOURCE:
+            score *= 0.6
+        scored.append(Candidate(sid, EntryKind.SOURCE, name, "", 0, score))
+    if not content:  # dates or "latest": in timeline order
+        scored.sort(key=lambda c: c.rank, reverse=question.intent == Intent.LATEST)
+        return scored
+    scored.sort(key=lambda c: (-c.score, -c.rank))
+    return scored
+
+
+def _candidate_ids(
+    session: Session,
+    question: Question,
+    forms: dict[int, list[str]],
+    content: list[int],
+    named: set[int],
+) -> list[int]:
+    ids: list[int] = list(named)
+    search_text = " ".join(f for i in content for f in forms[i][:2])
+    if search_text:
+        hits = search_entries(session, search_text, limit=CANDIDATES, any_word=True).hits
+        ids += [h.entry_id for h in hits]
+    if named:
+        ids += session.exec(
+            select(EventActor.event_id)
+            .where(col(EventActor.actor_id).in_(named))
+            .order_by(col(EventActor.event_id).desc())
+            .limit(LINKED)
+        ).all()
+    if question.dates:
+        start = min(d.start for d in question.dates)
+        end = max(d.end for d in question.dates)
+        in_range = (
+            select(Event.id)
+            .where(col(Event.date_start) <= end, col(Event.date_end) >= start)
+            .order_by(col(Event.timeline_rank))
+        )
+        ids += session.exec(in_range.limit(CANDIDATES if content else 20)).all()
+    if question.intent == Intent.LATEST and not content:
+        ids += session.exec(
+            select(Event.id).order_by(col(Event.timeline_rank).desc()).limit(5)
+        ).all()
+    return ids
+
+
+def _about(question: Question, content: list[int], named: set[int]) -> bool:
+    """Whether the question asks what something is: its every word names that one thing."""
+    entity = question.intent in (Intent.WHAT, Intent.WHO, Intent.WHERE, Intent.YES_NO)
+    return (
+        entity
+        and not question.happened
+        and not question.dates
+        and bool(content)
+        and set(content) <= named
+    )
+
+
+def _entry_forms(text: str) -> set[str]:
+    """The folded words of an entry's text and of their dictionary forms."""
+    return {fold(w) for w in lemmas(text, "en")} | {fold(w) for w in words(text)}
+
+
+def _cover(
+    forms: dict[int, list[str]],
+    content: list[int],
+    title: str,
+    body: str,
+    linked: set[int],
+    mentions: dict[int, tuple[int, bool]],
+    own: set[int] | None = None,
+) -> float:
+    """How much of the question's content an entry covers: a word in its title 1, in its body
+    0.6, a named actor it is linked to 0.9; its own name (an actor's) 1."""
+    head, rest = _entry_forms(title), _entry_forms(body)
+    score = 0.0
+    for i in content:
+        # A word in the body as well breaks ties between titles that both have it.
+        tie = 0.05 if _has(rest, forms[i]) else 0.0
+        if own and i in own:
+            score += 1.0
+        elif _has(head, forms[i]):
+            score += 1.0 + tie + 0.04 * _lead(title, forms[i])
+        elif i in mentions and mentions[i][0] in linked:
+            score += 0.9
+        elif _has(rest, forms[i]):
+            score += 0.6
+    return score
+
+
+def _lead(title: str, forms: list[str]) -> float:
+    """1 for a word that opens a title, less the later it comes: a title's subject is what
+    the entry is about ("Vilnius summit ends…" over "…for the Vilnius summit")."""
+    folded = fold(title).split()
+    for position, word in enumerate(folded):
+        if any(word.startswith(f) for f in forms if f):
+            return 1.0 - position / len(folded)
+    return 0.0
+
+
+def _has(words_of_entry: set[str], forms: list[str]) -> bool:
+    return any(w.startswith(f) for f in forms for w in words_of_entry if f)
+
+
+def _date_fit(question: Question, start: date, precision: str) -> float:
+    """1 when the event lies within the question's dates (or there are none), less outside."""
+    if not question.dates:
+        return 1.0
+    end = date_end(start, precision)
+    for asked in question.dates:
+        if start <= asked.end and end >= asked.start:
+            return 1.2
+    return 0.3
+
+
+def _relative(session: Session, question: Question, anchor: Candidate) -> QuestionAnswer:
+    """ "Before / after the Vilnius summit": the events nearest it on that side."""
+    if anchor.kind != EntryKind.EVENT:
+        return QuestionAnswer(question, Verdict.UNSURE, (anchor,))
+    before = question.relation == Relation.BEFORE
+    rank = col(Event.timeline_rank)
+    rows = session.execute(
+        sa.select(col(Event.id), col(Event.title), col(Event.date_start), col(Event.precision),
+                  col(Event.date_label), rank)
+        .join(Entry, col(Entry.id) == col(Event.id))
+        .where(rank < anchor.rank if before else rank > anchor.rank,
+               col(Entry.id).not_in(hidden_ids()))
+        .order_by(rank.desc() if before else rank)
+        .limit(4)
+    ).all()  # fmt: skip
+    near = tuple(
+        Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label), r, 1.0)
+        for eid, title, start, precision, label, r in sorted(rows, key=lambda row: row[5])
+    )
+    if not near:
+        return QuestionAnswer(question, Verdict.UNSURE, (anchor,), anchor=anchor)
+    return QuestionAnswer(question, Verdict.ANSWER, near, anchor=anchor)
