@@ -20,7 +20,8 @@ again after the rounds. Budget: 100 MB for Briefing Bot.
 
 `--question uncached` asks the two Briefing Bots something new every round (`/who Yermak 1`,
 `/who Yermak 2`, ...), so no cached reply can answer: the fuzzy match and the queries run each
-time. The bare bots still answer `/timeline`.
+time. `--question plain` asks questions in plain words instead ("Who is Yermak? 1", "Хто такий
+Єрмак? 2", "Кто такой Ермак? 3", ...). The bare bots still answer `/timeline`.
 
 Exits 1 when a budget is exceeded.
 """
@@ -182,6 +183,11 @@ def first_page(database_url: str) -> dict[str, object]:
 QUESTIONS: dict[str, Callable[[int], str]] = {
     "cached": lambda _: "/timeline",
     "uncached": lambda n: f"/who Yermak {n}",
+    # Questions in plain words, new every round, in English, Ukrainian and Russian in turn:
+    # the memory after the rounds holds both dictionaries and the date-phrase data.
+    "plain": lambda n: ("Who is Yermak? {}", "Хто такий Єрмак? {}", "Кто такой Ермак? {}")[
+        n % 3
+    ].format(n),
 }
 
 
@@ -258,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     baseline = _stats(bare.times)[0]
     print(f"End to end through the fake Bot API: {args.rounds} alternating rounds per bot, "
           "each bot its own process (ms).\n")  # fmt: skip
-    asked = "/timeline" if args.question == "cached" else "/timeline (bare) or /who Yermak <n>"
+    asked = {
+        "cached": "/timeline",
+        "uncached": "/timeline (bare) or /who Yermak <n>",
+        "plain": "/timeline (bare) or a question in plain words",
+    }[args.question]
     print(f"| bot answering {asked} | median | p95 | median ÷ baseline | CPU per update |")
     print("|---|---:|---:|---:|---:|")
     for bot in (bare, real, same, httpx):
