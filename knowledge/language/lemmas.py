@@ -5,7 +5,8 @@ Ukrainian and Russian dictionaries); English words become Snowball stems ("summi
 "summit", "happened" -> "happen"). Questions and indexed entries go through the same function,
 so an inflected word in a question meets its base form in an entry.
 
-The dictionaries take about 48 MB together, so they load on first use, not at start-up.
+The dictionaries take about 48 MB together, so they load on first use, not at start-up; so
+does the stemmer.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-import snowballstemmer
-
 _WORD = re.compile(r"[^\W_]+(?:['’ʼ-][^\W_]+)*")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _UKRAINIAN_ONLY = set("іїєґ")
@@ -25,7 +24,13 @@ _RUSSIAN_ONLY = set("ыэёъ")
 
 _lock = threading.Lock()
 _analysers: dict[str, Any] = {}
-_english = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _english() -> Any:
+    import snowballstemmer  # 3 MB: on first use, like the dictionaries
+
+    return snowballstemmer.stemmer("english")
 
 
 def raw_words(text: str) -> list[str]:
@@ -79,7 +84,7 @@ def lemma(word: str, prefer: str | None = None) -> str:
             fallback = fallback or str(parse.normal_form)
         return (fallback or word).replace("ё", "е")
     if word.isascii() and word.isalpha():
-        return str(_english.stemWord(word))
+        return str(_english().stemWord(word))
     return word
 
 
