@@ -21,7 +21,7 @@ from knowledge.read.views import (
     SourceLine,
 )
 
-_STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
+STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
 # Beside every line whose only support is what the curators added from public record.
 CURATORS_MARK = "🏛"
 CURATORS_NOTE = "🏛 added by the curators from public record, not from the briefing"
@@ -38,7 +38,7 @@ _KIND_TITLE = {
 
 
 def event_line(line: EventLine) -> str:
-    mark = _STATUS_MARK.get(line.status, "•") + ("" if line.from_briefing else CURATORS_MARK)
+    mark = STATUS_MARK.get(line.status, "•") + ("" if line.from_briefing else CURATORS_MARK)
     return (
         f"{mark} <b>{esc(clip(line.date_text, 80))}</b> — {esc(clip(line.title, 160))} #{line.id}"
     )
@@ -57,7 +57,7 @@ def event_card(detail: EventDetail) -> Reply:
     status = (
         "❌ retracted"
         if detail.retracted
-        else f"{_STATUS_MARK.get(detail.status, '')} " + (esc(detail.status))
+        else f"{STATUS_MARK.get(detail.status, '')} " + (esc(detail.status))
     )
     head = [f"<b>{esc(clip(detail.title, 200))}</b>", f"📅 {esc(clip(detail.date_text, 200))}"]
     head.append(f"Status: {status} · #{detail.id}")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from telegram import InlineKeyboardMarkup
 
-from bot.presenters.entries import CURATORS_MARK, event_line
+from bot.presenters.entries import CURATORS_MARK, STATUS_MARK
 from bot.presenters.html import Reply, button, clip, esc, split_blocks
 from knowledge.read.questions import Candidate, QuestionAnswer, Verdict
 from knowledge.read.views import ActorDetail, CitationView, EventDetail, Gap
@@ -35,7 +35,6 @@ _TEXT: dict[str, dict[str, object]] = {
         "before": "Before {title} ({date}):",
         "after": "After {title} ({date}):",
         "dates": "On the timeline:",
-        "events": "events",
         "open": "Open #{id}",
         "sources": "Where it comes from:",
         "empty": "Ask me about the briefing in your own words, e.g. "
@@ -61,7 +60,6 @@ _TEXT: dict[str, dict[str, object]] = {
         "before": "До події «{title}» ({date}):",
         "after": "Після події «{title}» ({date}):",
         "dates": "На часовій шкалі:",
-        "events": "подій",
         "open": "Відкрити #{id}",
         "sources": "Звідки це:",
         "empty": "Запитайте про брифінг своїми словами, наприклад "
@@ -98,11 +96,15 @@ def _sources_line(language: str, citations: Sequence[CitationView], curators_onl
 
 
 def _candidate_line(candidate: Candidate) -> str:
+    mark = "" if candidate.from_briefing else CURATORS_MARK
     if candidate.kind == "event":
-        return (f"• <b>{esc(clip(candidate.date_text, 80))}</b> — "
+        return (f"{STATUS_MARK.get(candidate.status, '•')}{mark} "
+                f"<b>{esc(clip(candidate.date_text, 80))}</b> — "
                 f"{esc(clip(candidate.title, 160))} #{candidate.id}")  # fmt: skip
+    if candidate.kind == "source":
+        return f"📚 <b>{esc(clip(candidate.title, 120))}</b> #{candidate.id}"
     subtitle = f" — {esc(clip(candidate.date_text, 80))}" if candidate.date_text else ""
-    return f"👤 <b>{esc(clip(candidate.title, 120))}</b>{subtitle} #{candidate.id}"
+    return f"👤{mark} <b>{esc(clip(candidate.title, 120))}</b>{subtitle} #{candidate.id}"
 
 
 def _open_buttons(language: str, ids: Sequence[int]) -> InlineKeyboardMarkup | None:
@@ -140,9 +142,6 @@ def _actor_answer(language: str, detail: ActorDetail) -> list[str]:
     if detail.description:
         blocks.append(esc(clip(detail.description, SUMMARY_SHOWN)))
     blocks.append(_sources_line(language, detail.sources, not detail.from_briefing))
-    if detail.events:
-        blocks.append(f"📅 {detail.event_count} {_t(language, 'events')}:\n"
-                      + "\n".join(event_line(e) for e in detail.events[:3]))  # fmt: skip
     return blocks
 
 

@@ -12,7 +12,7 @@ all ("What's the weather in Kyiv?" knows Kyiv, not the weather).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from knowledge.language.names import fold
 from knowledge.language.questions import Intent, Question, Relation, parse_question
 from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
 from knowledge.read.actors import mentioned_actors
-from knowledge.read.published import hidden_ids
+from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.search import search_vocabulary
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import has_word, search_entries
@@ -54,6 +54,8 @@ class Candidate:
     date_text: str
     rank: int
     score: float
+    status: str = ""  # an event's: confirmed, reported or claimed
+    from_briefing: bool = True  # False: only the curators' public-record additions back it
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,26 @@ def answer_question(*, session: Session, text: str) -> QuestionAnswer:
     """The entries that answer a question, best first, with how sure the answer is.
     Remembered until the knowledge base changes: readers ask the same things."""
     key = " ".join(words(text))[:300]
-    return remembered(session, ("question", key), lambda: _answer(session, parse_question(text)))
+    return remembered(
+        session,
+        ("question", key),
+        lambda: _provenance(session, _answer(session, parse_question(text))),
+    )
+
+
+def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:
+    """Each entry of the answer with its status and whether the briefing backs it."""
+    ids = [c.id for c in answer.entries]
+    if not ids:
+        return answer
+    backed = briefing_backed(session, ids)
+    status = dict(session.exec(select(Event.id, Event.status).where(col(Event.id).in_(ids))).all())
+    entries = tuple(
+        replace(c, status=status.get(c.id, ""), from_briefing=c.kind == EntryKind.SOURCE
+                or c.id in backed)
+        for c in answer.entries
+    )  # fmt: skip
+    return replace(answer, entries=entries)
 
 
 def _answer(session: Session, question: Question) -> QuestionAnswer:
