@@ -258,8 +258,14 @@ def question_answer(session: Session, text: str, interface: str = "en") -> Asked
     it (a Russian question gets the interface language), entry text as curated."""
     answer = answer_question(session=session, text=text)
     language = answer.language if answer.language in SPOKEN else interface
-    reply = question_reply(answer, _lead(session, answer), overview(session=session).title,
-                           language)  # fmt: skip
+
+    def render() -> Reply:
+        lead = _lead(session, answer)
+        return question_reply(answer, lead, overview(session=session).title, language)
+
+    # The rendered reply too is remembered until the knowledge base changes.
+    key = ("question-reply", answer.question.text.casefold(), language)
+    reply = remembered(session, key, render, namespace="replies")
     gap = answer.verdict in (Verdict.NOT_COVERED, Verdict.UNSURE)
     return AskedQuestion(reply, gap, answer.verdict == Verdict.UNSURE, answer.language)
 

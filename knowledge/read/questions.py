@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import date
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from rapidfuzz import fuzz, process
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import date_end, format_date
-from knowledge.language.lemmas import lemmas, words
+from knowledge.language.lemmas import lemma, words
 from knowledge.language.names import fold
 from knowledge.language.questions import Intent, Question, Relation, parse_question
 from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
@@ -296,9 +297,13 @@ def _about(question: Question, content: list[int], named: set[int]) -> bool:
     )
 
 
-def _entry_forms(text: str) -> set[str]:
-    """The folded words of an entry's text and of their dictionary forms."""
-    return {fold(w) for w in lemmas(text, "en")} | {fold(w) for w in words(text)}
+@lru_cache(maxsize=20_000)
+def _entry_forms(text: str) -> frozenset[str]:
+    """The folded words of an entry's text and their stems. Entries are compared folded
+    (Latin letters), as the question's words are; remembered, as the same entries come up
+    for question after question."""
+    folded = fold(text).split()
+    return frozenset(folded) | {lemma(w) for w in folded}
 
 
 def _cover(
@@ -338,7 +343,7 @@ def _lead(title: str, forms: list[str]) -> float:
     return 0.0
 
 
-def _has(words_of_entry: set[str], forms: list[str]) -> bool:
+def _has(words_of_entry: frozenset[str], forms: list[str]) -> bool:
     return any(w.startswith(f) for f in forms for w in words_of_entry if f)
 
 
