@@ -35,6 +35,8 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and transliterate Cyrillic; keep word boundaries as spaces."""
+    if text.isascii():  # most entry text: nothing to normalise or transliterate
+        return _NON_WORD.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKC", text).casefold()
     text = "".join(_CYRILLIC.get(ch, ch) for ch in text)
     text = unicodedata.normalize("NFKD", text)

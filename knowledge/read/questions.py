@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache, partial
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
@@ -31,8 +31,8 @@ from knowledge.read.search import search_vocabulary
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import has_word, search_entries
 
-CANDIDATES = 40  # entries the full-text index offers per question
-LINKED = 30  # events per named actor
+CANDIDATES = 25  # entries the full-text index offers per question
+LINKED = 15  # events per named actor
 SURE = 0.5  # share of the question an answer must cover
 CLOSE = 0.9  # a runner-up this close to the best is another reading of the question
 TYPO = 80  # how close an unknown word must be to a known one to be taken for it
@@ -141,6 +141,11 @@ def _answer(session: Session, question: Question) -> QuestionAnswer:
     return QuestionAnswer(question, Verdict.ANSWER, (best, *more), tuple(unknown))
 
 
+def _indexed(session: Session, word: str) -> bool:
+    """Whether the full-text index has a word starting so; remembered per knowledge base."""
+    return remembered(session, ("has-word", word), partial(has_word, session, word))
+
+
 def _add_actor_names(
     session: Session, mentions: dict[int, tuple[int, bool]], forms: dict[int, list[str]]
 ) -> None:
@@ -169,7 +174,7 @@ def _known_forms(session: Session, base: str, word: str) -> list[str]:
     forms = []
     for candidate in dict.fromkeys([fold(base), fold(word)]):
         first = candidate.split()[0] if candidate else ""
-        if len(first) >= 2 and has_word(session, first):
+        if len(first) >= 2 and _indexed(session, first):
             forms.append(first)
     if forms or len(fold(word)) < 4:
         return forms
