@@ -149,6 +149,27 @@ class Source(SQLModel, table=True):
     reliability: str = Field(default="", max_length=1000)
 
 
+TRANSLATION_LANGUAGES = ("uk",)  # what an entry's text may also be given in
+
+# The fields that carry prose, per entry kind; slugs, dates, kinds and links are the same in
+# every language.
+TRANSLATABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    EntryKind.EVENT: ("title", "summary"),
+    EntryKind.ACTOR: ("name", "role", "description"),
+    EntryKind.SOURCE: ("name", "reliability"),
+}
+
+
+class Translation(SQLModel, table=True):
+    """One field of an entry in another language: a translation of the curated original,
+    written through curation like any other change (so history, undo and digests see it)."""
+
+    entry_id: int = Field(foreign_key="entry.id", primary_key=True)
+    language: str = Field(max_length=8, primary_key=True)
+    field: str = Field(max_length=32, primary_key=True)
+    text: str = Field(max_length=2000)
+
+
 class Alias(SQLModel, table=True):
     """A name an actor is known by; `key` is its normalised, transliterated Latin form."""
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from knowledge.language.dates import date_end, parse_date, timeline_rank
 from knowledge.language.names import name_key, slugify
 from knowledge.models import (
+    TRANSLATION_LANGUAGES,
     Actor,
     Alias,
     Citation,
@@ -26,6 +27,7 @@ from knowledge.models import (
     EventTopic,
     Revision,
     Source,
+    Translation,
     utcnow,
 )
 from knowledge.storage.search_index import index_entry
@@ -76,7 +78,7 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
                 )
             )
         _write_citations(session, eid, record["citations"])
-        index_entry(session, eid, event.title, f"{event.summary} {' '.join(record['topics'])}")
+        title, body = event.title, f"{event.summary} {' '.join(record['topics'])}"
     elif entry.kind == EntryKind.ACTOR:
         actor = session.get(Actor, eid) or Actor(id=eid, kind="", name="")
         actor.kind, actor.name = record["kind"], record["name"]
@@ -86,10 +88,8 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
         for alias in [record["name"], *record["aliases"]]:
             session.add(Alias(actor_id=eid, alias=alias, key=name_key(alias)[:200]))
         _write_citations(session, eid, [{"source": s, "note": ""} for s in record["sources"]])
-        index_entry(
-            session, eid, actor.name,
-            f"{actor.role} {actor.description} {' '.join(record['aliases'])}",
-        )  # fmt: skip
+        title = actor.name
+        body = f"{actor.role} {actor.description} {' '.join(record['aliases'])}"
     else:
         source = session.get(Source, eid) or Source(id=eid, name="", name_key="", kind="")
         clash = session.exec(
@@ -104,12 +104,34 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
             record["reliability"],
         )
         session.add(source)
-        index_entry(session, eid, source.name, f"{source.reliability} {source.kind}")
+        title, body = source.name, f"{source.reliability} {source.kind}"
+    translated = _write_translations(session, eid, record)
+    # Translations are indexed with the original, so a word in either language finds it.
+    index_entry(
+        session, eid,
+        " ".join([title, *(t.get("title") or t.get("name") or "" for t in translated)]),
+        " ".join([body, *(text for t in translated for f, text in t.items()
+                          if f not in ("title", "name"))]),
+    )  # fmt: skip
     entry.state = EntryState.RETRACTED if "retracted" in record else EntryState.PUBLISHED
     entry.retracted_reason = record.get("retracted")
     entry.updated_at = utcnow()
     session.add(entry)
     session.flush()
+
+
+def _write_translations(
+    session: Session, entry_id: int, record: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Replace the entry's translated fields with the record's; returns its blocks."""
+    session.execute(delete(Translation).where(col(Translation.entry_id) == entry_id))
+    blocks = []
+    for language in TRANSLATION_LANGUAGES:
+        block = record.get(language) or {}
+        for field, text in block.items():
+            session.add(Translation(entry_id=entry_id, language=language, field=field, text=text))
+        blocks.append(block)
+    return blocks
 
 
 def _place_on_timeline(session: Session, event: Event) -> None:
@@ -256,6 +278,8 @@ def undo_last(session: Session, entry_id: int, *, author: Author) -> Revision:
         target = dict(last.before)
         if "retracted" not in target:
             target["retracted"] = None
+        for language in TRANSLATION_LANGUAGES:
+            target.setdefault(language, {})  # a translation added since goes again
         revision = update_entry(
             session, entry_id, target, author=author, action="undo",
             note=f"undo of revision {last.id}",

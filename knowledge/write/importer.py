@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from knowledge.language.names import strip_controls
-from knowledge.models import Briefing, Entry, EntryKind, utcnow
+from knowledge.models import TRANSLATION_LANGUAGES, Briefing, Entry, EntryKind, utcnow
 from knowledge.storage.database import is_postgres, session_scope
 from knowledge.storage.migrations import MIGRATION_LOCK, migrate
 from knowledge.write.curation import IMPORTER, Author, create_entry, update_entry
@@ -147,7 +147,7 @@ def import_briefing(
     try:
         for key, kind in _SECTIONS:
             for index, raw in enumerate(sections.get(key, [])):
-                record = {k: v for k, v in raw.items() if k != _LINE}
+                record = {k: _without_line(v) for k, v in raw.items() if k != _LINE}
                 where = f"{name}:{raw.get(_LINE, '?')}: {key}[{index}]"
                 try:
                     _import_record(session, kind, record, author, summary)
@@ -186,6 +186,13 @@ def _keep_header(session: Session, header: dict[str, Any], name: str) -> None:
     session.add(row)
 
 
+def _without_line(value: Any) -> Any:
+    """A translation block (`uk: {title: …}`) without the line number the loader gave it."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != _LINE}
+    return value
+
+
 def _import_record(
     session: Session, kind: str, record: dict[str, Any], author: Author, summary: ImportSummary
 ) -> None:
@@ -198,13 +205,21 @@ def _import_record(
         summary.added.append(label)
         return
     clean = normalise_record(session, kind, record)
-    if clean == snapshot(session, existing):
+    current = snapshot(session, existing)
+    for language in TRANSLATION_LANGUAGES:
+        # A file without a language's block (one written before translations, or a proposal)
+        # leaves the entry's translations as they are; an empty block (`uk: {}`) removes them.
+        if language not in record and language in current:
+            clean[language] = current[language]
+    if clean == current:
         summary.unchanged.append(label)
         return
     assert existing.id is not None
     changes = dict(clean)
     if "retracted" not in clean:
         changes["retracted"] = None
+    for language in TRANSLATION_LANGUAGES:
+        changes.setdefault(language, {})
     update_entry(session, existing.id, changes, author=author, action="import")
     summary.updated.append(label)
 

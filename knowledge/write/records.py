@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 from knowledge.language.dates import DateError, iso_for, parse_date
 from knowledge.language.names import strip_controls
 from knowledge.models import (
+    TRANSLATABLE_FIELDS,
+    TRANSLATION_LANGUAGES,
     Actor,
     ActorKind,
     Alias,
@@ -30,6 +32,7 @@ from knowledge.models import (
     EventTopic,
     Source,
     SourceKind,
+    Translation,
 )
 
 
@@ -126,9 +129,29 @@ def snapshot(session: Session, entry: Entry) -> dict[str, Any]:
             "url": source.url,
             "reliability": source.reliability,
         }
+    record |= translations_of(session, entry.id, entry.kind)
     if entry.state == EntryState.RETRACTED:
         record["retracted"] = entry.retracted_reason or ""
     return record
+
+
+def translations_of(session: Session, entry_id: int, kind: str) -> dict[str, dict[str, str]]:
+    """An entry's translated fields as record blocks: {"uk": {"title": …, "summary": …}}, in
+    the order of TRANSLATABLE_FIELDS; languages without any are left out."""
+    rows = session.exec(
+        select(Translation.language, Translation.field, Translation.text).where(
+            Translation.entry_id == entry_id
+        )
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for language, field, text in rows:
+        found.setdefault(language, {})[field] = text
+    fields = TRANSLATABLE_FIELDS[kind]
+    return {
+        language: {f: found[language][f] for f in fields if f in found[language]}
+        for language in TRANSLATION_LANGUAGES
+        if language in found
+    }
 
 
 def _citations(session: Session, entry_id: int) -> list[dict[str, str]]:
@@ -155,10 +178,56 @@ def changed_fields(
 ) -> list[FieldChange]:
     """Every field two snapshots disagree on, in the record's order (fields only the old
     snapshot had come last). History and digests both read changes so."""
-    before, after = before or {}, after or {}
+    before, after = _flat(before or {}), _flat(after or {})
     keys = [*after, *(key for key in before if key not in after)]
     return [FieldChange(key, before.get(key), after.get(key)) for key in keys
             if before.get(key) != after.get(key)]  # fmt: skip
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with its translation blocks spelt out as fields: {"uk": {"title": …}} becomes
+    {"title.uk": …}, as /edit names them and as history and digests show a change."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in TRANSLATION_LANGUAGES and isinstance(value, dict):
+            flat |= {f"{field}.{key}": text for field, text in value.items()}
+        else:
+            flat[key] = value
+    return flat
+
+
+def _translations(kind: str, record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The record's translation blocks, validated: a block per language ({"title": …}), with
+    `title.uk`-style keys (from /edit) applied over it; an empty text removes a field."""
+    fields = TRANSLATABLE_FIELDS[kind]
+    out: dict[str, dict[str, str]] = {}
+    for language in TRANSLATION_LANGUAGES:
+        block = record.get(language)
+        if block is None:
+            block = {}
+        if not isinstance(block, dict):
+            raise CurationError(
+                f"{language} must be a mapping of translated fields ({', '.join(fields)})"
+            )
+        block = dict(block)
+        for field in fields:
+            if f"{field}.{language}" in record:
+                block[field] = record[f"{field}.{language}"]
+        unknown = [str(key) for key in block if key not in fields]
+        if unknown:
+            raise CurationError(
+                f"{language}: {kind}s have no translated “{unknown[0][:40]}”; "
+                f"translated: {', '.join(fields)}"
+            )
+        texts = {}
+        for field in fields:
+            label = f"{field}.{language}"
+            value = _text({label: block.get(field)}, label, required=False, limit_key=field)
+            if value:
+                texts[field] = value
+        if texts:
+            out[language] = texts
+    return out
 
 
 def _text(
@@ -331,6 +400,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
         }
     else:
         raise CurationError(f"unknown kind {kind}")
+    out |= _translations(kind, record)
     if record.get("retracted") is not None:
         out["retracted"] = _text({"reason": record["retracted"]}, "reason", required=False)
     return out
