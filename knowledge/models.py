@@ -149,6 +149,7 @@ class Source(SQLModel, table=True):
     reliability: str = Field(default="", max_length=1000)
 
 
+ORIGINAL_LANGUAGE = "en"  # what the curators write entries in
 TRANSLATION_LANGUAGES = ("uk",)  # what an entry's text may also be given in
 
 # The fields that carry prose, per entry kind; slugs, dates, kinds and links are the same in

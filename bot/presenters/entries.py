@@ -27,6 +27,16 @@ CURATORS_MARK = "🏛"
 CURATORS_NOTE = "🏛 added by the curators from public record, not from the briefing"
 
 
+# After a field shown in the curated original because it has no translation in the reader's
+# language: the text is never left empty, and the reader knows why it is in English.
+ORIGINAL_MARK = "<i>[en]</i>"
+
+
+def shown(text: str, limit: int, untranslated: bool) -> str:
+    """Clipped, escaped text, marked when it is the original for want of a translation."""
+    return esc(clip(text, limit)) + (f" {ORIGINAL_MARK}" if untranslated else "")
+
+
 _KIND_TITLE = {
     "person": "People",
     "organisation": "Organisations",
@@ -40,7 +50,8 @@ _KIND_TITLE = {
 def event_line(line: EventLine) -> str:
     mark = STATUS_MARK.get(line.status, "•") + ("" if line.from_briefing else CURATORS_MARK)
     return (
-        f"{mark} <b>{esc(clip(line.date_text, 80))}</b> — {esc(clip(line.title, 160))} #{line.id}"
+        f"{mark} <b>{esc(clip(line.date_text, 80))}</b> — "
+        f"{shown(line.title, 160, line.untranslated)} #{line.id}"
     )
 
 
@@ -48,6 +59,8 @@ def _citation(c: CitationView) -> str:
     name = esc(clip(c.source_name, 120))
     if c.url:
         name = f'<a href="{esc(c.url)}">{name}</a>'
+    if c.untranslated:
+        name += f" {ORIGINAL_MARK}"
     note = f" — <i>{esc(clip(c.note, 600))}</i>" if c.note else ""
     return f"• {name}{note}"
 
@@ -59,7 +72,12 @@ def event_card(detail: EventDetail) -> Reply:
         if detail.retracted
         else f"{STATUS_MARK.get(detail.status, '')} " + (esc(detail.status))
     )
-    head = [f"<b>{esc(clip(detail.title, 200))}</b>", f"📅 {esc(clip(detail.date_text, 200))}"]
+    missing = set(detail.untranslated)
+    head = [
+        f"<b>{esc(clip(detail.title, 200))}</b>"
+        + (f" {ORIGINAL_MARK}" if "title" in missing else ""),
+        f"📅 {esc(clip(detail.date_text, 200))}",
+    ]
     head.append(f"Status: {status} · #{detail.id}")
     if not detail.from_briefing:
         head.append(f"<i>{CURATORS_NOTE}</i>")
@@ -67,9 +85,9 @@ def event_card(detail: EventDetail) -> Reply:
         head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason or '', 500))}</i>")
     blocks = ["\n".join(head)]
     if detail.summary:
-        blocks.append(esc(clip(detail.summary, 2000)))
+        blocks.append(shown(detail.summary, 2000, "summary" in missing))
     if detail.actors:
-        names = ", ".join(esc(clip(a.name, 80)) for a in detail.actors[:40])
+        names = ", ".join(shown(a.name, 80, a.untranslated) for a in detail.actors[:40])
         blocks.append(f"👥 {names}")
     if detail.topics:
         blocks.append("🏷 " + " ".join(f"#{esc(t)}" for t in detail.topics))
@@ -82,16 +100,21 @@ def event_card(detail: EventDetail) -> Reply:
 
 
 def actor_card(detail: ActorDetail) -> Reply:
-    head = [f"<b>{esc(clip(detail.name, 200))}</b> · {esc(detail.kind)} · #{detail.id}"]
+    missing = set(detail.untranslated)
+    name = f"<b>{esc(clip(detail.name, 200))}</b>" + (
+        f" {ORIGINAL_MARK}" if "name" in missing else ""
+    )
+    head = [f"{name} · {esc(detail.kind)} · #{detail.id}"]
     if not detail.from_briefing:
         head.append(f"<i>{CURATORS_NOTE}</i>")
     if detail.retracted_reason is not None:
         head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
     if detail.role:
-        head.append(f"<i>{esc(clip(detail.role, 300))}</i>")
+        role = f"<i>{esc(clip(detail.role, 300))}</i>"
+        head.append(role + (f" {ORIGINAL_MARK}" if "role" in missing else ""))
     blocks = ["\n".join(head)]
     if detail.description:
-        blocks.append(esc(clip(detail.description, 2000)))
+        blocks.append(shown(detail.description, 2000, "description" in missing))
     if detail.aliases:
         blocks.append("Also known as: " + ", ".join(esc(clip(a, 80)) for a in detail.aliases[:40]))
     if detail.events:
@@ -119,7 +142,7 @@ def actors_overview(grouped: dict[str, tuple[list[Ref], int]]) -> Reply:
         return Reply(["No people or organisations are recorded yet."])
     blocks = ["<b>Who is who</b> — send <code>/who name</code> for details."]
     for kind, (refs, count) in grouped.items():
-        names = ", ".join(f"{esc(clip(r.name, 60))}" for r in refs)
+        names = ", ".join(shown(r.name, 60, r.untranslated) for r in refs)
         more = f" … and {count - len(refs)} more" if count > len(refs) else ""
         blocks.append(
             f"<b>{esc(_KIND_TITLE.get(kind, kind.title()))}</b> ({count})\n{names}{more}"
@@ -185,7 +208,7 @@ def sources_overview(lines: Sequence[SourceLine], total: int | None = None) -> R
     if not lines:
         return Reply(["No sources are recorded yet."])
     body = [
-        f"• {esc(clip(s.name, 120))} <i>({esc(s.kind.replace('_', ' '))})</i> — "
+        f"• {shown(s.name, 120, s.untranslated)} <i>({esc(s.kind.replace('_', ' '))})</i> — "
         f"{s.citations} {'entry' if s.citations == 1 else 'entries'} #{s.id}"
         for s in lines
     ]
@@ -197,17 +220,23 @@ def sources_overview(lines: Sequence[SourceLine], total: int | None = None) -> R
 
 
 def source_card(detail: SourceDetail) -> Reply:
-    name = esc(clip(detail.name, 200))
-    head = [f"<b>{name}</b> · {esc(detail.kind.replace('_', ' '))} · #{detail.id}"]
+    missing = set(detail.untranslated)
+    name = f"<b>{esc(clip(detail.name, 200))}</b>" + (
+        f" {ORIGINAL_MARK}" if "name" in missing else ""
+    )
+    head = [f"{name} · {esc(detail.kind.replace('_', ' '))} · #{detail.id}"]
     if detail.url:
         head.append(f'<a href="{esc(detail.url)}">{esc(clip(detail.url, 200))}</a>')
     if detail.retracted_reason is not None:
         head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
     blocks = ["\n".join(head)]
     if detail.reliability:
-        blocks.append(f"Reliability: <i>{esc(clip(detail.reliability, 1000))}</i>")
+        reliability = f"<i>{esc(clip(detail.reliability, 1000))}</i>"
+        if "reliability" in missing:
+            reliability += f" {ORIGINAL_MARK}"
+        blocks.append(f"Reliability: {reliability}")
     if detail.backs:
-        lines = [f"• {esc(clip(r.name, 150))} #{r.id}" for r in detail.backs]
+        lines = [f"• {shown(r.name, 150, r.untranslated)} #{r.id}" for r in detail.backs]
         if detail.backs_count > len(detail.backs):
             lines.append(f"… and {detail.backs_count - len(detail.backs)} more")
         blocks.append(f"<b>Backs {detail.backs_count} entries</b>\n" + "\n".join(lines))
@@ -237,7 +266,7 @@ def search_page(
     icon = {"event": "🗓", "actor": "👤", "source": "📚"}
     lines = [
         f"{icon.get(r.kind, '•')}{'' if r.from_briefing else CURATORS_MARK} "
-        f"{esc(clip(r.title, 150))} — <i>{esc(clip(r.subtitle, 80))}</i>"
+        f"{shown(r.title, 150, r.untranslated)} — <i>{esc(clip(r.subtitle, 80))}</i>"
         + (f" · has: {esc(', '.join(r.matched))}" if r.matched else "")
         + f" #{r.id}"
         for r in page.items

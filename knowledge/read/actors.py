@@ -14,16 +14,21 @@ from sqlmodel import Session, col, select
 
 from knowledge.language.names import name_key
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
     Actor,
     Alias,
 )
 from knowledge.read.published import hidden_ids
+from knowledge.read.translated import Translator
 from knowledge.read.views import ActorMatch, Ref
 from knowledge.storage.cache import remembered
 
 
-def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[list[Ref], int]]:
-    """Published actors grouped by kind: up to `per_kind` names each, and how many there are."""
+def actors_by_kind(
+    *, session: Session, per_kind: int = 30, language: str = ORIGINAL_LANGUAGE
+) -> dict[str, tuple[list[Ref], int]]:
+    """Published actors grouped by kind: up to `per_kind` names each (in `language` where
+    translated), and how many there are."""
 
     def compute() -> dict[str, tuple[list[Ref], int]]:
         published = col(Actor.id).not_in(hidden_ids())
@@ -41,10 +46,14 @@ def actors_by_kind(*, session: Session, per_kind: int = 30) -> dict[str, tuple[l
                 .order_by(col(Actor.name))
                 .limit(per_kind)
             ).all()
-            grouped[kind] = ([Ref(i, n) for i, n in rows], counts[kind])
+            names = Translator(session, language, [i for i, _ in rows], ["name"])
+            refs = [Ref(i, *names.text(i, "name", n)) for i, n in rows]
+            if not names.original:
+                refs.sort(key=lambda ref: ref.name.casefold())
+            grouped[kind] = (refs, counts[kind])
         return grouped
 
-    return dict(remembered(session, ("actors-by-kind", per_kind), compute))
+    return dict(remembered(session, ("actors-by-kind", per_kind, language), compute))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from knowledge.language.dates import format_date
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
     Actor,
     Entry,
     EntryKind,
@@ -17,8 +18,10 @@ from knowledge.models import (
     SavedQuery,
     Source,
     SourceKind,
+    Translation,
 )
 from knowledge.read.published import briefing_backed, hidden_ids
+from knowledge.read.translated import Translator
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import (
@@ -31,8 +34,16 @@ from knowledge.storage.search_index import (
 PARTIAL_WORD = 4  # letters a word needs to count in a some-of-the-words search
 
 
-def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> Page[SearchResult]:
-    """Full-text search over published events, actors and sources, best match first.
+def search(
+    *,
+    session: Session,
+    text: str,
+    offset: int = 0,
+    limit: int = 5,
+    language: str = ORIGINAL_LANGUAGE,
+) -> Page[SearchResult]:
+    """Full-text search over published events, actors and sources, best match first; a word
+    in the original or in a translation finds the entry, shown in `language` where it can be.
 
     Pages are remembered until the knowledge base changes, like timeline pages: the same
     few searches come back again and again, and ranking a common word costs milliseconds.
@@ -40,8 +51,8 @@ def search(*, session: Session, text: str, offset: int = 0, limit: int = 5) -> P
     terms = tuple(search_terms(text))
     page = remembered(
         session,
-        ("search-page", terms, offset, limit),
-        lambda: _search_page(session, text, offset=offset, limit=limit),
+        ("search-page", terms, offset, limit, language),
+        lambda: _search_page(session, text, offset=offset, limit=limit, language=language),
     )
     return Page(
         list(page.items), page.total, page.offset, page.limit, page.more, partial=page.partial
@@ -69,7 +80,9 @@ def _ranked(
     return every + rest, len(every) + len(rest), False, set(rest)
 
 
-def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Page[SearchResult]:
+def _search_page(
+    session: Session, text: str, *, offset: int, limit: int, language: str
+) -> Page[SearchResult]:
     words = [t for t in search_terms(text) if len(t) >= PARTIAL_WORD and t.isalpha()]
     ids, total, more, some_only = _ranked(session, text, words, offset=offset, limit=limit)
     partial = bool(some_only & set(ids))
@@ -93,6 +106,7 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
             results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "),
                                         kind != SourceKind.PUBLIC_RECORD)  # fmt: skip
     backed = briefing_backed(session, ids)
+    results = _translated(session, results, language)
     if partial:  # say which of the words each entry with only some of them has
         has = matched_words(session, words, [i for i in ids if i in some_only])
         results = {
@@ -106,6 +120,27 @@ def _search_page(session: Session, text: str, *, offset: int, limit: int) -> Pag
         if i in results
     ]
     return Page(items, total, offset, limit, more, partial=partial)
+
+
+def _translated(
+    session: Session, results: dict[int, SearchResult], language: str
+) -> dict[int, SearchResult]:
+    """Results with their titles (and actors' roles) in `language` where translated."""
+    translator = Translator(session, language, results, ["title", "name", "role"])
+    if translator.original:
+        return results
+    shown = {}
+    for entry_id, result in results.items():
+        field = "title" if result.kind == EntryKind.EVENT else "name"
+        title, untranslated = translator.text(entry_id, field, result.title)
+        subtitle = result.subtitle
+        if result.kind == EntryKind.ACTOR:
+            role = translator.found.get((entry_id, "role"))
+            subtitle = role or subtitle
+        shown[entry_id] = replace(
+            result, title=title, subtitle=subtitle, untranslated=untranslated
+        )
+    return shown
 
 
 SAVED_TEXT_LIMIT = 300  # characters of a search kept for its ◀ ▶ buttons
@@ -166,4 +201,12 @@ def _vocabulary(session: Session) -> list[str]:
         )
         for value in rows:
             words.update(words_of(value))
+    # Titles and names in translation too, so a misspelt Ukrainian word finds its match.
+    for value in session.exec(
+        select(Translation.text).where(
+            col(Translation.field).in_(("title", "name")),
+            col(Translation.entry_id).not_in(hidden_ids()),
+        )
+    ):
+        words.update(words_of(value))
     return sorted(words)

@@ -7,11 +7,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
     Citation,
     Entry,
     Source,
 )
 from knowledge.read.published import HIDDEN_STATES, PUBLISHED, hidden_ids
+from knowledge.read.translated import Translator
 from knowledge.read.views import SourceLine
 from knowledge.storage.cache import remembered
 
@@ -40,19 +42,25 @@ def citation_counts(session: Session) -> dict[int, int]:
     return remembered(session, ("citation-counts",), compute)
 
 
-def source_overview(*, session: Session, limit: int | None = None) -> list[SourceLine]:
+def source_overview(
+    *, session: Session, limit: int | None = None, language: str = ORIGINAL_LANGUAGE
+) -> list[SourceLine]:
     """Published sources with how many published entries cite each, most cited first
-    (the first `limit` of them, when given)."""
+    (the first `limit` of them, when given), named in `language` where translated."""
 
     def compute() -> list[SourceLine]:
         counts = citation_counts(session)
         rows = session.exec(
             select(Source.id, Source.name, Source.kind).where(col(Source.id).not_in(hidden_ids()))
         ).all()
-        lines = [SourceLine(i, name, kind, counts.get(i, 0)) for i, name, kind in rows]
+        names = Translator(session, language, [i for i, _, _ in rows], ["name"])
+        lines = []
+        for i, name, kind in rows:
+            shown, untranslated = names.text(i, "name", name)
+            lines.append(SourceLine(i, shown, kind, counts.get(i, 0), untranslated))
         return sorted(lines, key=lambda line: (-line.citations, line.name.casefold()))
 
-    lines = remembered(session, ("source-overview",), compute)
+    lines = remembered(session, ("source-overview", language), compute)
     return lines[:limit] if limit is not None else list(lines)
 
 

@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from knowledge.language.dates import DateError, format_date, parse_date
 from knowledge.models import (
     MAX_ID,
+    ORIGINAL_LANGUAGE,
     Actor,
     Entry,
     Event,
@@ -25,6 +26,7 @@ from knowledge.models import (
 )
 from knowledge.read.actors import find_actors
 from knowledge.read.published import HIDDEN_STATES, briefing_backed, briefing_cited, hidden_ids
+from knowledge.read.translated import Translator
 from knowledge.read.views import EventLine, Page, PageKey
 from knowledge.storage.cache import remembered
 
@@ -251,7 +253,7 @@ def _page_ids(
     return ids[::-1] if descending else ids
 
 
-def _lines(session: Session, ids: list[int]) -> list[EventLine]:
+def _lines(session: Session, ids: list[int], language: str) -> list[EventLine]:
     if not ids:
         return []
     # Six columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
@@ -262,14 +264,16 @@ def _lines(session: Session, ids: list[int]) -> list[EventLine]:
         .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
     backed = briefing_backed(session, ids)
-    by_id = {row[0]: _line(row, row[0] in backed) for row in rows}
+    titles = Translator(session, language, ids, ["title"])
+    by_id = {row[0]: _line(row, row[0] in backed, titles) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _line(row: Sequence[Any], from_briefing: bool) -> EventLine:
+def _line(row: Sequence[Any], from_briefing: bool, titles: Translator) -> EventLine:
     eid, start, precision, label, title, status, rank = row
     date_text = format_date(start, precision, label)
-    return EventLine(eid, date_text, title, status, start, rank, from_briefing)
+    shown, untranslated = titles.text(eid, "title", title)
+    return EventLine(eid, date_text, shown, status, start, rank, from_briefing, untranslated)
 
 
 def timeline_page(
@@ -279,40 +283,48 @@ def timeline_page(
     offset: int = 0,
     limit: int = 10,
     key: PageKey | None = None,
+    language: str = ORIGINAL_LANGUAGE,
 ) -> Page[EventLine]:
-    """One page of the timeline, oldest first (ties by id, so pages never overlap).
+    """One page of the timeline, oldest first (ties by id, so pages never overlap), its
+    titles in `language` where they are translated.
 
     With `key` (from a ◀ ▶ button) the page is found by keyset and `offset` only says where
     it starts for the "11–20 of N" label; without it, `offset` is used as given. Pages are
     remembered until the knowledge base changes: the first one is what everybody asks for.
     """
-    memo_key = ("timeline-page", flt.code(), flt.start, flt.end, offset, limit, key)
+    memo_key = ("timeline-page", flt.code(), flt.start, flt.end, offset, limit, key, language)
     page = remembered(
         session,
         memo_key,
-        lambda: _timeline_page(session, flt, offset=offset, limit=limit, key=key),
+        lambda: _timeline_page(session, flt, offset=offset, limit=limit, key=key, lang=language),
     )
     return Page(list(page.items), page.total, page.offset, page.limit)
 
 
 def _timeline_page(
-    session: Session, flt: TimelineFilter, *, offset: int, limit: int, key: PageKey | None
+    session: Session,
+    flt: TimelineFilter,
+    *,
+    offset: int,
+    limit: int,
+    key: PageKey | None,
+    lang: str,
 ) -> Page[EventLine]:
     total = _count_events(session, flt)
     if key is None:
         offset = max(0, min(offset, max(total - 1, 0)))
         ids = _page_ids(session, flt, total=total, limit=limit, offset=offset)
-        return Page(_lines(session, ids), total, offset, limit)
+        return Page(_lines(session, ids, lang), total, offset, limit)
     ids = _page_ids(session, flt, total=total, limit=limit, key=key)
     if key.before and len(ids) < limit:
         # Nothing (or too little) before the key any more: the list starts here.
-        return _timeline_page(session, flt, offset=0, limit=limit, key=None)
+        return _timeline_page(session, flt, offset=0, limit=limit, key=None, lang=lang)
     if not key.before and not ids:
         # A stale key past the end: show the last page (as paging from the start ends).
         tail = total % limit or limit
         ids = _page_ids(session, flt, total=total, limit=tail, from_end=True)
-        return Page(_lines(session, ids), total, max(total - len(ids), 0), limit)
+        return Page(_lines(session, ids, lang), total, max(total - len(ids), 0), limit)
     if not key.before and len(ids) < limit:
         offset = total - len(ids)
     offset = max(0, min(offset, max(total - len(ids), 0)))
-    return Page(_lines(session, ids), total, offset, limit)
+    return Page(_lines(session, ids, lang), total, offset, limit)

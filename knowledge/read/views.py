@@ -21,6 +21,7 @@ class EventLine:
     sort_date: date  # the first day the date may mean
     rank: int = 0  # its place on the timeline (knowledge.language.dates.timeline_rank)
     from_briefing: bool = True  # False: only the curators' public-record additions back it
+    untranslated: bool = False  # the title is the original: no translation in the language
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Ref:
 
     id: int
     name: str
+    untranslated: bool = False  # the name is the original: no translation in the language
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class CitationView:
     source_kind: str
     url: str | None
     note: str
+    untranslated: bool = False  # the source's name is the original
 
 
 PUBLIC_RECORD = "public_record"  # the source kind of what the curators add themselves
@@ -59,6 +62,7 @@ class EventDetail:
     topics: list[str]
     actors: list[Ref]
     citations: list[CitationView]
+    untranslated: tuple[str, ...] = ()  # fields shown in the original, for want of a translation
 
     @property
     def retracted(self) -> bool:
@@ -81,6 +85,7 @@ class ActorDetail:
     sources: list[CitationView]
     events: list[EventLine]
     event_count: int
+    untranslated: tuple[str, ...] = ()  # fields shown in the original, for want of a translation
 
     @property
     def from_briefing(self) -> bool:
@@ -97,6 +102,7 @@ class SourceDetail:
     retracted_reason: str | None
     backs: list[Ref]  # entries citing it (events and actors), oldest first
     backs_count: int
+    untranslated: tuple[str, ...] = ()  # fields shown in the original, for want of a translation
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class SourceLine:
     name: str
     kind: str
     citations: int
+    untranslated: bool = False  # the name is the original
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class SearchResult:
     subtitle: str
     from_briefing: bool = True
     matched: tuple[str, ...] = ()  # a some-of-the-words search: the words it has
+    untranslated: bool = False  # title and subtitle are the original
 
 
 @dataclass
