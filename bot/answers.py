@@ -27,7 +27,7 @@ from bot.presenters.entries import timeline_page as render_timeline_page
 from bot.presenters.html import Reply, clip, esc, split_blocks
 from bot.presenters.overview import about
 from bot.presenters.questions import question_reply
-from knowledge.models import EntryKind
+from knowledge.models import ORIGINAL_LANGUAGE, EntryKind
 from knowledge.read.actors import actors_by_kind, find_actors
 from knowledge.read.entries import (
     actor_detail,
@@ -117,19 +117,20 @@ def event_answer(session: Session, entry_id: int) -> Reply:
     return Reply(split_blocks([head, *card.parts]), card.keyboard)
 
 
-def entry_reply(session: Session, entry_id: int) -> Reply:
-    """Any entry by id, rendered by its kind; an unknown id gets a clear answer."""
+def entry_reply(session: Session, entry_id: int, language: str = ORIGINAL_LANGUAGE) -> Reply:
+    """Any entry by id, rendered by its kind (its text in `language` where translated); an
+    unknown id gets a clear answer."""
     kind = entry_kind(session=session, entry_id=entry_id)
     if kind == EntryKind.EVENT:
-        detail = event_detail(session=session, event_id=entry_id)
+        detail = event_detail(session=session, event_id=entry_id, language=language)
         if detail:
             return event_card(detail)
     elif kind == EntryKind.ACTOR:
-        actor = actor_detail(session=session, actor_id=entry_id)
+        actor = actor_detail(session=session, actor_id=entry_id, language=language)
         if actor:
             return actor_card(actor)
     elif kind == EntryKind.SOURCE:
-        source = source_detail(session=session, source_id=entry_id)
+        source = source_detail(session=session, source_id=entry_id, language=language)
         if source:
             return source_card(source)
     return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])

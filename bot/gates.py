@@ -195,7 +195,7 @@ def submit_work(
             author=author,
             review=review,
             confirmed=confirmed,
-            preview=entry_reply,
+            preview=lambda s, entry_id: entry_reply(s, entry_id, language=change.language()),
         )
         return render_admin.outcome(result), audit_line(result)
 

@@ -9,12 +9,18 @@ from sqlmodel import Session
 
 from knowledge.language.dates import DateError, parse_date
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
     DatePrecision,
     EntryKind,
     EntryState,
 )
 from knowledge.write.audit import AUDIT_DEFAULT, AUDIT_MAX
-from knowledge.write.records import CurationError, parse_field_value, snapshot
+from knowledge.write.records import (
+    CurationError,
+    parse_field_value,
+    snapshot,
+    translated_field,
+)
 from knowledge.write.requests import ChangeRequest, last_revision_id
 from knowledge.write.resolve import (
     entry_of_kind,
@@ -31,7 +37,7 @@ USAGE = {
     "add_event": "/add_event DATE | TITLE | SUMMARY | SOURCE[; SOURCE…]",
     "add_actor": "/add_actor NAME | KIND | ROLE | ALIAS[, ALIAS…]",
     "add_source": "/add_source NAME | KIND | URL",
-    "edit": "/edit ID | FIELD | VALUE",
+    "edit": "/edit ID | FIELD | VALUE (a translation: /edit ID | title.uk | TEXT)",
     "retract": "/retract ID | REASON",
     "history": "/history ID",
     "undo": "/undo ID",
@@ -141,6 +147,19 @@ def parse_edit(session: Session, text: str) -> ChangeRequest:
     entry_id = parse_entry_id(raw_id, "edit")
     entry = entry_of_kind(session, entry_id)
     field_name = raw_field.strip().lower().replace(" ", "_")
+    try:
+        translated = translated_field(entry.kind, field_name)
+    except CurationError as exc:
+        raise CurationError(f"#{entry_id} is {_a(entry.kind)}: {exc}") from None
+    if translated is not None and translated[1] != ORIGINAL_LANGUAGE:
+        # `title.uk | text` sets the translation; `-` (or nothing) removes it.
+        text = value.strip()
+        translation = {field_name: None if text in ("", "-") else text}
+        return ChangeRequest(
+            "edit", {"changes": translation, "fields": [field_name]}, entry.kind, entry_id
+        )
+    if translated is not None:  # `title.en` is the original itself
+        field_name = translated[0]
     field_name = _FIELD_ALIASES.get(field_name, field_name)
     try:
         parsed = parse_field_value(entry.kind, field_name, value)

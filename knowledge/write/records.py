@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from knowledge.language.dates import DateError, iso_for, parse_date
 from knowledge.language.names import strip_controls
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
     TRANSLATABLE_FIELDS,
     TRANSLATION_LANGUAGES,
     Actor,
@@ -194,6 +195,28 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+def translated_field(kind: str, name: str) -> tuple[str, str] | None:
+    """`title.uk` as ("title", "uk"); None for a name without a language, and `title.en`
+    (the original's own language) as ("title", "en"). An unknown language, or a field of this
+    kind that is not translated, is refused with the choices."""
+    field, dot, language = name.partition(".")
+    if not dot:
+        return None
+    if language == ORIGINAL_LANGUAGE:
+        return field, language
+    fields = TRANSLATABLE_FIELDS[kind]
+    if language not in TRANSLATION_LANGUAGES:
+        known = ", ".join(TRANSLATION_LANGUAGES)
+        raise CurationError(
+            f"“{language[:12]}” is not a language entries are translated into "
+            f"(the original is {ORIGINAL_LANGUAGE}; translations: {known})"
+        )
+    if field not in fields:
+        choices = ", ".join(f"{f}.{language}" for f in fields)
+        raise CurationError(f"{kind}s have no translated “{field[:40]}”; translated: {choices}")
+    return field, language
 
 
 def _translations(kind: str, record: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -416,8 +439,11 @@ def _dedupe_citations(citations: list[dict[str, str]]) -> list[dict[str, str]]:
 def parse_field_value(kind: str, field: str, value: str) -> Any:
     """Turn `/edit` text into a record value for `field`; lists are comma-separated."""
     if field not in EDITABLE_FIELDS[kind]:
+        translated = ", ".join(f"{f}.{lang}" for lang in TRANSLATION_LANGUAGES
+                               for f in TRANSLATABLE_FIELDS[kind])  # fmt: skip
         raise CurationError(
             f"{kind}s have no field “{field[:40]}”; editable: {', '.join(EDITABLE_FIELDS[kind])}"
+            f"; translations: {translated}"
         )
     value = value.strip()
     if field in ("topics", "aliases", "actors", "sources"):

@@ -11,6 +11,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from knowledge.models import (
+    ORIGINAL_LANGUAGE,
+    TRANSLATION_LANGUAGES,
     Entry,
     EntryState,
     Event,
@@ -41,6 +43,16 @@ class ChangeRequest:
     payload: dict[str, Any]
     kind: str | None = None
     entry_id: int | None = None
+
+    def language(self) -> str:
+        """The language an edit writes (`title.uk` -> "uk"), so its preview shows the entry
+        as readers of that language will see it; the original's otherwise."""
+        fields = self.payload.get("fields", []) if self.action == "edit" else []
+        for field in fields:
+            language = str(field).partition(".")[2]
+            if language in TRANSLATION_LANGUAGES:
+                return language
+        return ORIGINAL_LANGUAGE
 
     def describe(self) -> str:
         """A one-line description for lists of drafts and the audit trail."""
