@@ -39,6 +39,8 @@ def test_a_change_made_here_shows_at_once(engine: Engine) -> None:
 def test_a_change_made_elsewhere_shows_within_the_ttl(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    now = time.monotonic()  # a clock that waits: a slow machine must not age the stamp
+    monkeypatch.setattr(cache_mod.time, "monotonic", lambda: now)
     first = _first_line(engine)  # remembered, with the stamp read now
     epoch = write_epoch()
     _retitle(engine, first.id, "Renamed by another process")
