@@ -43,6 +43,7 @@ from knowledge.models import (
     EventTopic,
     Source,
     SourceKind,
+    Translation,
 )
 from knowledge.storage.database import is_postgres, make_engine
 from knowledge.storage.search_index import index_entries
@@ -291,8 +292,12 @@ def grow(
     actors: int = 5_000,
     sources: int = 500,
     seed: int = 20230711,
+    translated: bool = True,
 ) -> Growth:
-    """Add synthetic sources, actors (with aliases) and events (with topics, actors, citations).
+    """Add synthetic sources, actors (with aliases) and events (with topics, actors, citations),
+    each with a Ukrainian translation of its text unless `translated` is False (the
+    translation is a letter-for-letter Cyrillic rendering: the same lengths and word
+    frequencies, in the index beside the original as curation puts it).
 
     The schema must exist (`prepare_database`); existing entries, such as the bundled
     briefing, are kept, and new ids continue after the highest one.
@@ -340,6 +345,10 @@ def grow(
                                 "reliability": reliability})  # fmt: skip
             docs.append((sid, name, f"{reliability} {kind}"))
         _bulk(session, Source, source_rows)
+        translations: list[tuple[int, dict[str, str]]] = [
+            (int(str(r["id"])), {"name": str(r["name"]), "reliability": str(r["reliability"])})
+            for r in source_rows
+        ]
         all_sources = existing_sources + source_ids
         source_zipf = _Zipf(len(all_sources), rng, 0.8)
 
@@ -368,6 +377,7 @@ def grow(
                 actor_citations.append({"entry_id": aid, "source_id": all_sources[sidx],
                                         "note": ""})  # fmt: skip
             docs.append((aid, name, f"{role} {description} {' '.join(aliases)}"))
+            translations.append((aid, {"name": name, "role": role, "description": description}))
         _bulk(session, Actor, actor_rows)
         _bulk(session, Alias, alias_rows)
 
@@ -406,10 +416,13 @@ def grow(
                 note = _words(rng, word_zipf, vocabulary, rng.randint(0, 12))
                 citations.append({"entry_id": eid, "source_id": all_sources[sidx], "note": note})
             docs.append((eid, title, f"{summary} {' '.join(topics)}"))
+            translations.append((eid, {"title": title[:200], "summary": summary}))
         _bulk(session, Event, event_rows)
         _bulk(session, EventTopic, topic_rows)
         _bulk(session, EventActor, link_rows)
         _bulk(session, Citation, citations)
+        if translated:
+            docs = _with_translations(session, docs, translations)
         index_entries(session, docs)
         session.commit()
 
@@ -424,6 +437,31 @@ def grow(
         citations=len(citations),
         seconds=time.perf_counter() - started,
     )
+
+
+_TO_CYRILLIC = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                             "абцдефґгійклмнопкрстуввхизАБЦДЕФҐГІЙКЛМНОПКРСТУВВХИЗ")  # fmt: skip
+
+
+def _with_translations(
+    session: Session,
+    docs: list[tuple[int, str, str]],
+    translations: list[tuple[int, dict[str, str]]],
+) -> list[tuple[int, str, str]]:
+    """Write each entry's Ukrainian fields, and return its search document with them added
+    as `knowledge.write.curation` adds them (title or name to the title, the rest to the body)."""
+    rows: list[dict[str, Any]] = []
+    extra: dict[int, tuple[str, str]] = {}
+    for entry_id, fields in translations:
+        uk = {field: text.translate(_TO_CYRILLIC) for field, text in fields.items()}
+        rows.extend({"entry_id": entry_id, "language": "uk", "field": field, "text": text}
+                    for field, text in uk.items())  # fmt: skip
+        title = uk.get("title") or uk.get("name") or ""
+        body = " ".join(text for field, text in uk.items() if field not in ("title", "name"))
+        extra[entry_id] = (title, body)
+    _bulk(session, Translation, rows)
+    return [(i, f"{title} {extra[i][0]}", f"{body} {extra[i][1]}") if i in extra
+            else (i, title, body) for i, title, body in docs]  # fmt: skip
 
 
 def _settle(engine: Engine) -> None:
@@ -445,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--actors", type=int, default=None, help="default: events / 20")
     parser.add_argument("--sources", type=int, default=None, help="default: events / 200")
+    parser.add_argument("--untranslated", action="store_true", help="no Ukrainian translations")
     args = parser.parse_args(argv)
     engine = make_engine(args.database_url)
     prepare_database(engine)
@@ -453,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         events=args.events,
         actors=args.actors or max(args.events // 20, 10),
         sources=args.sources or max(args.events // 200, 5),
+        translated=not args.untranslated,
     )
     print(growth.line())
     return 0

@@ -184,3 +184,20 @@ def test_an_edit_of_an_unknown_language_or_field_is_refused(engine: Engine) -> N
         assert entry.id is not None
         with pytest.raises(CurationError, match="events have no translated “status”"):
             update_entry(session, entry.id, {"uk": {"status": "x"}}, author=MODERATOR)
+
+
+def test_a_translation_change_is_listed_in_the_digest(engine: Engine) -> None:
+    from bot.presenters.digest import digest
+    from bot.presenters.html import to_plain
+    from knowledge.digests.feed import changes_since, latest_revision_id
+
+    with session_scope(engine) as session:
+        cursor = latest_revision_id(session=session)
+        entry = _entry(session, "event", "western-sanctions-on-russia")
+        assert entry.id is not None
+        update_entry(
+            session, entry.id, {"summary.uk": "Санкції знову розширено."}, author=MODERATOR
+        )
+        feed = changes_since(session=session, cursor=cursor)
+    text = to_plain("\n".join(digest(feed)))
+    assert "summary.uk:" in text and "→ Санкції знову розширено." in text

@@ -68,7 +68,8 @@ def split_names(value: Any) -> list[str]:
 def _scalar(field: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
-    return clip(str(value), 150 if field in _LONG_FIELDS else 80)
+    # A translation (`summary.uk`) is as long as the field it translates.
+    return clip(str(value), 150 if field.partition(".")[0] in _LONG_FIELDS else 80)
 
 
 def _field_line(change: FieldChange) -> str:
