@@ -38,7 +38,7 @@ from knowledge.read.entries import (
     titles,
 )
 from knowledge.read.overview import overview
-from knowledge.read.questions import QuestionAnswer, Verdict, answer_question
+from knowledge.read.questions import QuestionAnswer, Verdict, answer_question, in_language
 from knowledge.read.search import save_query, saved_query, search, suggest
 from knowledge.read.sources import find_source, source_overview
 from knowledge.read.timeline import (
@@ -261,8 +261,9 @@ def question_answer(session: Session, text: str, interface: str = "en") -> Asked
     language = answer.language if answer.language in SPOKEN else interface
 
     def render() -> Reply:
-        lead = _lead(session, answer)
-        return question_reply(answer, lead, overview(session=session).title, language)
+        lead = _lead(session, answer, language)
+        shown = in_language(session, answer, language)
+        return question_reply(shown, lead, overview(session=session).title, language)
 
     # The rendered reply too is remembered until the knowledge base changes.
     key = ("question-reply", answer.question.text.casefold(), language)
@@ -271,13 +272,16 @@ def question_answer(session: Session, text: str, interface: str = "en") -> Asked
     return AskedQuestion(reply, gap, answer.verdict == Verdict.UNSURE, answer.language)
 
 
-def _lead(session: Session, answer: QuestionAnswer) -> EventDetail | ActorDetail | None:
-    """The entry a direct answer is built from, in full."""
+def _lead(
+    session: Session, answer: QuestionAnswer, language: str
+) -> EventDetail | ActorDetail | None:
+    """The entry a direct answer is built from, in full, in the answer's language where it is
+    translated."""
     if answer.verdict != Verdict.ANSWER or answer.anchor is not None or answer.listing:
         return None
     first = answer.entries[0]
     if first.kind == EntryKind.EVENT:
-        return event_detail(session=session, event_id=first.id)
+        return event_detail(session=session, event_id=first.id, language=language)
     if first.kind == EntryKind.ACTOR:
-        return actor_detail(session=session, actor_id=first.id)
+        return actor_detail(session=session, actor_id=first.id, language=language)
     return None

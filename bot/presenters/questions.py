@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from telegram import InlineKeyboardMarkup
 
-from bot.presenters.entries import CURATORS_MARK, STATUS_MARK
+from bot.presenters.entries import CURATORS_MARK, STATUS_MARK, shown
 from bot.presenters.html import Reply, button, clip, esc, split_blocks
 from knowledge.read.questions import Candidate, QuestionAnswer, Verdict
 from knowledge.read.views import ActorDetail, CitationView, EventDetail, Gap
@@ -98,13 +98,15 @@ def _sources_line(language: str, citations: Sequence[CitationView], curators_onl
 def _candidate_line(candidate: Candidate) -> str:
     mark = "" if candidate.from_briefing else CURATORS_MARK
     if candidate.kind == "event":
-        return (f"{STATUS_MARK.get(candidate.status, '•')}{mark} "
-                f"<b>{esc(clip(candidate.date_text, 80))}</b> — "
-                f"{esc(clip(candidate.title, 160))} #{candidate.id}")  # fmt: skip
+        title = shown(candidate.title, 160, candidate.untranslated)
+        date_text = esc(clip(candidate.date_text, 80))
+        status = STATUS_MARK.get(candidate.status, "•")
+        return f"{status}{mark} <b>{date_text}</b> — {title} #{candidate.id}"
     if candidate.kind == "source":
-        return f"📚 <b>{esc(clip(candidate.title, 120))}</b> #{candidate.id}"
+        return f"📚 <b>{shown(candidate.title, 120, candidate.untranslated)}</b> #{candidate.id}"
     subtitle = f" — {esc(clip(candidate.date_text, 80))}" if candidate.date_text else ""
-    return f"👤{mark} <b>{esc(clip(candidate.title, 120))}</b>{subtitle} #{candidate.id}"
+    title = shown(candidate.title, 120, candidate.untranslated)
+    return f"👤{mark} <b>{title}</b>{subtitle} #{candidate.id}"
 
 
 def _open_buttons(language: str, ids: Sequence[int]) -> InlineKeyboardMarkup | None:
@@ -117,13 +119,14 @@ def _open_buttons(language: str, ids: Sequence[int]) -> InlineKeyboardMarkup | N
 
 def _event_answer(language: str, detail: EventDetail, intent: str) -> list[str]:
     date_text = esc(clip(detail.date_text, 120))
-    title = esc(clip(detail.title, 200))
+    missing = set(detail.untranslated)
+    title = shown(detail.title, 200, "title" in missing)
     lead = (
         f"📅 <b>{date_text}</b> — {title}" if intent == "when" else f"<b>{title}</b> ({date_text})"
     )
     blocks = [f"{lead}\n{_status(language, detail.status)} · #{detail.id}"]
     if detail.summary:
-        blocks.append(esc(clip(detail.summary, SUMMARY_SHOWN)))
+        blocks.append(shown(detail.summary, SUMMARY_SHOWN, "summary" in missing))
     if intent == "source":
         notes = [
             f"• <b>{esc(clip(c.source_name, 100))}</b>" + (f" — <i>{esc(clip(c.note, 400))}</i>"
@@ -137,10 +140,11 @@ def _event_answer(language: str, detail: EventDetail, intent: str) -> list[str]:
 
 
 def _actor_answer(language: str, detail: ActorDetail) -> list[str]:
-    role = f" — {esc(clip(detail.role, 200))}" if detail.role else ""
-    blocks = [f"<b>{esc(clip(detail.name, 120))}</b>{role} · #{detail.id}"]
+    missing = set(detail.untranslated)
+    role = f" — {shown(detail.role, 200, 'role' in missing)}" if detail.role else ""
+    blocks = [f"<b>{shown(detail.name, 120, 'name' in missing)}</b>{role} · #{detail.id}"]
     if detail.description:
-        blocks.append(esc(clip(detail.description, SUMMARY_SHOWN)))
+        blocks.append(shown(detail.description, SUMMARY_SHOWN, "description" in missing))
     blocks.append(_sources_line(language, detail.sources, not detail.from_briefing))
     return blocks
 

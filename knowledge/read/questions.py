@@ -28,6 +28,7 @@ from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
 from knowledge.read.actors import mentioned_actors
 from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.search import search_vocabulary
+from knowledge.read.translated import Translator, translations
 from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import has_word, search_entries
 
@@ -57,6 +58,7 @@ class Candidate:
     score: float
     status: str = ""  # an event's: confirmed, reported or claimed
     from_briefing: bool = True  # False: only the curators' public-record additions back it
+    untranslated: bool = False  # the title is the original: no translation in the language
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,21 @@ def answer_question(*, session: Session, text: str) -> QuestionAnswer:
         ("question", key),
         lambda: _provenance(session, _answer(session, parse_question(text))),
     )
+
+
+def in_language(session: Session, answer: QuestionAnswer, language: str) -> QuestionAnswer:
+    """The answer's entries titled in `language` where translated (flagged where not)."""
+    if not answer.entries:
+        return answer
+    names = Translator(session, language, [c.id for c in answer.entries], ("title", "name"))
+
+    def titled(c: Candidate) -> Candidate:
+        title, missing = names.text(c.id, "title" if c.kind == EntryKind.EVENT else "name",
+                                    c.title)  # fmt: skip
+        return replace(c, title=title, untranslated=missing)
+
+    anchor = titled(answer.anchor) if answer.anchor else None
+    return replace(answer, entries=tuple(titled(c) for c in answer.entries), anchor=anchor)
 
 
 def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:
@@ -204,13 +221,22 @@ def _rank(
         links.setdefault(event_id, set()).add(actor_id)
     scored: list[Candidate] = []
     total = max(len(content), 1)
+    other = (
+        translations(session, "uk", ids, ("title", "summary"))
+        if question.language in ("uk", "ru")
+        else {}
+    )
     for row in session.execute(
         sa.select(col(Event.id), col(Event.title), col(Event.summary), col(Event.date_start),
                   col(Event.precision), col(Event.date_label), col(Event.timeline_rank))
         .where(col(Event.id).in_(ids))
     ):  # fmt: skip
         eid, title, summary, start, precision, label, rank = row
-        score = _cover(forms, content, title, summary, links.get(eid, set()), mentions) / total
+        # A Ukrainian or Russian question also meets the entry's Ukrainian text.
+        title_text = f"{title} {other.get((eid, 'title'), '')}"
+        summary_text = f"{summary} {other.get((eid, 'summary'), '')}"
+        score = _cover(forms, content, title_text, summary_text, links.get(eid, set()), mentions)
+        score /= total
         score = (
             score * _date_fit(question, start, precision)
             if content
