@@ -99,3 +99,4 @@ _.loaded_at  # set by the importer (knowledge/write/importer.py)
 sort_date  # EventLine.sort_date: the first day an event's date may mean (knowledge/read/views.py)
 _.log_exception  # tornado calls it for an uncaught exception (bot/transport/webhook.py)
 year_stated  # unused variable (knowledge/language/when.py): read by proposals from a briefing
+lemmas  # knowledge/language/lemmas.py: a whole text in dictionary form, for proposals from a briefing
