@@ -4,12 +4,15 @@ history and undo see, the search index, and clear refusals that change nothing."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from knowledge.models import AuditRecord, Entry, Moderator, Revision, Translation
 from knowledge.storage.database import session_scope
+from knowledge.write.curation import IMPORTER, update_entry
 from knowledge.write.records import snapshot
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
 from tests.fakebotapi import FakeBotAPI
@@ -134,3 +137,23 @@ async def test_translating_is_for_moderators(fake_api: FakeBotAPI, engine: Engin
         done = await bot.send(f"/edit {eid} | summary.uk | Нове резюме.", chat_id=MODERATOR_ID)
         assert "Edited" in done[0].plain
     assert _uk(engine, eid) == {"title": INVASION_UK, "summary": "Нове резюме."}
+
+
+async def test_under_review_a_translation_waits_for_approval(
+    fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    eid = _entry_id(engine, "event", "vilnius-summit-2023")
+    with session_scope(engine) as session:
+        session.add(Moderator(user_id=MODERATOR_ID, added_by=OWNER_ID, name="Mo"))
+    original = _uk(engine, eid)
+    async with BotHarness(fake_api, engine, admin_ids={OWNER_ID}, review_required=True) as bot:
+        drafted = await bot.send(f"/edit {eid} | title.uk | Саміт у Вільнюсі", chat_id=OWNER_ID)
+        match = re.search(r"draft (\d+)", drafted[0].plain)
+        assert match, drafted[0].plain
+        assert _uk(engine, eid) == original  # readers see nothing until it is approved
+        # Meanwhile another field's translation changes: the draft must not undo it.
+        with session_scope(engine) as session:
+            update_entry(session, eid, {"summary.uk": "Інше резюме."}, author=IMPORTER)
+        approved = await bot.send(f"/approve {match.group(1)}", chat_id=MODERATOR_ID)
+        assert "approved" in approved[0].plain.lower()
+    assert _uk(engine, eid) == {"title": "Саміт у Вільнюсі", "summary": "Інше резюме."}
