@@ -17,11 +17,11 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from knowledge.language.dates import MAX_YEAR, MIN_YEAR, FuzzyDate
-from knowledge.language.lemmas import lemma
+from knowledge.language.lemmas import lemma, words
 from knowledge.models import DatePrecision
 
 _LANGUAGES = ("en", "uk", "ru")
@@ -186,6 +186,7 @@ def _parser(language: str, base: datetime) -> Any:
     )
 
 
+@lru_cache(maxsize=4096)
 def _resolve(phrase: str, language: str, base: datetime) -> tuple[datetime, str] | None:
     data = _parser(language, base).get_date_data(phrase)
     if data is None or data.date_obj is None:
@@ -228,12 +229,33 @@ def _trimmed(phrase: str, language: str) -> str:
     return phrase[start:end]
 
 
+_RELATIVE_KEYS = ("year", "month", "week", "day", "fortnight", "decade", "ago", "monday",
+                  "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # fmt: skip
+
+
+@cache
+def _relative_words(language: str) -> frozenset[str]:
+    """Every word of dateparser's locale data for relative dates in a language ("week",
+    "yesterday", "тижня", "вчера"): a text with none of them has no relative date, and
+    dateparser's search (the slow part) is spared it."""
+    from dateparser.languages import default_loader
+
+    info = default_loader.get_locale(language).info
+    phrases: list[str] = [p for key in _RELATIVE_KEYS for p in info.get(key, [])]
+    phrases += [p for values in info.get("relative-type", {}).values() for p in values]
+    return frozenset(
+        word for phrase in phrases for word in words(phrase) if len(word) > 1 and word.isalpha()
+    )
+
+
 def find_relative_dates(text: str, *, reference: date, language: str = "en") -> list[DatePhrase]:
     """Relative date phrases of a text, resolved against `reference` and marked approximate:
     "last week" in a briefing of 2 Dec 2026 is about 25 Nov 2026. dateparser's search finds
     candidates; only those that move with the reference are kept (see `_is_relative`)."""
     from dateparser.search import search_dates
 
+    if _relative_words(language).isdisjoint(words(text)):
+        return []
     base = datetime(reference.year, reference.month, reference.day, tzinfo=UTC)
     found: list[DatePhrase] = []
     cursor = 0

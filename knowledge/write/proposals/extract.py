@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from rapidfuzz import fuzz
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from knowledge.language.dates import FuzzyDate
 from knowledge.language.lemmas import noun_forms, text_language
-from knowledge.language.names import name_key
+from knowledge.language.names import name_key, slugify
 from knowledge.language.sentences import (
     Name,
     Sentence,
@@ -35,10 +35,9 @@ from knowledge.models import (
     EventStatus,
     SourceKind,
 )
-from knowledge.read.actors import find_actors
 from knowledge.read.sources import find_source
 from knowledge.write.curation import unique_slug
-from knowledge.write.proposals.existing import existing_event
+from knowledge.write.proposals.existing import ExistingEvents
 from knowledge.write.proposals.mentions import Known, Mention, NameIndex, load_index, mentions
 from knowledge.write.proposals.model import (
     ActorProposal,
@@ -70,13 +69,13 @@ def propose(session: Session, text: str, origin: Origin) -> Batch:
         )
         batch.source = batch.new_source.slug
     batch.sentences = len(sentences)
-    relative = _relative_dates(text, sentences, origin.published, language)
-    reader = _Reader(session, index, batch, capitalised_words(sentences), prefer)
+    reader = _Reader(session, index, batch, capitalised_words(sentences), prefer, language)
     for number, sentence in enumerate(sentences):
         if _heading(sentence, sentences, number):
             continue
-        reader.read(sentence, relative.get(number, []))
-    batch.events = [_with_update(session, index, p) for p in reader.events]
+        reader.read(sentence)
+    existing = ExistingEvents(session)
+    batch.events = [_with_update(existing, p) for p in reader.events]
     return batch
 
 
@@ -100,21 +99,6 @@ def _heading(sentence: Sentence, sentences: list[Sentence], number: int) -> bool
     return alone and not _ENDS_SENTENCE.search(sentence.text) and len(words) < 16
 
 
-def _relative_dates(
-    text: str, sentences: list[Sentence], published: date | None, language: str
-) -> dict[int, list[DatePhrase]]:
-    """Relative date phrases by sentence number; none without the text's own date."""
-    if published is None:
-        return {}
-    found: dict[int, list[DatePhrase]] = {}
-    for phrase in find_relative_dates(text, reference=published, language=language):
-        for number, sentence in enumerate(sentences):
-            if sentence.start <= phrase.start < sentence.end:
-                found.setdefault(number, []).append(phrase)
-                break
-    return found
-
-
 @dataclass
 class _Reader:
     """Reads sentences in order; a sentence that only says where the previous one comes
@@ -125,13 +109,17 @@ class _Reader:
     batch: Batch
     capitalised: frozenset[str]
     prefer: str | None
+    language: str
 
     def __post_init__(self) -> None:
         self.events: list[EventProposal] = []
         self.new_actors: dict[str, ActorProposal] = {}  # by name key
         self.decided: dict[str, str | None] = {}  # name key -> known actor slug, or None
+        self.taken = set(  # actor slugs in use, read once rather than once per new name
+            self.session.exec(select(Entry.slug).where(Entry.kind == EntryKind.ACTOR))
+        )
 
-    def read(self, sentence: Sentence, relative: list[DatePhrase]) -> None:
+    def read(self, sentence: Sentence) -> None:
         found = mentions(self.index, sentence.text, self.prefer)
         actors = list(dict.fromkeys(m.known.slug for m in found if m.known.kind == "actor"))
         sources = [m.known for m in found if m.known.kind == "source"]
@@ -162,9 +150,17 @@ class _Reader:
                 attributed_to=sources[0].name,
             )
             return
-        dated = _first_date(sentence.text, relative, self.batch.origin.published)
+        published = self.batch.origin.published
+        explicit = find_dates(sentence.text, default_year=published.year if published else None)
+        dated = explicit[0] if explicit else None
         if not (actors or new or dated or cue):
             return
+        if dated is None and published is not None:
+            # Relative phrases only where they matter: a kept sentence with no date of its own.
+            relative = find_relative_dates(
+                sentence.text, reference=published, language=self.language
+            )
+            dated = relative[0] if relative else None
         source, credited = self._source(sources, cue.before if cue else "")
         when, precision, label = _date_fields(dated, self.batch.origin.published)
         self.events.append(
@@ -199,8 +195,7 @@ class _Reader:
         for phrase in [*(words[:n] for n in range(5, 0, -1)), *(words[-n:] for n in (3, 2))]:
             if not phrase:
                 continue
-            for known in self.index.sources:
-                theirs = name_key(known.name)
+            for known, theirs in self.index.sources:
                 shared = set(phrase) & set(theirs.split())
                 if any(len(w) > 3 for w in shared) and (
                     fuzz.token_set_ratio(" ".join(phrase), theirs) >= 90
@@ -218,17 +213,16 @@ class _Reader:
         if key in self.decided:
             return self.decided[key]
         outcome: str | None = None
-        matches = find_actors(session=self.session, query=text, limit=1)
-        best = matches[0] if matches else None
-        if best is not None and best.score >= 85:
-            alias = name_key(best.matched)
-            if best.score >= 100 or (alias[:4] == key[:4] and abs(len(alias) - len(key)) <= 3):
-                outcome = self.session.get_one(Entry, best.id).slug
-        elif best is None or best.score < 80:
+        best = self.index.closest(key)
+        if best is not None and best[2] >= 85:
+            alias = name_key(best[1])
+            if alias[:4] == key[:4] and abs(len(alias) - len(key)) <= 3:
+                outcome = best[0].slug
+        elif best is None or best[2] < 80:
             proposal = self.new_actors.get(key)
             if proposal is None:
                 proposal = ActorProposal(
-                    slug=_free_slug(self.session, text, self.new_actors),
+                    slug=_free_slug(text, self.taken),
                     name=text,
                     kind=_guess_kind(name),
                     sentence=sentence,
@@ -236,6 +230,7 @@ class _Reader:
                 )
                 self.new_actors[key] = proposal
                 self.batch.actors.append(proposal)
+                self.taken.add(proposal.slug)
             outcome = "+" + proposal.slug
         self.decided[key] = outcome
         return outcome
@@ -276,21 +271,14 @@ def _guess_kind(name: Name) -> str:
     return ActorKind.ORGANISATION.value
 
 
-def _free_slug(session: Session, name: str, taken: dict[str, ActorProposal]) -> str:
-    slug = unique_slug(session, EntryKind.ACTOR, name)
-    used = {p.slug for p in taken.values()}
-    base, n = slug, 1
-    while slug in used:
+def _free_slug(name: str, taken: set[str]) -> str:
+    """A slug for a new actor that no actor has, and no other name of the batch."""
+    slug = base = slugify(name)
+    n = 1
+    while slug in taken:
         n += 1
         slug = f"{base}-{n}"
     return slug
-
-
-def _first_date(
-    text: str, relative: list[DatePhrase], published: date | None
-) -> DatePhrase | None:
-    explicit = find_dates(text, default_year=published.year if published else None)
-    return explicit[0] if explicit else (relative[0] if relative else None)
 
 
 def _date_fields(
@@ -318,8 +306,8 @@ def _title(sentence: str) -> str:
     return text[: TITLE_LENGTH - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def _with_update(session: Session, index: NameIndex, proposal: EventProposal) -> EventProposal:
-    found = existing_event(session, proposal)
+def _with_update(existing: ExistingEvents, proposal: EventProposal) -> EventProposal:
+    found = existing.match(proposal)
     if found is None:
         return proposal
     return replace(proposal, update_of=found[0], update_title=found[1])

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -50,7 +51,43 @@ class NameIndex:
 
     by_key: dict[str, list[tuple[Known, str]]] = field(default_factory=lambda: defaultdict(list))
     longest: int = 1
-    sources: list[Known] = field(default_factory=list)
+    sources: list[tuple[Known, str]] = field(default_factory=list)  # (source, its name key)
+    _actors: dict[str, list[tuple[Known, str]]] | None = None
+    _words: dict[str, list[tuple[Known, str]]] | None = None
+
+    def closest(self, key: str) -> tuple[Known, str, float] | None:
+        """The actor whose alias is nearest a name key, as find_actors scores it: a whole
+        alias by edit distance (≤ 95), or one word of it (a prefix 90, a near word ≤ 94)."""
+        if self._actors is None:
+            self._actors = {
+                k: v for k, v in self.by_key.items() if any(x.kind == "actor" for x, _ in v)
+            }
+        actors = self._actors
+        best: tuple[Known, str, float] | None = None
+        found = process.extractOne(key, list(actors), scorer=fuzz.ratio, score_cutoff=78)
+        if found:
+            known, alias = next((x, a) for x, a in actors[found[0]] if x.kind == "actor")
+            best = (known, alias, min(float(found[1]), 95.0))
+        if " " not in key:
+            words = self._word_index(actors)
+            for word, owners in words.items():
+                if word.startswith(key) and (best is None or best[2] < 90):
+                    best = (owners[0][0], owners[0][1], 90.0)
+            near = process.extractOne(key, list(words), scorer=fuzz.ratio, score_cutoff=80)
+            if near and (best is None or best[2] < min(float(near[1]), 95.0) - 1):
+                owner = words[near[0]][0]
+                best = (owner[0], owner[1], min(float(near[1]), 95.0) - 1)
+        return best
+
+    def _word_index(
+        self, actors: dict[str, list[tuple[Known, str]]]
+    ) -> dict[str, list[tuple[Known, str]]]:
+        if self._words is None:
+            self._words = defaultdict(list)
+            for key, owners in actors.items():
+                for word in key.split():
+                    self._words[word] += [o for o in owners if o[0].kind == "actor"]
+        return self._words
 
     def add(self, known: Known, alias: str) -> None:
         key = name_key(alias)
@@ -79,7 +116,7 @@ def load_index(session: Session) -> NameIndex:
         .where(published, Entry.kind == EntryKind.SOURCE)
     ):
         source = Known("source", source_id, slug, name, kind)
-        index.sources.append(source)
+        index.sources.append((source, name_key(name)))
         index.add(source, name)
     return index
 
