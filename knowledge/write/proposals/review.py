@@ -137,26 +137,37 @@ class Approval:
 
 
 def approve_proposal(
-    session: Session, draft_id: int, *, approver: Author, review: bool
+    session: Session,
+    draft_id: int,
+    *,
+    approver: Author,
+    review: bool,
+    siblings: list[Draft] | None = None,
 ) -> Approval:
     """Approve a proposal with whatever it depends on in its batch. Without review the
     entries are written at once (revisions, audit, digests as for any change); with review
     the drafts become `pending`, for another moderator's /approve."""
     draft = _open(session, draft_id)
+    siblings = siblings if siblings is not None else batch_drafts(session, batch_of(draft))
     # Under review, what this proposal needs may already wait for the second moderator: the
     # trial applies it too, in the order that moderator will approve it (by id).
     states = (PROPOSED, DRAFT_PENDING) if review else (PROPOSED,)
-    needed = _dependencies(session, draft, states)
+    needed = _dependencies(draft, siblings, states)
     chain = [d for d in needed if d.state == PROPOSED] + [draft]
-    changes = [_change(session, d) for d in chain]
+    changes = [_change(session, d, siblings) for d in chain]
     outcome = Approval()
-    savepoint = session.begin_nested()
-    try:
-        for item in [*needed, draft]:  # a trial: the whole chain must be valid, in this order
-            change = changes[chain.index(item)] if item in chain else _change(session, item)
-            apply_change(session, change, author=approver)
-    finally:
-        savepoint.rollback()
+    if review:
+        savepoint = session.begin_nested()
+        try:  # a trial: the whole chain must be valid, in the order it will be approved
+            for item in [*needed, draft]:
+                change = (
+                    changes[chain.index(item)]
+                    if item in chain
+                    else _change(session, item, siblings)
+                )
+                apply_change(session, change, author=approver)
+        finally:
+            savepoint.rollback()
     for item, change in zip(chain, changes, strict=True):
         if review:
             item.state = DRAFT_PENDING
@@ -171,7 +182,8 @@ def approve_proposal(
             item.state = DRAFT_APPLIED
             item.decided_by = approver.id
             item.decided_at = utcnow()
-        item.action, item.entry_id = change.action, change.entry_id
+        item.action = change.action
+        item.entry_id = change.entry_id if review else (result.entry_id or change.entry_id)
         item.payload = {**item.payload, "kind": change.kind, "data": change.payload}
         session.add(item)
         outcome.applied.append(item)
@@ -179,7 +191,7 @@ def approve_proposal(
     return outcome
 
 
-def _dependencies(session: Session, draft: Draft, states: tuple[str, ...]) -> list[Draft]:
+def _dependencies(draft: Draft, siblings: list[Draft], states: tuple[str, ...]) -> list[Draft]:
     """The source and actors of the draft's batch that its record names, in these states."""
     if kind_of(draft) != EntryKind.EVENT:
         return []
@@ -187,7 +199,7 @@ def _dependencies(session: Session, draft: Draft, states: tuple[str, ...]) -> li
     wanted = set(record.get("actors") or []) | {c["source"] for c in record["citations"]}
     return [
         d
-        for d in batch_drafts(session, batch_of(draft))
+        for d in siblings
         if d.id != draft.id
         and d.state in states
         and kind_of(d) != EntryKind.EVENT
@@ -195,7 +207,7 @@ def _dependencies(session: Session, draft: Draft, states: tuple[str, ...]) -> li
     ]
 
 
-def _change(session: Session, draft: Draft) -> ChangeRequest:
+def _change(session: Session, draft: Draft, siblings: list[Draft]) -> ChangeRequest:
     record = record_of(draft)
     kind = kind_of(draft)
     if kind != EntryKind.EVENT:
@@ -204,9 +216,9 @@ def _change(session: Session, draft: Draft) -> ChangeRequest:
         raise CurationError(
             f"proposal {draft.id} has no date: the text gives none. Set one first (✏️ Edit → date)."
         )
-    record["actors"] = [a for a in record.get("actors") or [] if not _rejected(session, draft, a)]
+    record["actors"] = [a for a in record.get("actors") or [] if not _rejected(siblings, a)]
     source = record["citations"][0]["source"]
-    if _rejected(session, draft, source):
+    if _rejected(siblings, source):
         raise CurationError(
             f"the source of proposal {draft.id} was rejected; choose another (✏️ Edit → source)"
         )
@@ -233,8 +245,8 @@ def _finer(new: dict[str, Any], current: dict[str, Any]) -> bool:
     return _RANK.get(str(new.get("precision")), 3) < _RANK.get(str(current.get("precision")), 3)
 
 
-def _rejected(session: Session, draft: Draft, slug: str) -> bool:
-    for other in batch_drafts(session, batch_of(draft)):
+def _rejected(siblings: list[Draft], slug: str) -> bool:
+    for other in siblings:
         if kind_of(other) != EntryKind.EVENT and record_of(other).get("slug") == slug:
             return other.state == DRAFT_REJECTED
     return False
@@ -262,13 +274,16 @@ def approve_batch(
 ) -> BatchApproval:
     """Approve every proposal of a batch that can be; say why for the rest (no date…)."""
     outcome = BatchApproval()
-    for draft in batch_drafts(session, batch_id):
+    siblings = batch_drafts(session, batch_id)
+    for draft in siblings:
         assert draft.id is not None
         if draft.state != PROPOSED:
             continue
         savepoint = session.begin_nested()
         try:
-            done = approve_proposal(session, draft.id, approver=approver, review=review)
+            done = approve_proposal(
+                session, draft.id, approver=approver, review=review, siblings=siblings
+            )
         except CurationError as exc:
             savepoint.rollback()
             outcome.skipped.append((draft.id, str(exc)))
