@@ -45,9 +45,9 @@ def batch_yaml(session: Session, batch: Batch) -> str:
         events.append({"slug": slug, **record})
     header = (
         f"# Proposed from a briefing (source: {batch.origin.source}); every entry awaits review.\n"
-        f"# {len(batch.events)} events from {batch.sentences} sentences, {len(actors)} new "
-        f"actors, {len(sources)} new sources; {undated} events are undated in the text and "
-        "need a date before /import.\n"
+        f"# Events: {len(batch.events)} from {batch.sentences} sentences; new actors: "
+        f"{len(actors)}; new sources: {len(sources)}. Undated in the text (to be dated before "
+        f"/import): {undated}.\n"
     )
     body = {"sources": sources, "actors": actors, "events": events}
     return header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=99)
