@@ -192,3 +192,24 @@ async def test_a_reader_is_refused_and_nothing_is_written(
     assert counts(engine) == after_mine and after_mine[:2] == before[:2]
     usage = await bot.send("/propose", chat_id=OWNER_ID)
     assert "reads a briefing" in usage[0].plain
+
+
+async def test_a_reply_names_its_source_and_long_batches_come_in_pages(
+    bot: BotHarness, engine: Engine
+) -> None:
+    bundled = (BRIEFINGS / "ukraine-nato-security-dynamic.txt").read_text(encoding="utf-8")
+    pasted = make_message_update(bundled[:4000], chat_id=OWNER_ID, user_id=OWNER_ID)
+    replies = await bot.send(
+        "/propose Klymenko Time", chat_id=OWNER_ID, reply_to=pasted["message"]
+    )
+    assert "Klymenko Time" in replies[0].plain
+    shown = _cards(replies)
+    assert len(shown) == 8
+    more = replies[-1]
+    assert "more proposal" in more.plain
+    rest = await bot.press(more, more.buttons[0]["callback_data"], user_id=OWNER_ID)
+    cards = shown + _cards(rest)
+    yermak = next(c for c in cards if "Andriy Yermak, " in c.plain)
+    assert "Source: Klymenko Time" in yermak.plain and "status: claimed" in yermak.plain
+    assert "adds to #" in yermak.plain  # the knowledge base has this event already
+    assert all("undated in the text" in c.plain for c in cards if "· event" in c.plain)
