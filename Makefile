@@ -42,6 +42,7 @@ bench: install
 	-$(BIN)/python -m bench.throughput --output ''
 	-$(BIN)/python -m bench.loop_lag
 	-$(BIN)/python -m bench.test_suite --quick
+	-$(BIN)/python -m bench.propose --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

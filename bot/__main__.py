@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write the knowledge base as YAML")
     export.add_argument("path", type=Path, nargs="?")
     sub.add_parser("migrate", help="upgrade the database schema and exit")
+    propose = sub.add_parser(
+        "propose", help="propose entries from a briefing's text (.txt, .md, .html) as YAML"
+    )
+    propose.add_argument("path", type=Path)
+    propose.add_argument("--source", required=True, help="the source the briefing comes from")
+    propose.add_argument("--date", help="the briefing's date (YYYY-MM-DD), for 'last week'")
+    propose.add_argument("--output", type=Path, help="the YAML file to write (else stdout)")
     return parser
 
 
@@ -81,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(text)
         return 0
 
+    if command == "propose":
+        prepare_database(engine)
+        return propose_file(engine, args.path, args.source, args.date, args.output)
+
     if command in ("run", "console"):
         migrate_apart(engine)
     if prepare_database(engine):
@@ -92,6 +103,40 @@ def main(argv: list[str] | None = None) -> int:
             print("No TELEGRAM_BOT_TOKEN is set: opening the offline console.\n", file=sys.stderr)
         return run_console(settings, engine, owner=bool(getattr(args, "owner", False)))
     return run_bot(settings, engine)
+
+
+def propose_file(
+    engine: Engine, path: Path, source: str, when: str | None, output: Path | None
+) -> int:
+    """`briefing-bot propose FILE --source NAME`: the proposals as YAML, nothing written to
+    the knowledge base."""
+    from datetime import date
+
+    from knowledge.language.documents import DocumentError, document_text
+    from knowledge.storage.database import read_scope
+    from knowledge.write.proposals.extract import propose
+    from knowledge.write.proposals.model import Origin
+    from knowledge.write.proposals.yaml_file import batch_yaml
+
+    try:
+        published = date.fromisoformat(when) if when else None
+        text = document_text(path.read_bytes(), path.name)
+    except (DocumentError, ValueError) as exc:
+        print(f"briefing-bot: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"briefing-bot: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with read_scope(engine) as session:
+        batch = propose(session, text, Origin(source, published=published))
+        result = batch_yaml(session, batch)
+    if output:
+        output.write_text(result, encoding="utf-8")
+        found = f"{len(batch.events)} events, {len(batch.actors)} new actors"
+        print(f"{path.name}: {found} -> {output}")
+    else:
+        sys.stdout.write(result)
+    return 0
 
 
 def migrate_apart(engine: Engine) -> None:

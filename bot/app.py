@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
-from telegram import LinkPreviewOptions
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -13,6 +13,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -24,11 +25,13 @@ from bot import errors
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.delivery import scheduler
+from bot.gates import moderator_forward
 from bot.handlers import (
     admin,
     curation,
     digest,
     guided_add,
+    propose,
     public,
     questions,
     review,
@@ -113,15 +116,23 @@ def build_application(
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, public.unknown_command)
     )
-    # Text that no conversation took (a guided /add answer comes first, above) is a question:
-    # always in a private chat, in a group only when it addresses the bot.
+    # Text that no conversation took (answers to /add and /propose come first, above) is a
+    # question: always in a private chat, in a group only when it addresses the bot; a post a
+    # moderator forwards in a private chat is offered for /propose instead (_plain_text).
     application.add_handler(
-        MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, questions.question_text
-        )
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, _plain_text)
     )
     application.add_error_handler(errors.error_handler)
     return application
+
+
+async def _plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Text no conversation took. A post a moderator forwards in a private chat is offered
+    for /propose (a button); anything else, a reader's forward included, is a question."""
+    if await moderator_forward(update, context):
+        await propose.offer_forward(update, context)
+    else:
+        await questions.question_text(update, context)
 
 
 async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -139,8 +150,11 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
 
 def _register_moderation(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """The moderation handlers; they come before the public ones, so refusals aren't shadowed."""
-    # The conversation first: while a moderator is answering /add, their text is an answer.
+    # Conversations first: while a moderator is answering /add, or /propose's question (the
+    # source, a field's new value), their text is an answer, before any question engine.
     application.add_handler(guided_add.add_conversation())
+    application.add_handler(propose.propose_conversation())
+    propose.register_buttons(application)
     for name, callback in (
         ("add_event", curation.add_event),
         ("add_actor", curation.add_actor),

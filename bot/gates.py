@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import (
     ContextTypes,
 )
@@ -22,7 +23,7 @@ from bot.chat import ArgumentTooLong, command_text, send
 from bot.context import Deps, deps_of, in_thread
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
-from knowledge.storage.database import session_scope
+from knowledge.storage.database import read_scope, session_scope
 from knowledge.write import roles
 from knowledge.write.audit import record_audit
 from knowledge.write.curation import Author
@@ -200,3 +201,26 @@ def submit_work(
         return render_admin.outcome(result), audit_line(result)
 
     return work
+
+
+def _is_moderator(engine: Engine, user_id: int, owners: frozenset[int]) -> bool:
+    with read_scope(engine) as session:
+        return roles.is_moderator(session=session, user_id=user_id, owners=owners)
+
+
+async def moderator_forward(update: Update, context: Context) -> bool:
+    """Whether the update is a post a moderator forwarded into a private chat with the bot.
+
+    Such a post is offered for /propose (a button) rather than answered as a question; a
+    reader's forward is a question like any text. The handler for plain text asks this first
+    (bot/app.py). Only forwards cost a database look-up."""
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    if message is None or message.forward_origin is None or user is None or chat is None:
+        return False
+    if chat.type != ChatType.PRIVATE:
+        return False
+    deps = deps_of(context)
+    owners = frozenset(deps.settings.admin_ids)
+    return await in_thread(deps.engine, _is_moderator, deps.engine, user.id, owners)

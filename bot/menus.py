@@ -45,6 +45,7 @@ MODERATOR_COMMANDS = [
     BotCommand("undo", "Revert an entry's last revision: /undo 12"),
     BotCommand("export", "The knowledge base as a YAML file"),
     BotCommand("import", "Send a YAML file with this caption"),
+    BotCommand("propose", "Propose entries from a briefing's text, a reply or a file"),
     BotCommand("pending", "Drafts waiting for review"),
     BotCommand("approve", "Approve a draft: /approve 3"),
     BotCommand("reject", "Reject a draft: /reject 3 | reason"),

@@ -59,6 +59,7 @@ Fields are separated by <code>|</code>; dates are <code>YYYY</code>, <code>YYYY-
 <code>/undo ID</code> — revert the last revision (recorded as a new one)
 /export — the knowledge base as a YAML file
 /import — send a YAML file with the caption <code>/import</code> (or reply /import to it)
+/propose — entries proposed from a briefing (pasted, a reply, a forward or a file) to review
 /pending — drafts waiting for review · <code>/approve N</code> · \
 <code>/reject N | REASON</code>
 /mods — who moderates"""

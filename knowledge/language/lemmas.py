@@ -128,3 +128,24 @@ def frames_only(word: str, prefer: str | None = None) -> bool:
     lang = cyrillic_language(word) or (prefer if prefer in ("uk", "ru") else "uk")
     parse = _analyser(lang).parse(word)[0]
     return parse.is_known and parse.tag.POS not in _CONTENT_TAGS and parse.tag.POS is not None
+
+
+def noun_forms(word: str, prefer: str | None = None) -> list[str]:
+    """Every dictionary form a Cyrillic word may be a noun of, the likeliest first: "Києві"
+    is the city Київ as well as the name Кий, so a name lookup tries both. Empty for a word
+    no dictionary reads as a noun (an adjective such as "Суспільне"), and for Latin script."""
+    if not _CYRILLIC.search(word):
+        return []
+    lang = cyrillic_language(word)
+    order = [lang] if lang else ([prefer] if prefer in ("uk", "ru") else []) + ["uk", "ru"]
+    forms: list[str] = []
+    for code in dict.fromkeys(order):
+        assert code is not None
+        for parse in _analyser(code).parse(word.casefold()):
+            if parse.is_known and parse.tag.POS == "NOUN":
+                form = str(parse.normal_form).replace("ё", "е")
+                if form not in forms:
+                    forms.append(form)
+        if forms:
+            break
+    return forms

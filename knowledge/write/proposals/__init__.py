@@ -1,0 +1,1 @@
+"""Entries proposed from a new briefing's text, kept as drafts until a moderator approves."""
