@@ -48,11 +48,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # No sub-command: the bot with a token, the offline console without one (`make run`).
+    # An explicit `run` without a token is an error, so a container never idles in a console.
     command = args.command or "run"
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"briefing-bot: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "run" and not settings.token:
+        print(
+            "briefing-bot: TELEGRAM_BOT_TOKEN is not set; set it to the token from @BotFather, "
+            "or use `console` to try the bot offline",
+            file=sys.stderr,
+        )
         return 2
     secrets = [settings.token or ""]
     if settings.webhook_secret:

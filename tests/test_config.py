@@ -28,7 +28,7 @@ def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "bot", *args], input="",
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -58,6 +58,22 @@ def test_invalid_settings_exit_2_with_one_clear_line(
     for value in (SECRET, SECRET.replace(":", ""), "changeme"):
         assert value not in result.stderr
     assert not (tmp_path / "bot.db").exists()  # nothing was touched
+
+
+def test_run_without_a_token_exits_2_saying_what_to_set(tmp_path: Path) -> None:
+    """A container's `run` with no token fails loudly instead of idling in a console."""
+    result = run_bot(tmp_path, "run")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "TELEGRAM_BOT_TOKEN is not set" in line and "console" in line
+    assert result.stdout == ""
+    assert not (tmp_path / "bot.db").exists()
+
+
+def test_no_sub_command_without_a_token_opens_the_console(tmp_path: Path) -> None:
+    result = run_bot(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "opening the offline console" in result.stderr
 
 
 def test_a_dot_env_file_is_read_and_validated_the_same_way(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ chats, groups (administrators only) and channels (moderators, with the bot's rig
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +64,12 @@ def at(text: str) -> datetime:
         ("actor=Andriy Yermak daily 07:00", "daily", "07:00", None, "Europe/Kyiv", None,
          "Andriy Yermak"),
         ("topic=#Sanctions", "daily", "09:00", None, "Europe/Kyiv", "sanctions", None),
+        # Legacy names people still type, renamed to the current one; a country's own zone
+        # that is now a link (Vaduz -> Zurich) keeps its name.
+        ("daily 07:00 Europe/Kiev", "daily", "07:00", None, "Europe/Kyiv", None, None),
+        ("daily europe/kiev", "daily", "09:00", None, "Europe/Kyiv", None, None),
+        ("daily US/Eastern", "daily", "09:00", None, "America/New_York", None, None),
+        ("daily Europe/Vaduz", "daily", "09:00", None, "Europe/Vaduz", None, None),
     ],
 )  # fmt: skip
 def test_parse_request(
@@ -100,6 +107,19 @@ def test_parse_request_refuses_clearly(text: str, message: str) -> None:
     with pytest.raises(SubscriptionError) as caught:
         parse_request(text, default_timezone="UTC")
     assert message in str(caught.value)
+
+
+def test_legacy_zone_names_resolve_without_the_systems_zone_files() -> None:
+    """The `tzdata` package answers where the system has no (or no legacy) zone files, as in
+    slim container images: `Europe/Kiev` is known and becomes `Europe/Kyiv`."""
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        kiev = zoneinfo.ZoneInfo.no_cache("Europe/Kiev")
+        assert datetime(2025, 1, 1, tzinfo=UTC).astimezone(kiev).utcoffset() == timedelta(hours=2)
+        request = parse_request("daily Europe/Kiev", default_timezone="UTC")
+    finally:
+        zoneinfo.reset_tzpath()
+    assert request.schedule.timezone == "Europe/Kyiv"
 
 
 # --- schedules --------------------------------------------------------------------------------
@@ -199,6 +219,16 @@ async def test_subscribe_confirms_without_the_backlog(
     assert "Filter: topic: sanctions" in changed.plain
     [card] = await bot.send("/subscription")
     assert "weekly on Friday at 18:30 (Europe/Kyiv)" in card.plain and "Next digest:" in card.plain
+
+
+async def test_subscribe_takes_the_legacy_name_and_shows_the_current_one(
+    bot: BotHarness, engine: Engine
+) -> None:
+    [answer] = await bot.send("/subscribe daily 07:30 Europe/Kiev", chat_id=USER_ID)
+    assert "daily at 07:30 (Europe/Kyiv)" in answer.plain
+    assert "Kiev" not in answer.plain
+    saved = stored(engine, USER_ID)
+    assert saved is not None and saved.timezone == "Europe/Kyiv"
 
 
 async def test_bad_settings_get_a_clear_answer_and_change_nothing(

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from knowledge.models import Subscription, as_utc
@@ -61,9 +62,34 @@ def _zone_names() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones()}
 
 
+@cache
+def _renamed_zones() -> dict[str, str]:
+    """Legacy names to the zone they now link to (`Europe/Kiev` -> `Europe/Kyiv`).
+
+    From the `tzdata` package's own link lines (`L Europe/Kyiv Europe/Kiev`). A name that is
+    still a country's zone in zone.tab (`Europe/Vaduz`, a link to Zurich since 2022) keeps its
+    name, and nothing is renamed into `Etc/` (`UTC` stays `UTC`).
+    """
+    data = resources.files("tzdata.zoneinfo")
+    listed = {
+        line.split("\t")[2]
+        for line in data.joinpath("zone.tab").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    renamed = {}
+    for line in data.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
+        if line.startswith("L "):
+            _, target, link = line.split()
+            if link not in listed and not target.startswith("Etc/"):
+                renamed[link] = target
+    return renamed
+
+
 def resolve_timezone(name: str) -> str:
-    """The canonical zone name for `name` (any letter case); SubscriptionError if unknown."""
+    """The current zone name for `name` (any letter case, legacy names renamed);
+    SubscriptionError if unknown."""
     canonical = _zone_names().get(name.casefold(), name)
+    canonical = _renamed_zones().get(canonical, canonical)
     try:
         ZoneInfo(canonical)
     except (ZoneInfoNotFoundError, ValueError):
