@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Briefing Bot: a small image that runs `python -m bot` as a non-root user.
 #   docker build -t briefing-bot .
 #   docker run -e TELEGRAM_BOT_TOKEN=... -v briefing-data:/app/data briefing-bot
@@ -9,14 +8,22 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # ---------------------------------------------------------------------------- builder
 FROM ${PYTHON_IMAGE} AS builder
 
-# pip compiles the bytecode here, as root; at run time /opt/venv is read-only to `bot`.
+# pip compiles the bytecode here, as root; at run time /opt/venv is read-only to the bot.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Every dependency ships manylinux wheels (psycopg[binary] included): no compiler needed.
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+# Everything from the lock (requirements/*.txt, exported from uv.lock by `make lock`), each
+# file checked against its hash. Every dependency ships manylinux wheels (psycopg[binary]
+# included): no compiler needed. /opt/build holds pip and the locked setuptools that build
+# the package's wheel; the bot's own venv, /opt/venv, is made without pip and gets only the
+# runtime lock and that wheel (pip installing into it from outside, with --python).
 WORKDIR /src
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes -r requirements/build.txt \
+    && python -m venv --without-pip /opt/venv \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install --require-hashes \
+       -r requirements/runtime.txt
 
 # Only what the package needs: no tests, no .env, no local database.
 # (README.md* : pyproject names it as the long description; the glob keeps the build
@@ -25,7 +32,8 @@ COPY pyproject.toml README.md* ./
 COPY bot ./bot
 COPY knowledge ./knowledge
 COPY migrations ./migrations
-RUN pip install --upgrade pip && pip install .
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install --no-deps /dist/*.whl
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE}
@@ -48,7 +56,8 @@ RUN groupadd --system --gid 10001 bot \
 COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /app
-USER bot
+# Numeric, so that a runtime (Kubernetes' runAsNonRoot) can tell it is not root.
+USER 10001:10001
 
 # The SQLite database (DATABASE_URL above) lives here; unused with PostgreSQL.
 VOLUME ["/app/data"]

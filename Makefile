@@ -4,17 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run console test lint bench clean
+.PHONY: install run console test lint lock lock-check image-check bench clean
 
 install: $(STAMP)
 
-# Re-install only when the dependency list changes.
-$(STAMP): pyproject.toml
+# Exactly the locked versions, each checked against its hash (requirements/dev.txt: the bot,
+# the dev tools and the build backend); then the package itself, editable, built by the
+# locked setuptools. Re-install only when the lock changes.
+$(STAMP): pyproject.toml requirements/dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 2; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The lock: uv.lock resolves pyproject.toml; requirements/*.txt are its exports for pip
+# (runtime.txt for the image, build.txt for its build stage, dev.txt for `make install`).
+# `make lock` after editing dependencies; `uv lock --upgrade-package NAME` to move one.
+lock: install
+	$(BIN)/uv lock
+	scripts/lock-export requirements
+
+# Fails when pyproject.toml changed without `make lock`, or the exports differ from uv.lock.
+lock-check: install
+	@$(BIN)/uv lock --check --offline --quiet || { echo "uv.lock does not match pyproject.toml: run make lock"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && scripts/lock-export "$$tmp" && \
+	  diff -r requirements "$$tmp" >/dev/null || { echo "requirements/*.txt differ from uv.lock: run make lock"; exit 1; }
 
 run: install
 	$(BIN)/python -m bot
@@ -27,7 +42,8 @@ test: install
 	$(BIN)/python -m pytest -q -n auto
 
 # Style, types, the import contracts of the layout (pyproject.toml), and dead code.
-lint: install
+lint: install lock-check
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
