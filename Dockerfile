@@ -42,6 +42,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATABASE_URL=sqlite:////app/data/briefing.db \
+    SQLITE_TMPDIR=/app/data \
     WEBHOOK_LISTEN=0.0.0.0 \
     WEBHOOK_PORT=8443 \
     HEALTH_LISTEN=0.0.0.0 \
@@ -59,7 +60,8 @@ WORKDIR /app
 # Numeric, so that a runtime (Kubernetes' runAsNonRoot) can tell it is not root.
 USER 10001:10001
 
-# The SQLite database (DATABASE_URL above) lives here; unused with PostgreSQL.
+# The SQLite database (DATABASE_URL above) lives here, with SQLite's temporary files
+# (SQLITE_TMPDIR), so the root filesystem can be read-only; unused with PostgreSQL.
 VOLUME ["/app/data"]
 
 # 8443: the webhook (WEBHOOK_URL set); 9090: /healthz and /metrics (HEALTH_PORT).

@@ -50,6 +50,11 @@ lint: install lock-check
 	$(BIN)/lint-imports
 	$(BIN)/vulture bot knowledge vulture_whitelist.py --min-confidence 60
 
+# Build the image from the lock with a daemonless builder and smoke-test it (as root; installs
+# podman and debootstrap from the Debian packages when missing). See docs/deploy.md.
+image-check: install
+	scripts/image-check
+
 # Each benchmark exits 1 when it misses its budget; run them all and report every figure.
 bench: install
 	-$(BIN)/python -m bench.query_latency
