@@ -100,3 +100,5 @@ sort_date  # EventLine.sort_date: the first day an event's date may mean (knowle
 _.log_exception  # tornado calls it for an uncaught exception (bot/transport/webhook.py)
 year_stated  # unused variable (knowledge/language/when.py): read by proposals from a briefing
 lemmas  # knowledge/language/lemmas.py: a whole text in dictionary form, for proposals from a briefing
+_.process_request  # PTB calls it for every Bot API call (bot/delivery/replies.py)
+rate_limit_args  # part of PTB's BaseRateLimiter.process_request signature (bot/delivery/replies.py)

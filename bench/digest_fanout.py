@@ -77,6 +77,9 @@ class BenchFake(FakeBotAPI):
 
     def __init__(self) -> None:
         super().__init__()
+        # This benchmark measures the sender's own speed: no bot-wide or per-chat windows
+        # (bench/send_budget.py measures the bot under Telegram's limits).
+        self.limits.bot_per_second = self.limits.group_per_window = None
         self.flood_ratio = 0.0
         self.rng = random.Random(7)
         self.accepted: list[tuple[float, int]] = []  # (time, chat) of every digest accepted

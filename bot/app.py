@@ -24,7 +24,9 @@ from telegram.request import BaseRequest
 from bot import errors
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
-from bot.delivery import scheduler
+from bot.delivery import replies, scheduler
+from bot.delivery.budget import SendBudget
+from bot.delivery.replies import BudgetLimiter
 from bot.gates import moderator_forward
 from bot.handlers import (
     admin,
@@ -79,13 +81,16 @@ def build_application(
     builder = builder.get_updates_request(
         updates_request or AiohttpRequest(connection_pool_size=1)
     )
-    if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)
+    # One send budget for the whole bot (BROADCAST_RATE messages a second): every message a
+    # handler sends or edits goes through it ahead of digests (bot/delivery/budget.py).
+    budget = SendBudget(settings.broadcast_rate)
+    builder = builder.rate_limiter(rate_limiter or BudgetLimiter(budget))
     application = builder.build()
     application.bot_data[DEPS_KEY] = Deps(settings=settings, engine=engine)
 
     # Group -1 runs before everything: dedupe and metrics see every update first.
     operations.register_early(application)
+    replies.attach(application, budget)
 
     # Commands. Moderation comes before public so its refusals can't be shadowed.
     _register_moderation(application)

@@ -353,3 +353,16 @@ class ProcessedUpdate(SQLModel, table=True):
         primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
     )
     at: datetime = _ts(default_factory=utcnow, index=True)
+
+
+class Sender(SQLModel, table=True):
+    """One process of the bot that sends messages (PostgreSQL, several replicas): what it has
+    sent so far, so that all of them keep to one send budget per bot token. Each process
+    rewrites its row a few times a second; a row not rewritten for a while is a gone process."""
+
+    worker: str = Field(primary_key=True, max_length=64)
+    replies: int = Field(default=0, sa_type=BigInteger)  # messages handlers sent, ever
+    digests: int = Field(default=0, sa_type=BigInteger)  # digest messages sent, ever
+    floods: int = Field(default=0, sa_type=BigInteger)  # 429s taken as bot-wide, ever
+    digest_rate: float = Field(default=0.0)  # its adaptive digest rate (messages a second)
+    seen_at: datetime = _ts(default_factory=utcnow, index=True)

@@ -1,10 +1,42 @@
-"""The send budget: time as the worker sees it, and a token bucket for the bot-wide rate."""
+"""The bot's one send budget: every message counts, replies first, digests adapt to 429s.
+
+Telegram's ~30 messages a second is per bot token, for replies, edits and digests together,
+measured over a sliding second. `SendBudget` keeps the same window of what this process sent
+(plus what other processes of the bot report, bot/delivery/shared.py) and admits:
+
+* a reply (anything a handler sends or edits) whenever the window has room: it never waits
+  behind a digest, only for the window itself;
+* a digest message when no reply is waiting, the window has room to spare (`RESERVE`
+  messages are kept for replies), and the digest pace allows: a token bucket at
+  `digest_rate`, which adapts (AIMD) to what Telegram answers.
+
+Telling 429s apart: Telegram answers 429 for one chat's pace, for reasons of its own (about
+1 % at random), and when the bot as a whole is too fast. Only the last should slow the whole
+broadcast. A 429 is taken as bot-wide when 429s cluster while the sender is near its rate:
+at least `CLUSTER_MIN` of them within `CLUSTER_SECONDS`, making up at least `CLUSTER_SHARE`
+of the messages sent in that time, while the last second's sends reached 80 % of the digest
+rate. Then the digest rate is cut by `DECREASE` (at most once a second) and digests pause for
+`retry_after`; otherwise only the chat pauses. Every second without a bot-wide 429 the rate
+grows by `INCREASE` of the limit, back up to the limit (additive increase).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+WINDOW = 1.0  # seconds: Telegram's sliding window
+GUARD = 0.01  # seconds added to our window: answers don't arrive exactly as sent
+RESERVE = 1  # messages of each window kept free for replies while digests go out
+CLUSTER_SECONDS = 2.0
+CLUSTER_MIN = 3
+CLUSTER_SHARE = 0.1
+DECREASE = 0.7
+INCREASE = 0.05
+MIN_SHARE = 0.05  # the digest rate never drops below this share of the limit
 
 
 class Clock:
@@ -20,24 +52,128 @@ class Clock:
         await asyncio.sleep(seconds)
 
 
-class TokenBucket:
-    """At most `rate` acquisitions a second on average, bursts up to `burst`."""
+class SendBudget:
+    """The bot-wide budget of `limit` messages a second (`BROADCAST_RATE`), one per process,
+    shared by every sender in it (see the module docstring)."""
 
-    def __init__(self, rate: float, clock: Clock, burst: float | None = None) -> None:
-        self.rate = rate
-        self.clock = clock
-        # A burst of a twentieth of a second's worth keeps high rates smooth without
-        # letting a low rate (30/s) send more than one message at once.
-        self.capacity = burst if burst is not None else max(1.0, rate / 20)
-        self.tokens = self.capacity
-        self.stamp = clock.monotonic()
+    def __init__(self, limit: float, clock: Clock | None = None) -> None:
+        self.limit = limit
+        self.clock = clock or Clock()
+        self.digest_rate = float(limit)
+        self.others = 0.0  # messages a second other processes of the bot send (shared.py)
+        self.others_replies = 0.0  # of which replies: only these come before ours
+        self.sent: deque[float] = deque()  # our sends in the last window
+        self.floods: deque[float] = deque()  # 429s in the last CLUSTER_SECONDS
+        self.recent: deque[float] = deque()  # our sends in the last CLUSTER_SECONDS
+        self.replies_waiting = 0
+        self.paused_until = 0.0
+        self.decreased_at = -1e9
+        self.increased_at = 0.0
+        self.replies_sent = 0  # every reply admitted, ever (other processes read the pace)
+        self.digests_sent = 0
+        self.local_floods = 0  # bot-wide 429s seen here (others' are not reported again)
+        self.on_bot_wide: Callable[[], None] = lambda: None  # metrics
+        # A burst of a twentieth of a second's worth keeps high rates smooth without letting
+        # a low rate (30/s) send more than one digest message at once.
+        self._capacity = max(1.0, limit / 20)
+        self._tokens = 1.0
+        self._stamp = self.clock.monotonic()
 
-    async def acquire(self) -> None:
+    @property
+    def paid(self) -> bool:
+        """Above Telegram's free 30 a second, paid broadcasts must be asked for."""
+        return self.limit > 30
+
+    # admission -------------------------------------------------------------------------
+
+    def _room(self, now: float, keep: float, others: float) -> float:
+        """0 if a message fits the window now (keeping `keep` free, counting `others`
+        messages a second of other processes), else seconds to wait."""
+        horizon = now - WINDOW - GUARD
+        while self.sent and self.sent[0] <= horizon:
+            self.sent.popleft()
+        others *= WINDOW
+        if len(self.sent) + others + keep < self.limit:
+            return 0.0
+        if not self.sent:
+            return 0.05  # others fill the window: look again soon
+        excess = int(len(self.sent) + others + keep - self.limit)
+        index = min(len(self.sent) - 1, max(0, excess))
+        return max(0.001, self.sent[index] - horizon)
+
+    def _admit(self, now: float) -> None:
+        self.sent.append(now)
+        self.recent.append(now)
+
+    async def reply(self) -> None:
+        """Wait (only if the window is full) and count one reply or edit."""
+        self.replies_waiting += 1
+        try:
+            while wait := self._room(self.clock.monotonic(), 0, self.others_replies):
+                await self.clock.sleep(wait)
+        finally:
+            self.replies_waiting -= 1
+        self._admit(self.clock.monotonic())
+        self.replies_sent += 1
+
+    async def digest(self) -> None:
+        """Wait for a digest message's turn and count it."""
         while True:
             now = self.clock.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1 - 1e-9:  # (float rounding must not leave us a hair short)
-                self.tokens -= 1
-                return
-            await self.clock.sleep((1 - self.tokens) / self.rate)
+            self._grow(now)
+            if now < self.paused_until:
+                await self.clock.sleep(self.paused_until - now)
+                continue
+            if self.replies_waiting:
+                await self.clock.sleep(0.005)
+                continue
+            earned = (now - self._stamp) * self.digest_rate
+            self._tokens, self._stamp = min(self._capacity, self._tokens + earned), now
+            if self._tokens < 1 - 1e-9:  # (float rounding must not leave us a hair short)
+                await self.clock.sleep((1 - self._tokens) / self.digest_rate)
+                continue
+            if wait := self._room(now, RESERVE, self.others):
+                await self.clock.sleep(wait)
+                continue
+            self._tokens -= 1
+            self._admit(now)
+            self.digests_sent += 1
+            return
+
+    # what Telegram answered ------------------------------------------------------------
+
+    def flood(self, retry_after: float) -> bool:
+        """A 429 came back. True if it was bot-wide (the rate was cut and digests pause),
+        False if it was one chat's or a transient one (the caller pauses just the chat)."""
+        now = self.clock.monotonic()
+        self.floods.append(now)
+        horizon = now - CLUSTER_SECONDS
+        while self.floods and self.floods[0] <= horizon:
+            self.floods.popleft()
+        while self.recent and self.recent[0] <= horizon:
+            self.recent.popleft()
+        last_second = sum(1 for at in self.recent if at > now - WINDOW)
+        near_rate = last_second + self.others >= 0.8 * min(self.digest_rate, self.limit)
+        share = len(self.floods) / max(1, len(self.recent))
+        if len(self.floods) < CLUSTER_MIN or share < CLUSTER_SHARE or not near_rate:
+            return False
+        self.bot_wide(retry_after, now)
+        return True
+
+    def bot_wide(
+        self, retry_after: float, now: float | None = None, *, local: bool = True
+    ) -> None:
+        """Slow down: the bot as a whole was too fast (seen here, or by another process)."""
+        now = self.clock.monotonic() if now is None else now
+        if local:
+            self.local_floods += 1
+            self.on_bot_wide()
+        self.paused_until = max(self.paused_until, now + retry_after)
+        if now - self.decreased_at >= WINDOW:
+            self.decreased_at = self.increased_at = now
+            self.digest_rate = max(self.limit * MIN_SHARE, self.digest_rate * DECREASE)
+
+    def _grow(self, now: float) -> None:
+        if self.digest_rate < self.limit and now - self.increased_at >= WINDOW:
+            self.increased_at = now
+            self.digest_rate = min(self.limit, self.digest_rate + self.limit * INCREASE)

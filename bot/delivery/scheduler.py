@@ -15,7 +15,7 @@ bot/delivery/worker.py.
 
 Several processes (PostgreSQL): the scanner and the worker run only in the process holding the
 scheduler lock (`knowledge.digests.leader.SchedulerLock`); the others retry at every scan and
-take over within seconds when the holder dies (its claims are requeued after the lease).
+take over within seconds when the holder dies, handing its claims back to the queue at once.
 
 Tests drive everything directly: `await run_due(app, now=...)`, `await drain_outbox(app,
 clock=...)`; set `app.bot_data[AUTOSTART] = False` before start to keep the jobs out.
@@ -34,14 +34,14 @@ from sqlalchemy import Engine
 from telegram.ext import Application, ContextTypes
 
 from bot.context import deps_of, in_thread
-from bot.delivery.budget import Clock
+from bot.delivery import shared
+from bot.delivery.budget import Clock, SendBudget
+from bot.delivery.replies import budget_of
 from bot.delivery.worker import DeliveryWorker, DrainReport, process_worker_id
 from bot.presenters import digest as render_digest
 from bot.transport.operations import record_delivery
 from knowledge.digests.leader import SchedulerLock
-from knowledge.digests.outbox import (
-    next_pending_at,
-)
+from knowledge.digests.outbox import next_pending_at, requeue_claims_of_others
 from knowledge.digests.planning import PlanReport, plan_digests
 from knowledge.storage.database import session_scope
 
@@ -75,6 +75,7 @@ class DigestState:
     lock: SchedulerLock | None = None
     worker: DeliveryWorker | None = None
     draining: bool = False
+    leading: bool = False
     again: bool = False
     scans: int = 0
     last_drain: DrainReport | None = None
@@ -105,8 +106,9 @@ def state_of(application: App) -> DigestState:
 
 
 def scan_interval(debounce: float) -> float:
-    """Scan often enough for HH:MM schedules and for the instant debounce."""
-    return max(1.0, min(15.0, debounce / 4))
+    """Scan often enough for HH:MM schedules and for the instant debounce, and (the scan is
+    when a standby process tries the lock) to take over within 10 s of the sender's death."""
+    return max(1.0, min(5.0, debounce / 4))
 
 
 async def run_due(
@@ -146,14 +148,16 @@ async def drain_outbox(
 
     if clock is None and worker_id is None and engine is None:
         if state.worker is None:
+            budget = budget_of(application) or SendBudget(state.rate, state.clock)
             state.worker = DeliveryWorker(
-                application.bot, engine=state.engine, rate=state.rate,
+                application.bot, engine=state.engine, budget=budget,
                 worker_id=state.worker_id, clock=state.clock, count=count,
             )  # fmt: skip
         worker = state.worker
     else:
+        budget = SendBudget(state.rate, clock or state.clock)
         worker = DeliveryWorker(
-            application.bot, engine=engine or state.engine, rate=state.rate,
+            application.bot, engine=engine or state.engine, budget=budget,
             worker_id=worker_id or state.worker_id, clock=clock or state.clock, count=count,
         )  # fmt: skip
     report = await worker.drain(stop=stop)
@@ -163,9 +167,20 @@ async def drain_outbox(
 
 
 def _leading(state: DigestState) -> bool:
+    """Whether this process runs the scheduler. On becoming the one that does (at start with
+    SQLite, on taking the lock with PostgreSQL), the claims of every other worker are handed
+    back at once: their process is gone (it held the lock, or SQLite's single process was
+    restarted), so its recipients needn't wait out the lease."""
     if state.lock is None:
         state.lock = SchedulerLock(state.engine)
-    return state.lock.acquire()
+    leading = state.lock.acquire()
+    if leading and not state.leading:
+        with session_scope(state.engine) as session:
+            taken = requeue_claims_of_others(session=session, worker=state.worker_id)
+        if taken:
+            log.info("took back %d deliveries claimed by a process that is gone", taken)
+    state.leading = leading
+    return leading
 
 
 async def _scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -245,6 +260,9 @@ async def start(application: App) -> None:
     if queue is None:
         log.warning("no JobQueue (install python-telegram-bot[job-queue]): digests are off")
         return
+    budget = budget_of(application)
+    if budget is not None:  # replicas on PostgreSQL keep to one budget (bot/delivery/shared.py)
+        shared.start(application, budget, state.engine, state.worker_id)
     interval = scan_interval(state.debounce)
     # An interval job's first run can't be "now" (APScheduler moves a start in the past on to
     # the next interval), so the catch-up scan at start is a one-shot job of its own.
@@ -263,6 +281,7 @@ async def start(application: App) -> None:
 async def stop(application: App) -> None:
     """Give up leadership. (The JobQueue has already stopped, and a drain in progress saw the
     application stop, finished its in-flight sends and handed the rest back to the queue.)"""
+    await shared.stop(application)
     state = application.bot_data.get(STATE_KEY)
     if isinstance(state, DigestState) and state.lock is not None:
         await in_thread(state.engine, state.lock.release)

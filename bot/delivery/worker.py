@@ -1,10 +1,14 @@
 """The outbox worker: claims deliveries in batches and sends them within every limit.
 
 Rows are claimed in batches (the next batch while the current one goes out) and sent with
-`send_html` under three limits: the bot-wide token bucket (`BROADCAST_RATE` msg/s), and per
-chat one message a second (private) or one per three seconds (groups, channels: 20/min). A
-429 pauses only that chat (its delivery goes back to the queue until `retry_after`); 5xx and
-timeouts are retried with exponential backoff, at most `MAX_ATTEMPTS` times; a 403 or a
+`send_html` under three limits: the bot's one send budget (bot/delivery/budget.py: what is
+left of `BROADCAST_RATE` after replies, adapting to 429s), and per chat one message a second
+(private) or one per three seconds (groups, channels: 20/min). A 429 that the budget takes
+as one chat's pauses only that chat; a bot-wide one slows every digest (the budget decides).
+The delivery stays claimed and waits in memory, or goes back to the queue if the wait is
+long. 5xx and timeouts are retried with exponential backoff, at most `MAX_ATTEMPTS` times;
+a send that timed out may have reached Telegram, so its retry can deliver it twice (at least
+once; SEND_TIMEOUT is long so that only a real outage does this); a 403 or a
 vanished chat ends the subscription; a group that became a supergroup is followed to its new
 id. Outcomes are written by a group-committing flusher (at most one commit per
 `FLUSH_INTERVAL`) and every database call runs in a worker thread, so the event loop never
@@ -23,11 +27,9 @@ import math
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Engine
@@ -39,10 +41,12 @@ from telegram.error import (
     Forbidden,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 
 from bot.context import in_thread
-from bot.delivery.budget import Clock, TokenBucket
+from bot.delivery.budget import Clock, SendBudget
+from bot.delivery.replies import retry_seconds
 from bot.transport.send import send_html
 from knowledge.digests.outbox import (
     LEASE,
@@ -99,13 +103,6 @@ def process_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid4().hex[:8]}"
 
 
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PTB 22 deprecates the int form of retry_after
-        value: Any = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 # Outcome kinds as the metrics count messages (a release at shutdown counts as nothing).
 _METRIC = {"sent": "sent", "progress": "sent", "retry": "retried", "failed": "failed",
            "gone": "failed"}  # fmt: skip
@@ -140,7 +137,7 @@ class DeliveryWorker:
         bot: Bot,
         *,
         engine: Engine,
-        rate: float,
+        budget: SendBudget,
         worker_id: str,
         clock: Clock | None = None,
         lease: timedelta = LEASE,
@@ -149,17 +146,17 @@ class DeliveryWorker:
         self.bot = bot
         self.count = count or (lambda _outcome: None)  # metrics: sent / retried / failed
         self.engine = engine
-        self.rate = rate
+        self.budget = budget
+        self.rate = budget.limit
         self.worker_id = worker_id
-        self.clock = clock or Clock()
+        self.clock = clock or budget.clock
         self.lease = lease
-        self.bucket = TokenBucket(rate, self.clock)
-        self.batch = int(min(1000, max(10, rate * 2)))  # about two seconds of sending
+        self.batch = int(min(1000, max(10, self.rate * 2)))  # about two seconds of sending
         # Seconds a send takes (moving average). Start low and let it grow: every request in
         # flight at once opens a connection of its own, kept open afterwards.
         self.latency = 0.02
         self.lag = 0.0  # how late the event loop runs ready callbacks (moving average)
-        self.paid = rate > 30  # above Telegram's free 30/s, paid broadcasts must be asked for
+        self.paid = budget.paid  # above Telegram's free 30/s, paid broadcasts must be asked for
         self.chat_next: dict[int, float] = {}  # per-chat pacing: when it may get the next one
         self._heap: list[_Slot] = []
         self._seq = itertools.count()
@@ -276,11 +273,13 @@ class DeliveryWorker:
         try:
             message_id = await send_html(self.bot, job.chat_id, text, paid=self.paid)
         except RetryAfter as exc:
-            wait = max(1.0, _retry_seconds(exc))
-            self.chat_next[job.chat_id] = self.clock.monotonic() + wait
+            wait = max(1.0, retry_seconds(exc))
             self.report.flood_waits += 1
             self.count("retried")
-            self._record(self._outcome(job, "release", not_before=wait, error=f"429: {exc}"))
+            ready = self.clock.monotonic() + wait
+            if not self.budget.flood(wait):  # one chat's (or a stray) 429: pause that chat
+                self.chat_next[job.chat_id] = max(self.chat_next.get(job.chat_id, 0.0), ready)
+            self._push(job, ready)  # still ours: it waits here (or goes back if long)
         except ChatMigrated as exc:
             new_chat_id = int(exc.new_chat_id)
             if await in_thread(self.engine, self._migrate, job, new_chat_id):
@@ -302,18 +301,14 @@ class DeliveryWorker:
                 self.report.failed += 1
                 log.error("delivery %s rejected: %s", job.id, exc.message)
                 self._record(self._outcome(job, "failed", error=f"400: {exc.message}"))
-        except TelegramError as exc:  # 5xx, timeouts, network trouble
-            attempts = job.attempts + 1
-            if attempts >= MAX_ATTEMPTS:
-                self.report.failed += 1
-                self._record(self._outcome(job, "failed", attempts=attempts, error=str(exc)))
-            else:
-                self.report.retried += 1
-                backoff = min(BACKOFF_CAP, 2.0**attempts)
-                self._record(
-                    self._outcome(job, "retry", attempts=attempts, not_before=backoff,
-                                  error=str(exc))
-                )  # fmt: skip
+        except TimedOut as exc:
+            if "Pool timeout" in exc.message:  # never left this process: no harm, no attempt
+                self._push(job, self.clock.monotonic() + 0.1)
+            else:  # it may have been delivered: at least once, so it goes again (see above)
+                log.warning("delivery %s timed out; it will be sent again", job.id)
+                self._retry(job, exc)
+        except TelegramError as exc:  # 5xx, network trouble
+            self._retry(job, exc)
         else:
             job.parts_sent += 1
             self.report.messages += 1
@@ -323,6 +318,19 @@ class DeliveryWorker:
             else:
                 self._record(self._outcome(job, "progress", message_id=message_id))
                 self._push(job, self.chat_next.get(job.chat_id, 0.0))
+
+    def _retry(self, job: Claimed, exc: TelegramError) -> None:
+        attempts = job.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self.report.failed += 1
+            self._record(self._outcome(job, "failed", attempts=attempts, error=str(exc)))
+        else:
+            self.report.retried += 1
+            backoff = min(BACKOFF_CAP, 2.0**attempts)
+            self._record(
+                self._outcome(job, "retry", attempts=attempts, not_before=backoff,
+                              error=str(exc))
+            )  # fmt: skip
 
     def _outcome(
         self,
@@ -400,7 +408,7 @@ class DeliveryWorker:
                 # subscriber's command waits for at most a few sends, not for the fan-out.
                 await asyncio.sleep(min(0.05, 4 * self.lag))
             heapq.heappop(self._heap)
-            await self.bucket.acquire()
+            await self.budget.digest()
             self.chat_next[slot.job.chat_id] = self.clock.monotonic() + self._interval(slot.job)
             task = asyncio.create_task(self._send(slot.job))
             inflight.add(task)

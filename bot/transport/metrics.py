@@ -135,6 +135,20 @@ class Metrics:
         )
         for outcome in DELIVERY_OUTCOMES:
             self.deliveries.labels(outcome)  # present as 0 before the first digest
+        self.replies = Counter(
+            "briefing_reply_messages",
+            "Messages handlers sent or edited, by outcome: sent, retried (a 429 waited out), "
+            "failed (still refused after the bounded wait)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in DELIVERY_OUTCOMES:
+            self.replies.labels(outcome)
+        self.bot_wide_floods = Counter(
+            "briefing_bot_wide_floods",
+            "429s taken as the whole bot sending too fast (the digest rate was cut)",
+            registry=self.registry,
+        )
         self.registry.register(OutboxCollector(engine_of))
 
     def render(self) -> bytes:

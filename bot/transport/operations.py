@@ -98,6 +98,20 @@ def record_delivery(application: App, outcome: str, count: int = 1) -> None:
         state.metrics.deliveries.labels(outcome).inc(count)
 
 
+def record_reply(application: App, outcome: str) -> None:
+    """Count a message a handler sent: "sent", "retried" (a 429 waited out) or "failed"."""
+    state = application.bot_data.get(OPS_KEY)
+    if state is not None:
+        state.metrics.replies.labels(outcome).inc()
+
+
+def record_bot_wide_flood(application: App) -> None:
+    """Count a 429 taken as the whole bot sending too fast."""
+    state = application.bot_data.get(OPS_KEY)
+    if state is not None:
+        state.metrics.bot_wide_floods.inc()
+
+
 async def _first_sight(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Skip an update seen before (webhook mode); count the others by type."""
     state = ops_of(context.application)

@@ -14,6 +14,11 @@ from telegram.request._requestparameter import RequestParameter
 
 _NO_PREVIEW = json.dumps({"is_disabled": True})
 
+# Seconds to wait for Telegram's answer to a digest message. A send that times out may have
+# been delivered all the same, and its retry then delivers it twice: so wait long enough that
+# only an outage, not a slow moment, makes a digest time out.
+SEND_TIMEOUT = 30.0
+
 
 async def send_html(bot: Bot, chat_id: int, text: str, *, paid: bool = False) -> int:
     """sendMessage with HTML and no link preview, through the bot's own transport; returns
@@ -38,7 +43,9 @@ async def send_html(bot: Bot, chat_id: int, text: str, *, paid: bool = False) ->
     ]
     if paid:
         parameters.append(RequestParameter("allow_paid_broadcast", "true", None))
-    result = await bot.request.post(f"{bot.base_url}/sendMessage", RequestData(parameters))
+    result = await bot.request.post(
+        f"{bot.base_url}/sendMessage", RequestData(parameters), read_timeout=SEND_TIMEOUT
+    )
     if not isinstance(result, dict) or "message_id" not in result:
         raise TelegramError(f"sendMessage answered {str(result)[:200]}")
     return int(result["message_id"])

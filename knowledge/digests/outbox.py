@@ -114,6 +114,17 @@ def requeue_stale(*, session: Session, now: datetime, lease: timedelta = LEASE) 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def requeue_claims_of_others(*, session: Session, worker: str) -> int:
+    """Hand every claim not held by `worker` back to the queue: called by the process that has
+    just become the only sender (its predecessor is gone), so nobody waits out the lease."""
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.state) == CLAIMED, col(Delivery.claimed_by) != worker)
+        .values(state=PENDING, claimed_by=None, claimed_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def next_pending_at(*, session: Session, now: datetime) -> datetime | None:
     """When the next pending delivery may go: `now` if one is due, None if there are none."""
     now = as_utc(now)

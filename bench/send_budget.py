@@ -1,0 +1,300 @@
+"""The bot under Telegram's real limits: one digest to N recipients while another user asks
+`/who` every 0.5 s, against the fake Bot API with a bot-wide sliding second counting every
+message (replies and digests), one message a second per chat, and 1 % injected 429s; side by
+side with the common alternative, a `send_message` loop behind PTB's AIORateLimiter.
+
+    python -m bench.send_budget            # 10,000 recipients: over five minutes at 30/s
+    python -m bench.send_budget --quick    # 600 recipients at 30/s, 2,000 at 1,000/s
+
+Runs:
+  1. outbox at BROADCAST_RATE 30 against a bot-wide limit of 30;
+  2. outbox at BROADCAST_RATE 1,000 against a limit of 1,000 (paid broadcasts);
+  3. the AIORateLimiter(max_retries=3) loop at 30 (--quick: 300 recipients; else 1,800).
+The `/who` readers take turns in four chats (each asks every 2 s), so that the replies
+themselves keep to one message a second per chat.
+Figures: all messages the API accepted a second over the broadcast (digests and replies) as a
+share of the limit; 429s the bot caused (window or chat pace exceeded; the injected ones are
+not the bot's fault) as a share of the messages sent; recipients lost; duplicates; replies
+lost; `/who` p50 / p95 during the broadcast against the idle bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter
+
+from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
+from bot.delivery.scheduler import drain_outbox, run_due
+from bot.transport.operations import ops_of
+from knowledge.digests.outbox import counts, next_pending_at
+from knowledge.storage.database import session_scope
+from tests.fakebotapi import FakeBotAPI, make_message_update
+from tests.fakebotapi.limits import Limits
+
+PROBE_EVERY = 0.5
+IDLE_PROBES = 30
+
+
+class LimitFake(FakeBotAPI):
+    """The strict fake with Telegram's limits, set per run; keeps what it accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.digests: list[tuple[float, int]] = []
+        self.register_method("benchConfig", self._config)
+        self.register_method("benchStats", self._stats)
+
+    def _config(self, params: dict[str, Any]) -> bool:
+        self.limits = Limits(
+            bot_per_second=int(params["limit"]), private_per_window=1,
+            flood_ratio=float(params.get("flood_ratio", 0)), rng=random.Random(7),
+        )  # fmt: skip
+        self.digests.clear()
+        self._trim()
+        return True
+
+    def _stats(self, params: dict[str, Any]) -> dict[str, Any]:
+        limits = self.limits
+        return {
+            "digests": self.digests, "accepted": limits.accepted,
+            "refused": limits.refused_bot + limits.refused_chat, "injected": limits.injected,
+        }  # fmt: skip
+
+    def _trim(self) -> None:
+        self.calls.clear()
+        self.sent.clear()
+        self._messages.clear()
+
+    async def _m_send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = await super()._m_send_message(params)
+        chat_id = params.get("chat_id")
+        if isinstance(chat_id, str):
+            chat_id = int(chat_id)
+        if isinstance(chat_id, int) and chat_id >= FIRST_CHAT:
+            self.digests.append((self.limits.clock(), chat_id))
+        if len(self.calls) > 2000:  # the fake keeps every call; keep its cost per call flat
+            self._trim()
+        return result
+
+
+def _serve(port_queue: Any) -> None:
+    async def main() -> None:
+        async with LimitFake() as fake:
+            port_queue.put(fake.url)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class FakeProcess:
+    """The fake in a process of its own, as Telegram is remote."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        self.process = context.Process(target=_serve, args=(queue,), daemon=True)
+        self.process.start()
+        self.url: str = queue.get(timeout=60)
+        self.token = LimitFake().token
+
+    async def call(self, method: str, **params: Any) -> Any:
+        async with (
+            ClientSession() as session,
+            session.post(f"{self.url}/bot{self.token}/{method}", json=params) as response,
+        ):
+            return (await response.json())["result"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(5)
+
+
+_probes = itertools.count()
+
+
+async def who(application: Any) -> float:
+    """`/who Yermak` from a reader, timed from the update to the reply sent. Readers take
+    turns (four chats): one person asking twice a second would be over Telegram's one
+    message a second per chat, which the fake enforces."""
+    chat = PROBE_CHAT + next(_probes) % 4
+    payload = make_message_update("/who Yermak", chat_id=chat, user_id=chat)
+    started = time.perf_counter()
+    await application.process_update(Update.de_json(payload, application.bot))
+    return time.perf_counter() - started
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[int(share * (len(ordered) - 1))] * 1000 if ordered else float("nan")
+
+
+async def probes(
+    application: Any, count: int | None, running: asyncio.Task[Any] | None
+) -> list[float]:
+    samples: list[float] = []
+    while (count is not None and len(samples) < count) or (running and not running.done()):
+        samples.append(await who(application))
+        await asyncio.sleep(PROBE_EVERY)
+    return samples
+
+
+async def measure(
+    fake: FakeProcess, application: Any, limit: int, recipients: int, deliver: Any
+) -> dict[str, Any]:
+    async with application:
+        await fake.call("benchConfig", limit=limit, flood_ratio=0.01)
+        for _ in range(3):
+            await who(application)  # warm up
+        idle = await probes(application, IDLE_PROBES, None)
+        started = time.perf_counter()
+        task = asyncio.create_task(deliver(application))
+        during = await probes(application, None, task)
+        await task
+        total = time.perf_counter() - started
+        metrics = ops_of(application).metrics
+        replies_failed = metrics.replies.labels("failed")._value.get()
+    stats = await fake.call("benchStats")
+    digests = stats["digests"]
+    first, last = min(t for t, _ in digests), max(t for t, _ in digests)
+    accepted = sum(1 for t in stats["accepted"] if first <= t <= last)
+    per_chat = Counter(int(c) for _, c in digests)
+    sent = len(stats["accepted"]) + stats["refused"] + stats["injected"]
+    return {
+        "limit": limit, "recipients": recipients, "total_seconds": total,
+        "rate": accepted / max(1e-9, last - first),
+        "share": accepted / max(1e-9, last - first) / limit,
+        "bot_429s": stats["refused"], "bot_429_share": stats["refused"] / max(1, sent),
+        "injected": stats["injected"], "lost": recipients - len(per_chat),
+        "duplicates": sum(n - 1 for n in per_chat.values() if n > 1),
+        "replies_failed": replies_failed,
+        "idle_p50": percentile(idle, 0.5), "idle_p95": percentile(idle, 0.95),
+        "p50": percentile(during, 0.5), "p95": percentile(during, 0.95), "probes": len(during),
+    }  # fmt: skip
+
+
+async def outbox_run(
+    fake: FakeProcess, workdir: Path, limit: int, recipients: int
+) -> dict[str, Any]:
+    engine = build_database(workdir / f"outbox-{limit}.db", recipients)
+    application = make_app(fake, engine, limit)
+
+    async def deliver(app: Any) -> None:
+        await run_due(app)
+        while True:
+            await drain_outbox(app)
+            due = await asyncio.to_thread(_next_due, engine)
+            if due is None:
+                return
+            await asyncio.sleep(due)
+
+    try:
+        return await measure(fake, application, limit, recipients, deliver)
+    finally:
+        engine.dispose()
+
+
+def _next_due(engine: Any) -> float | None:
+    """Seconds until the next pending delivery is due; None when none is left."""
+    with session_scope(engine) as session:
+        now = datetime.now(UTC)
+        due = next_pending_at(session=session, now=now)
+        claimed = counts(session=session).get("claimed", 0)
+    if due is None:
+        return 0.1 if claimed else None
+    return max(0.05, (due - now).total_seconds())
+
+
+async def loop_run(fake: FakeProcess, workdir: Path, recipients: int) -> dict[str, Any]:
+    engine = build_database(workdir / "loop.db", 1)
+    application = make_app(fake, engine, 30, rate_limiter=AIORateLimiter(max_retries=3))
+    text = "<b>📰 Briefing digest</b>\n1 change since the last digest."
+
+    async def deliver(app: Any) -> None:
+        for i in range(recipients):
+            try:
+                await app.bot.send_message(FIRST_CHAT + i, text)
+            except TelegramError:
+                pass  # lost: the loop has no outbox to come back to
+
+    try:
+        return await measure(fake, application, 30, recipients, deliver)
+    finally:
+        engine.dispose()
+
+
+def fmt(r: dict[str, Any]) -> str:
+    return (
+        f"{r['recipients']:>6} recipients · all accepted {r['rate']:7.1f} msg/s = "
+        f"{r['share'] * 100:5.1f} % of {r['limit']} · bot-caused 429s {r['bot_429s']} "
+        f"({r['bot_429_share'] * 100:.2f} %), injected {r['injected']} · lost {r['lost']} · "
+        f"dup {r['duplicates']} · replies lost {r['replies_failed']:.0f} · /who p50 "
+        f"{r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
+        f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×) · "
+        f"total {r['total_seconds']:.1f} s"
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    fake = FakeProcess()
+    small = args.recipients or (600 if args.quick else 10_000)
+    big = args.recipients or (2_000 if args.quick else 10_000)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            results["30"] = await outbox_run(fake, workdir, 30, small)
+            print("outbox   @30   ", fmt(results["30"]), flush=True)
+            results["1000"] = await outbox_run(fake, workdir, 1000, big)
+            print("outbox   @1000 ", fmt(results["1000"]), flush=True)
+            results["loop"] = await loop_run(fake, workdir, 300 if args.quick else 1800)
+            print("AIORateLimiter(max_retries=3) loop @30 ", fmt(results["loop"]), flush=True)
+    finally:
+        fake.stop()
+    loop = results["loop"]
+    print(
+        f"outbox / loop at 30: {results['30']['rate'] / loop['rate']:.2f}× the accepted rate, "
+        f"/who p95 {results['30']['p95'] / loop['p95']:.2f}× the loop's"
+    )
+    r30, r1k = results["30"], results["1000"]
+    goals = [
+        ("30: all accepted ≥ 95 % of the limit", r30["share"] >= 0.95),
+        ("30: bot-caused 429s ≤ 1 %", r30["bot_429_share"] <= 0.01),
+        ("30: 0 lost, 0 duplicates, 0 replies lost",
+         r30["lost"] == r30["duplicates"] == r30["replies_failed"] == 0),
+        ("30: /who p50 ≤ 1.5× and p95 ≤ 3× idle",
+         r30["p50"] <= 1.5 * r30["idle_p50"] and r30["p95"] <= 3 * r30["idle_p95"]),
+        ("1,000: all accepted ≥ 90 % of the limit", r1k["share"] >= 0.90),
+        ("1,000: 0 lost, 0 duplicates", r1k["lost"] == r1k["duplicates"] == 0),
+    ]  # fmt: skip
+    for goal, met in goals:
+        print(f"  {'met    ' if met else 'NOT met'}  {goal}")
+    return 0 if all(met for _, met in goals) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    logging.getLogger("bot.delivery.replies").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="600 / 2,000 recipients")
+    parser.add_argument("--recipients", type=int, default=0)
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

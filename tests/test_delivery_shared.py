@@ -1,0 +1,90 @@
+"""Replicas on PostgreSQL share one send budget per bot token (bot/delivery/shared.py): two
+processes, each with its own connection pool and budget, on one database. And the sender's
+hand-over: a process taking the scheduler lock takes back the dead holder's claims at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bot.delivery.budget import RESERVE, SendBudget
+from bot.delivery.scheduler import DigestState, _leading, run_due
+from bot.delivery.shared import BudgetShare
+from knowledge.digests.outbox import claim, counts
+from knowledge.storage.database import make_engine, session_scope
+from tests.clock import ManualClock
+from tests.fakebotapi import FakeBotAPI
+from tests.test_delivery_limits import CHATS
+from tests.test_digests import due_time, edit, manual_bot, subscribe
+
+
+@pytest.fixture
+def second_engine(db_url: str) -> Engine:  # the other process's connection pool
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_two_processes_keep_to_one_budget(
+    backend: str, engine: Engine, second_engine: Engine
+) -> None:
+    clock = ManualClock()
+    sender, replica = SendBudget(30, clock), SendBudget(30, clock)
+    sender_share = BudgetShare(sender, engine, "process-A")
+    replica_share = BudgetShare(replica, second_engine, "process-B")
+    await replica_share.step()
+    await sender_share.step()
+    for _ in range(20):  # the replica answers twenty readers within a second
+        await replica.reply()
+    clock.advance(1.0)
+    await replica_share.step()
+    await sender_share.step()
+    assert sender.others_replies == pytest.approx(20)
+    started, sent = clock.monotonic(), 0
+    while clock.monotonic() < started + 1.0:
+        await sender.digest()
+        sent += 1
+    assert sent <= 30 - 20 - RESERVE + 1  # digests got what the replica's replies left
+    # A 429 the replica took as bot-wide slows the sender's digests too.
+    replica.bot_wide(1.0)
+    clock.advance(0.25)
+    await replica_share.step()
+    await sender_share.step()
+    assert sender.digest_rate < 30
+    assert replica.local_floods == 1 and sender.local_floods == 0  # counted once, bot-wide
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_taking_over_the_lock_takes_back_the_dead_senders_claims(
+    backend: str, fake_api: FakeBotAPI, engine: Engine, second_engine: Engine
+) -> None:
+    chats = CHATS[:4]
+    async with manual_bot(fake_api, engine) as bot:
+        for chat in chats:
+            await subscribe(bot, chat)
+        edit(engine, "full-scale-invasion", summary="Reworded.")
+        await run_due(bot.app, now=due_time(engine, chats[0]))
+    dead = DigestState(engine=engine, rate=30, debounce=60, worker_id="process-A")
+    standby = DigestState(engine=second_engine, rate=30, debounce=60, worker_id="process-B")
+    assert _leading(dead)
+    with session_scope(engine) as session:
+        assert len(claim(session=session, worker="process-A", now=datetime.now(UTC), limit=9))
+    assert not _leading(standby)  # the sender is alive: its claims stay
+    with session_scope(engine) as session:
+        assert counts(session=session)["claimed"] == len(chats)
+    assert dead.lock is not None and dead.lock._connection is not None
+    # kill -9: its connection ends (waited for, as the server notices), and the lock with it
+    pid = dead.lock._connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    with second_engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    dead.lock._connection.invalidate()
+    dead.lock._drop()
+    assert _leading(standby)
+    with session_scope(engine) as session:
+        assert counts(session=session).get("claimed", 0) == 0
+        assert counts(session=session)["pending"] == len(chats)
+    assert standby.lock is not None
+    standby.lock.release()
