@@ -5,7 +5,7 @@ alternative (a loop of send_message behind PTB's AIORateLimiter) under 1 % injec
     python -m bench.digest_fanout --quick    # about 2.5 minutes, shorter windows
     python -m bench.digest_fanout --transport httpx   # the outbox runs on PTB's httpx
 
-The fake Bot API (tests/fakebotapi.py, strict HTML parsing included) runs in a child process,
+The fake Bot API (tests/fakebotapi/, strict HTML parsing included) runs in a child process,
 as Telegram is remote: its CPU doesn't compete with the bot's event loop (but does compete for
 the machine's cores). The bot side is the real application built by `build_application` on a
 fresh SQLite database: 10,000 subscriptions, one change, one planning run, then the delivery

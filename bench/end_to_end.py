@@ -1,7 +1,7 @@
 """End-to-end latency and idle memory of the bot, each against a baseline from the same run.
 
 Every bot runs as its own process and long-polls its own strict fake Bot API
-(tests/fakebotapi.py, HTTP on 127.0.0.1), served by this process as Telegram's servers would
+(tests/fakebotapi/, HTTP on 127.0.0.1), served by this process as Telegram's servers would
 be: an update is pushed to the fake, and the round trip ends when the bot's reply reaches it.
 
 - Briefing Bot: `python -m bot`, exactly as an operator starts it, answering `/timeline`.

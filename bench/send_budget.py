@@ -9,7 +9,9 @@ side with the common alternative, a `send_message` loop behind PTB's AIORateLimi
 Runs:
   1. outbox at BROADCAST_RATE 30 against a bot-wide limit of 30;
   2. outbox at BROADCAST_RATE 1,000 against a limit of 1,000 (paid broadcasts);
-  3. the AIORateLimiter(max_retries=3) loop at 30 (--quick: 300 recipients; else 1,800).
+  3. the AIORateLimiter(max_retries=3) loop at 30 (--quick: 300 recipients; else 1,800);
+  4. kill -9 of a bot process (digest jobs on, as deployed) at a third of a broadcast at 30,
+     and a restart: when the dead process's claimed recipients are served, lost, duplicates.
 The `/who` readers take turns in four chats (each asks every 2 s), so that the replies
 themselves keep to one message a second per chat.
 Figures: all messages the API accepted a second over the broadcast (digests and replies) as a
@@ -25,7 +27,9 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -35,15 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession
+from sqlmodel import select
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
 from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
+from bot.app import build_application
+from bot.config import load_settings
 from bot.delivery.scheduler import drain_outbox, run_due
 from bot.transport.operations import ops_of
 from knowledge.digests.outbox import counts, next_pending_at
-from knowledge.storage.database import session_scope
+from knowledge.models import Delivery
+from knowledge.storage.database import make_engine, session_scope
 from tests.fakebotapi import FakeBotAPI, make_message_update
 from tests.fakebotapi.limits import Limits
 
@@ -238,6 +246,84 @@ async def loop_run(fake: FakeProcess, workdir: Path, recipients: int) -> dict[st
         engine.dispose()
 
 
+# --- kill -9 at a third of the broadcast, and a restart -----------------------------------
+
+
+def _child(url: str, token: str, db: str, limit: int) -> None:
+    """A bot process as deployed: the digest jobs on (the scan at start takes back the claims
+    of a process that is gone, plans what is due, and delivers)."""
+    settings = load_settings(
+        telegram_bot_token=token, telegram_api_base_url=f"{url}/bot",
+        database_url=f"sqlite:///{db}", broadcast_rate=limit, _env_file=None,
+    )  # fmt: skip
+
+    async def main() -> None:
+        engine = make_engine(f"sqlite:///{db}")
+        application = build_application(settings, engine)
+        async with application:
+            if application.post_init:  # as run_polling does: the command menu, the jobs
+                await application.post_init(application)
+            await application.start()
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def kill_run(fake: FakeProcess, workdir: Path, recipients: int) -> dict[str, Any]:
+    db = workdir / "kill.db"
+    build_database(db, recipients).dispose()
+    await fake.call("benchConfig", limit=30, flood_ratio=0.01)
+    context = multiprocessing.get_context("spawn")
+
+    def spawn() -> Any:
+        child = context.Process(target=_child, args=(fake.url, fake.token, str(db), 30))
+        child.start()
+        return child
+
+    child = spawn()
+    while True:  # polling another process: there is no event to wait on
+        if len((await fake.call("benchStats"))["digests"]) >= recipients // 3:
+            break
+        await asyncio.sleep(0.2)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    engine = make_engine(f"sqlite:///{db}")
+    with session_scope(engine) as session:
+        stranded = {
+            int(chat) for chat, state in session.execute(
+                select(Delivery.chat_id, Delivery.state)
+            ) if state == "claimed"
+        }  # fmt: skip
+    engine.dispose()
+    at_kill = len((await fake.call("benchStats"))["digests"])
+    restarted = time.monotonic()
+    child = spawn()
+    served_stranded = first_after = None
+    try:
+        while True:
+            digests = (await fake.call("benchStats"))["digests"]
+            if first_after is None and len(digests) > at_kill:
+                first_after = time.monotonic() - restarted
+            chats = {int(c) for _, c in digests[at_kill:]}
+            if served_stranded is None and stranded <= chats:
+                served_stranded = time.monotonic() - restarted
+            if len({int(c) for _, c in digests}) >= recipients or (
+                time.monotonic() - restarted > 60 + recipients / 25
+            ):
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+    per_chat = Counter(int(c) for _, c in digests)
+    return {
+        "recipients": recipients, "stranded": len(stranded),
+        "first_after": first_after, "stranded_served_after": served_stranded,
+        "lost": recipients - len(per_chat),
+        "duplicates": sum(n - 1 for n in per_chat.values() if n > 1),
+    }  # fmt: skip
+
+
 def fmt(r: dict[str, Any]) -> str:
     return (
         f"{r['recipients']:>6} recipients · all accepted {r['rate']:7.1f} msg/s = "
@@ -264,6 +350,14 @@ async def run(args: argparse.Namespace) -> int:
             print("outbox   @1000 ", fmt(results["1000"]), flush=True)
             results["loop"] = await loop_run(fake, workdir, 300 if args.quick else 1800)
             print("AIORateLimiter(max_retries=3) loop @30 ", fmt(results["loop"]), flush=True)
+            kill = await kill_run(fake, workdir, 300 if args.quick else small)
+            print(
+                f"kill -9 at a third of {kill['recipients']}: {kill['stranded']} claims of the "
+                f"dead process; after the restart the first digest in {kill['first_after']:.1f} "
+                f"s, every stranded recipient served in {kill['stranded_served_after']:.1f} s; "
+                f"lost {kill['lost']}, duplicates {kill['duplicates']}",
+                flush=True,
+            )
     finally:
         fake.stop()
     loop = results["loop"]
@@ -281,6 +375,9 @@ async def run(args: argparse.Namespace) -> int:
          r30["p50"] <= 1.5 * r30["idle_p50"] and r30["p95"] <= 3 * r30["idle_p95"]),
         ("1,000: all accepted ≥ 90 % of the limit", r1k["share"] >= 0.90),
         ("1,000: 0 lost, 0 duplicates", r1k["lost"] == r1k["duplicates"] == 0),
+        ("kill -9: 0 lost, duplicates ≤ in flight (32), stranded served within 10 s",
+         kill["lost"] == 0 and kill["duplicates"] <= 32
+         and (kill["stranded_served_after"] or 99) <= 10),
     ]  # fmt: skip
     for goal, met in goals:
         print(f"  {'met    ' if met else 'NOT met'}  {goal}")

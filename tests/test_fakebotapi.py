@@ -1,4 +1,4 @@
-"""Tests for the strict fake Telegram Bot API server (tests/fakebotapi.py).
+"""Tests for the strict fake Telegram Bot API server (tests/fakebotapi/).
 
 Every API test drives the fake with the real python-telegram-bot ``Bot``/``Application``
 over HTTP on 127.0.0.1. Nothing sleeps: waiting is done with ``fake.wait_for``.

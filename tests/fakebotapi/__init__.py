@@ -22,7 +22,17 @@ like Telegram's: ``{"ok": true, "result": ...}`` or
 The fake is deliberately *strict*: it validates what real Telegram validates (HTML
 entities, text lengths in UTF-16 code units, inline keyboards, callback data size, command
 names, ...) and answers with Telegram's own error descriptions where they are known, so
-bugs that would only show up in production fail the tests instead.
+bugs that would only show up in production fail the tests instead. Every call is checked
+against the Bot API schema (``schema.py``, ``tests/data/botapi/schema.json``): an unknown
+method is a 404, a missing or ill-typed parameter a 400, and a parameter Telegram does not
+know fails the test when the fake stops. Telegram's sending limits are enforced
+(``limits.py``): a bot-wide sliding second counting every message, per-chat windows and
+random 429s, adjustable while running, on a clock a test may replace.
+
+The package, by job: ``html`` (Telegram's HTML parse mode), ``factories`` (updates),
+``records`` (what is recorded and answered), ``params``, ``schema``, ``limits``, ``server``
+(lifecycle and HTTP), and the method groups ``inspection``, ``updates``, ``validation``,
+``messages``, ``methods``.
 
 Updates can be queued for long polling (:meth:`FakeBotAPI.push_update`), POSTed to a
 webhook (:meth:`FakeBotAPI.post_update_to_webhook`) or built with the ``make_*_update``
