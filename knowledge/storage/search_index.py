@@ -190,11 +190,16 @@ def _pg_quote(term: str) -> str:
 def has_word(session: Session, term: str) -> bool:
     """Whether any entry's document has a word starting with `term` (a folded word)."""
     if is_postgres(session):
-        statement = text(
-            "SELECT 1 FROM searchdoc WHERE document @@ to_tsquery('simple', :q) LIMIT 1"
-        )
-        match = f"{_pg_quote(term)}:*"
-    else:
-        statement = text("SELECT 1 FROM searchdoc WHERE searchdoc MATCH :q LIMIT 1")
-        match = f'"{term}"*'
-    return session.execute(statement, {"q": match}).first() is not None
+        # Through the full-text index only: with LIMIT 1 the planner would rather walk the
+        # table, which reads every document when the word is in none of them.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        found = session.execute(
+            text("SELECT 1 FROM searchdoc WHERE document @@ to_tsquery('simple', :q) LIMIT 1"),
+            {"q": f"{_pg_quote(term)}:*"},
+        ).first()
+        session.execute(text("SET LOCAL enable_seqscan = on"))
+        session.execute(text("SET LOCAL enable_indexscan = on"))
+        return found is not None
+    statement = text("SELECT 1 FROM searchdoc WHERE searchdoc MATCH :q LIMIT 1")
+    return session.execute(statement, {"q": f'"{term}"*'}).first() is not None
