@@ -213,7 +213,9 @@ def _questions(names: list[str], words: list[str], runs: int) -> list[str]:
 async def _measure(engine: Engine, backend: str, runs: int, only: str = "") -> list[Timing]:
     out = io.StringIO()
     request = ConsoleRequest(out)
-    settings = load_settings(database_url="sqlite://", _env_file=None)
+    # Handler time, not Telegram's pace: the bot-wide send budget (30 messages a second by
+    # default) would make back-to-back updates wait for their turn to reply.
+    settings = load_settings(database_url="sqlite://", broadcast_rate=10_000, _env_file=None)
     application = build_application(
         settings, engine, request=request, updates_request=request, token=CONSOLE_TOKEN
     )
