@@ -22,7 +22,6 @@ def record_gap(*, session: Session, text: str, language: str, unsure: bool) -> N
     normalised = " ".join(words(text))[:GAP_TEXT]
     if normalised:
         session.add(UnansweredQuestion(text=normalised, language=language[:8], unsure=unsure))
-        session.commit()
 
 
 def top_gaps(*, session: Session, days: int, limit: int = 20) -> list[Gap]:
@@ -46,5 +45,4 @@ def prune_gaps(*, session: Session, days: int) -> int:
     result = session.execute(
         delete(UnansweredQuestion).where(col(UnansweredQuestion.asked_at) < since)
     )
-    session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
