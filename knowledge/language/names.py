@@ -33,14 +33,27 @@ _VARIANTS = [
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
+class _Folding(dict[int, str]):
+    """Each character's folded form (Cyrillic transliterated, then decomposed without its
+    accents), worked out on first sight: `str.translate` then folds text in C. Decomposing
+    character by character is the same as decomposing the whole text, as the accents, the
+    only part whose order could change, are dropped."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        decomposed = unicodedata.normalize("NFKD", _CYRILLIC.get(ch, ch))
+        self[code] = "".join(c for c in decomposed if not unicodedata.combining(c))
+        return self[code]
+
+
+_FOLDING = _Folding()
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents and transliterate Cyrillic; keep word boundaries as spaces."""
     if text.isascii():  # most entry text: nothing to normalise or transliterate
         return _NON_WORD.sub(" ", text.lower()).strip()
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(_CYRILLIC.get(ch, ch) for ch in text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_FOLDING)
     return _NON_WORD.sub(" ", text).strip()
 
 

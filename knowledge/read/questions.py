@@ -375,7 +375,8 @@ def _lead(title: str, forms: list[str]) -> float:
 
 
 def _has(words_of_entry: frozenset[str], forms: list[str]) -> bool:
-    return any(w.startswith(f) for f in forms for w in words_of_entry if f)
+    prefixes = tuple(f for f in forms if f)
+    return bool(prefixes) and any(w.startswith(prefixes) for w in words_of_entry)
 
 
 def _date_fit(question: Question, start: date, precision: str) -> float:

@@ -27,7 +27,7 @@ def _document_text(value: str) -> str:
 
 
 def index_entry(session: Session, entry_id: int, title: str, body: str) -> None:
-    """Insert or replace an entry's search document."""
+    """Insert or replace an entry's search document (and add its words to the word list)."""
     title, body = _document_text(title), _document_text(body)
     if is_postgres(session):
         session.execute(
@@ -43,19 +43,72 @@ def index_entry(session: Session, entry_id: int, title: str, body: str) -> None:
             text("INSERT INTO searchdoc (rowid, title, body) VALUES (:id, :title, :body)"),
             {"id": entry_id, "title": title, "body": body},
         )
+    _add_words(session, [entry_id], [title, body])
 
 
 def index_entries(session: Session, documents: Iterable[tuple[int, str, str]]) -> None:
     """Add many new entries' documents at once (entry id, title, body), shaped as `index_entry`
     shapes them; for bulk loads of entries that have no document yet."""
     rows = [
-        {"id": entry_id, "title": _document_text(title), "body": _document_text(body)}
+        (entry_id, _document_text(title), _document_text(body))
         for entry_id, title, body in documents
     ]
     column = "entry_id" if is_postgres(session) else "rowid"
     statement = text(f"INSERT INTO searchdoc ({column}, title, body) VALUES (:id, :title, :body)")
     for start in range(0, len(rows), 5_000):
-        session.execute(statement, rows[start : start + 5_000])
+        batch = rows[start : start + 5_000]
+        session.execute(statement, [{"id": i, "title": t, "body": b} for i, t, b in batch])
+        _add_words(session, [i for i, _, _ in batch], [v for _, t, b in batch for v in (t, b)])
+
+
+# The word list (table `searchword`, migration 0014) holds every word of the index, so that a
+# prefix can be turned into the words it stands for: FTS5 merges the lists of every word a
+# prefix starts before ranking anything, and PostgreSQL's GIN index reads them all, which costs
+# 10–20 ms for a common word at 100,000 entries; the same words asked for whole cost a quarter
+# of that. Words are added, never taken away: a word no document has any more only makes a
+# query ask for one word more. PostgreSQL lists the lexemes of the stored tsvectors (exactly
+# what its index holds); SQLite the folded words of the documents, which are what FTS5 holds
+# of them in plain letters and digits (the only words a prefix is turned into).
+EXPANSION = 8  # a prefix that starts more words than this stays a prefix
+_PLAIN = re.compile(r"[a-z0-9]+")
+
+
+def _add_words(session: Session, entry_ids: list[int], texts: list[str]) -> None:
+    if is_postgres(session):
+        session.execute(
+            text(
+                "INSERT INTO searchword (word) SELECT DISTINCT unnest(tsvector_to_array(document))"
+                " FROM searchdoc WHERE entry_id = ANY(:ids) ON CONFLICT DO NOTHING"
+            ),
+            {"ids": entry_ids},
+        )
+        return
+    words = {w for value in texts for w in fold(value).split()}
+    if words:
+        session.execute(
+            text("INSERT OR IGNORE INTO searchword (word) VALUES (:word)"),
+            [{"word": w} for w in sorted(words)],
+        )
+
+
+def words_starting(session: Session, term: str) -> list[str] | None:
+    """The index's words that start with `term` (a folded word), or None when the prefix is
+    better asked for as a prefix: it is not plain letters and digits, or starts more than
+    EXPANSION words, or none (the word list may not know a word of a script it doesn't fold)."""
+    if not _PLAIN.fullmatch(term):
+        return None
+    upper = term[:-1] + chr(ord(term[-1]) + 1)  # the first string past every word it starts
+    found = [
+        str(w)
+        for (w,) in session.execute(
+            text(
+                "SELECT word FROM searchword WHERE word >= :term AND word < :upper "
+                "ORDER BY word LIMIT :n"
+            ),
+            {"term": term, "upper": upper, "n": EXPANSION + 1},
+        )
+    ]
+    return found if 0 < len(found) <= EXPANSION else None
 
 
 def words_of(text: str) -> list[str]:
@@ -134,16 +187,19 @@ def search_entries(
     terms = search_terms(query)
     if not terms:
         return SearchResults([], 0, False)
+    if any_word:
+        # "allianc"* already matches whatever "alliance"* does: one prefix is one merge of the
+        # index's word lists fewer (a common word's costs milliseconds at 100,000 entries).
+        terms = [t for t in terms if not any(t != o and t.startswith(o) for o in terms)]
+    match = _match(session, terms, any_word)
     if is_postgres(session):
         statement = _POSTGRES_SEARCH
-        match = (" | " if any_word else " & ").join(f"{_pg_quote(t)}:*" for t in terms)
         # psycopg prepares a statement run five times, and PostgreSQL may then settle on one
         # generic plan for every query text: a plan for a rare word, walking 100,000 entries
         # for a common one (70 ms instead of 8). Plan each search for its own words.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     else:
         statement = _SQLITE_SEARCH
-        match = (" OR " if any_word else " ").join(f'"{t}"*' for t in terms)
     rows = session.execute(
         text(statement),
         {"q": match, "counted": RANK_WINDOW + 1, "window": RANK_WINDOW,
@@ -183,6 +239,29 @@ def matched_words(
     return found
 
 
+def _match(session: Session, terms: list[str], any_word: bool) -> str:
+    """The full-text query for `terms` (each a prefix): all of them, or with `any_word` any,
+    each prefix then as the words it starts where the word list has few of them. (Not for all
+    of them: ranked as separate words, a prefix's rarer words would outweigh its common ones,
+    and what a search for every word ranks first is what the reader sees.)"""
+    postgres = is_postgres(session)
+    parts = []
+    for term in terms:
+        whole = words_starting(session, term) if any_word else None
+        if postgres:
+            words = [_pg_quote(w) for w in whole] if whole else [f"{_pg_quote(term)}:*"]
+        else:
+            words = [f'"{w}"' for w in whole] if whole else [f'"{term}"*']
+        parts.append(
+            words[0]
+            if len(words) == 1
+            else "(" + (" | " if postgres else " OR ").join(words) + ")"
+        )
+    if postgres:
+        return (" | " if any_word else " & ").join(parts)
+    return (" OR " if any_word else " AND ").join(parts)
+
+
 def _pg_quote(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
 
@@ -196,10 +275,13 @@ def has_word(session: Session, term: str) -> bool:
         session.execute(text("SET LOCAL enable_indexscan = off"))
         found = session.execute(
             text("SELECT 1 FROM searchdoc WHERE document @@ to_tsquery('simple', :q) LIMIT 1"),
-            {"q": f"{_pg_quote(term)}:*"},
+            {"q": _match(session, [term], any_word=True)},
         ).first()
         session.execute(text("SET LOCAL enable_seqscan = on"))
         session.execute(text("SET LOCAL enable_indexscan = on"))
         return found is not None
     statement = text("SELECT 1 FROM searchdoc WHERE searchdoc MATCH :q LIMIT 1")
-    return session.execute(statement, {"q": f'"{term}"*'}).first() is not None
+    return (
+        session.execute(statement, {"q": _match(session, [term], any_word=True)}).first()
+        is not None
+    )
