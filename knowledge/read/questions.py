@@ -33,6 +33,9 @@ from knowledge.storage.cache import remembered
 from knowledge.storage.search_index import has_word, search_entries
 
 CANDIDATES = 25  # entries the full-text index offers per question
+# ... the best-ranked of its newest NEWEST matches: a question's words ranked against a few
+# more entries would rarely change its best 25, and each one costs (search_index.py).
+NEWEST = 100
 LINKED = 15  # events per named actor
 SURE = 0.5  # share of the question an answer must cover
 CLOSE = 0.9  # a runner-up this close to the best is another reading of the question
@@ -291,7 +294,9 @@ def _candidate_ids(
     ids: list[int] = list(named)
     search_text = " ".join(f for i in content for f in forms[i][:2])
     if search_text:
-        hits = search_entries(session, search_text, limit=CANDIDATES, any_word=True).hits
+        hits = search_entries(
+            session, search_text, limit=CANDIDATES, any_word=True, window=NEWEST
+        ).hits
         ids += [h.entry_id for h in hits]
     if named:
         ids += session.exec(

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from knowledge.language.names import fold
 from knowledge.models import EntryState
 from knowledge.storage.database import is_postgres
+from knowledge.storage.search_words import count_documents, prefix_words, prefixes_words
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -27,8 +28,9 @@ def _document_text(value: str) -> str:
 
 
 def index_entry(session: Session, entry_id: int, title: str, body: str) -> None:
-    """Insert or replace an entry's search document (and add its words to the word list)."""
+    """Insert or replace an entry's search document (and count its words, search_words.py)."""
     title, body = _document_text(title), _document_text(body)
+    count_documents(session, [entry_id], -1)
     if is_postgres(session):
         session.execute(
             text(
@@ -43,7 +45,7 @@ def index_entry(session: Session, entry_id: int, title: str, body: str) -> None:
             text("INSERT INTO searchdoc (rowid, title, body) VALUES (:id, :title, :body)"),
             {"id": entry_id, "title": title, "body": body},
         )
-    _add_words(session, [entry_id], [title, body])
+    count_documents(session, [entry_id], 1)
 
 
 def index_entries(session: Session, documents: Iterable[tuple[int, str, str]]) -> None:
@@ -58,57 +60,7 @@ def index_entries(session: Session, documents: Iterable[tuple[int, str, str]]) -
     for start in range(0, len(rows), 5_000):
         batch = rows[start : start + 5_000]
         session.execute(statement, [{"id": i, "title": t, "body": b} for i, t, b in batch])
-        _add_words(session, [i for i, _, _ in batch], [v for _, t, b in batch for v in (t, b)])
-
-
-# The word list (table `searchword`, migration 0014) holds every word of the index, so that a
-# prefix can be turned into the words it stands for: FTS5 merges the lists of every word a
-# prefix starts before ranking anything, and PostgreSQL's GIN index reads them all, which costs
-# 10–20 ms for a common word at 100,000 entries; the same words asked for whole cost a quarter
-# of that. Words are added, never taken away: a word no document has any more only makes a
-# query ask for one word more. PostgreSQL lists the lexemes of the stored tsvectors (exactly
-# what its index holds); SQLite the folded words of the documents, which are what FTS5 holds
-# of them in plain letters and digits (the only words a prefix is turned into).
-EXPANSION = 8  # a prefix that starts more words than this stays a prefix
-_PLAIN = re.compile(r"[a-z0-9]+")
-
-
-def _add_words(session: Session, entry_ids: list[int], texts: list[str]) -> None:
-    if is_postgres(session):
-        session.execute(
-            text(
-                "INSERT INTO searchword (word) SELECT DISTINCT unnest(tsvector_to_array(document))"
-                " FROM searchdoc WHERE entry_id = ANY(:ids) ON CONFLICT DO NOTHING"
-            ),
-            {"ids": entry_ids},
-        )
-        return
-    words = {w for value in texts for w in fold(value).split()}
-    if words:
-        session.execute(
-            text("INSERT OR IGNORE INTO searchword (word) VALUES (:word)"),
-            [{"word": w} for w in sorted(words)],
-        )
-
-
-def words_starting(session: Session, term: str) -> list[str] | None:
-    """The index's words that start with `term` (a folded word), or None when the prefix is
-    better asked for as a prefix: it is not plain letters and digits, or starts more than
-    EXPANSION words, or none (the word list may not know a word of a script it doesn't fold)."""
-    if not _PLAIN.fullmatch(term):
-        return None
-    upper = term[:-1] + chr(ord(term[-1]) + 1)  # the first string past every word it starts
-    found = [
-        str(w)
-        for (w,) in session.execute(
-            text(
-                "SELECT word FROM searchword WHERE word >= :term AND word < :upper "
-                "ORDER BY word LIMIT :n"
-            ),
-            {"term": term, "upper": upper, "n": EXPANSION + 1},
-        )
-    ]
-    return found if 0 < len(found) <= EXPANSION else None
+        count_documents(session, [i for i, _, _ in batch], 1)
 
 
 def words_of(text: str) -> list[str]:
@@ -167,6 +119,16 @@ FROM (
 WHERE counted.newness <= :window ORDER BY score DESC, counted.id LIMIT :limit OFFSET :offset
 """
 
+# A query that matches at most SELECTIVE documents (by the word list's counts) finds them
+# through the GIN index and sorts them: `entry_id + 0` keeps the planner from walking the
+# primary key instead, which it prefers under a LIMIT and which reads every document down to
+# the 300th match (350 ms for a word in 0.5 % of 100,000). Above it walking wins: a word in
+# 10 % of the entries is found 300 times in the newest 3,000. Walking reads window × entries
+# / matches documents and sorting reads the matches, so where they cost the same grows with
+# the square root of the window (SELECTIVE is for RANK_WINDOW, at 100,000 entries).
+SELECTIVE = 7_500
+_POSTGRES_RARE = _POSTGRES_SEARCH.replace("ORDER BY entry_id DESC", "ORDER BY entry_id + 0 DESC")
+
 
 @dataclass(frozen=True)
 class SearchResults:
@@ -176,7 +138,13 @@ class SearchResults:
 
 
 def search_entries(
-    session: Session, query: str, *, limit: int, offset: int = 0, any_word: bool = False
+    session: Session,
+    query: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    any_word: bool = False,
+    window: int | None = None,
 ) -> SearchResults:
     """Published entries matching every word of `query` (prefix match), best first; with
     `any_word`, those matching at least one of them (the best-scored match most words).
@@ -187,13 +155,17 @@ def search_entries(
     terms = search_terms(query)
     if not terms:
         return SearchResults([], 0, False)
+    window = window or RANK_WINDOW  # the newest matches ranked: RANK_WINDOW unless asked
     if any_word:
         # "allianc"* already matches whatever "alliance"* does: one prefix is one merge of the
         # index's word lists fewer (a common word's costs milliseconds at 100,000 entries).
         terms = [t for t in terms if not any(t != o and t.startswith(o) for o in terms)]
-    match = _match(session, terms, any_word)
+    match, most = _match(session, terms, any_word)
     if is_postgres(session):
-        statement = _POSTGRES_SEARCH
+        # The newest matches of a rare query through the GIN index and a sort; of a common
+        # one by walking the entries down from the newest (search_words.py).
+        rare = most is not None and most <= SELECTIVE * (window / RANK_WINDOW) ** 0.5
+        statement = _POSTGRES_RARE if rare else _POSTGRES_SEARCH
         # psycopg prepares a statement run five times, and PostgreSQL may then settle on one
         # generic plan for every query text: a plan for a rare word, walking 100,000 entries
         # for a common one (70 ms instead of 8). Plan each search for its own words.
@@ -202,16 +174,15 @@ def search_entries(
         statement = _SQLITE_SEARCH
     rows = session.execute(
         text(statement),
-        {"q": match, "counted": RANK_WINDOW + 1, "window": RANK_WINDOW,
-         "limit": limit, "offset": offset},
-    ).all()  # fmt: skip
+        {"q": match, "counted": window + 1, "window": window, "limit": limit, "offset": offset},
+    ).all()
     if not rows and offset:
         # Past the end: the count comes with the rows, so ask for the first one to learn it.
-        first = search_entries(session, query, limit=1, any_word=any_word)
+        first = search_entries(session, query, limit=1, any_word=any_word, window=window)
         return SearchResults([], first.total, first.more)
     matched = int(rows[0][2]) if rows else 0
     hits = [SearchHit(int(r[0]), float(r[1])) for r in rows]
-    return SearchResults(hits, min(matched, RANK_WINDOW), matched > RANK_WINDOW)
+    return SearchResults(hits, min(matched, window), matched > window)
 
 
 def matched_words(
@@ -239,27 +210,35 @@ def matched_words(
     return found
 
 
-def _match(session: Session, terms: list[str], any_word: bool) -> str:
-    """The full-text query for `terms` (each a prefix): all of them, or with `any_word` any,
-    each prefix then as the words it starts where the word list has few of them. (Not for all
-    of them: ranked as separate words, a prefix's rarer words would outweigh its common ones,
-    and what a search for every word ranks first is what the reader sees.)"""
+def _match(session: Session, terms: list[str], any_word: bool) -> tuple[str, int | None]:
+    """The full-text query for `terms` (each a prefix), all of them or with `any_word` any,
+    and at most how many documents it matches (None: unknown). With `any_word` each prefix is
+    asked for as the words it starts where there are few. (Not with all of them: ranked as
+    separate words, a prefix's rarer words would outweigh its common ones, and what a search
+    for every word ranks first is what the reader sees.)"""
     postgres = is_postgres(session)
-    parts = []
-    for term in terms:
-        whole = words_starting(session, term) if any_word else None
+    parts: dict[str, int | None] = {}  # each part of the query, and how many documents it has
+    looked_up = prefixes_words(session, terms) if any_word or postgres else [None] * len(terms)
+    for term, known in zip(terms, looked_up, strict=True):
+        whole = known.words if known and any_word else None
         if postgres:
             words = [_pg_quote(w) for w in whole] if whole else [f"{_pg_quote(term)}:*"]
         else:
             words = [f'"{w}"' for w in whole] if whole else [f'"{term}"*']
-        parts.append(
-            words[0]
-            if len(words) == 1
-            else "(" + (" | " if postgres else " OR ").join(words) + ")"
+        joiner = " | " if postgres else " OR "
+        # A word and its dictionary form often come to the same part: it is asked for once.
+        parts[words[0] if len(words) == 1 else "(" + joiner.join(words) + ")"] = (
+            known.documents if known else None
         )
+    counts = list(parts.values())
+    known_counts = [n for n in counts if n is not None]
+    if any_word:
+        most = sum(known_counts) if len(known_counts) == len(counts) else None
+    else:
+        most = min(known_counts, default=None)
     if postgres:
-        return (" | " if any_word else " & ").join(parts)
-    return (" OR " if any_word else " AND ").join(parts)
+        return (" | " if any_word else " & ").join(parts), most
+    return (" OR " if any_word else " AND ").join(parts), most
 
 
 def _pg_quote(term: str) -> str:
@@ -268,6 +247,11 @@ def _pg_quote(term: str) -> str:
 
 def has_word(session: Session, term: str) -> bool:
     """Whether any entry's document has a word starting with `term` (a folded word)."""
+    documents = prefix_words(session, term).documents
+    if documents:
+        return True  # the word list counts only words the index has
+    if documents == 0 and is_postgres(session):
+        return False  # PostgreSQL's list is the index's own lexemes: none is none
     if is_postgres(session):
         # Through the full-text index only: with LIMIT 1 the planner would rather walk the
         # table, which reads every document when the word is in none of them.
@@ -275,13 +259,10 @@ def has_word(session: Session, term: str) -> bool:
         session.execute(text("SET LOCAL enable_indexscan = off"))
         found = session.execute(
             text("SELECT 1 FROM searchdoc WHERE document @@ to_tsquery('simple', :q) LIMIT 1"),
-            {"q": _match(session, [term], any_word=True)},
+            {"q": f"{_pg_quote(term)}:*"},
         ).first()
         session.execute(text("SET LOCAL enable_seqscan = on"))
         session.execute(text("SET LOCAL enable_indexscan = on"))
         return found is not None
     statement = text("SELECT 1 FROM searchdoc WHERE searchdoc MATCH :q LIMIT 1")
-    return (
-        session.execute(statement, {"q": _match(session, [term], any_word=True)}).first()
-        is not None
-    )
+    return session.execute(statement, {"q": f'"{term}"*'}).first() is not None

@@ -1,14 +1,12 @@
-"""searchword: every word the full-text index holds, for turning a prefix into its words
+"""searchword: every word the full-text index holds, and in how many documents
 
 Revision ID: 0014_search_words
 Revises: 0011_sender
 Create Date: 2026-12-02
 
-A prefix query ("allianc"*) makes SQLite's FTS5 merge the lists of every word it starts, and
-PostgreSQL's GIN index read them all, before anything is ranked: at 100,000 entries a common
-word costs 10–20 ms. The same query as the few whole words it stands for ("alliance" OR
-"alliances") costs a quarter of that. This table lists the index's words, so a prefix can be
-looked up in it first (knowledge/storage/search_index.py).
+A prefix query ("allianc"*) is asked for as the few whole words it stands for, and
+PostgreSQL's search picks how to find the newest matches by how many there are:
+knowledge/storage/search_words.py explains both.
 """
 
 from collections.abc import Sequence
@@ -30,19 +28,22 @@ def upgrade() -> None:
     op.create_table(
         "searchword",
         sa.Column("word", word, nullable=False),
+        sa.Column("docs", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("word", name="pk_searchword"),
     )
     if postgres:
         op.execute(
-            "INSERT INTO searchword (word) SELECT DISTINCT unnest(tsvector_to_array(document)) "
-            "FROM searchdoc ON CONFLICT DO NOTHING"
+            "INSERT INTO searchword (word, docs) "
+            "SELECT word, ndoc FROM ts_stat('SELECT document FROM searchdoc')"
         )
     else:
-        # FTS5 lists its own words: exactly what the index holds.
+        # FTS5 lists its own words and counts their documents: exactly what the index holds.
         op.execute(
             "CREATE VIRTUAL TABLE temp.searchdoc_words USING fts5vocab(main, searchdoc, row)"
         )
-        op.execute("INSERT OR IGNORE INTO searchword (word) SELECT term FROM temp.searchdoc_words")
+        op.execute(
+            "INSERT INTO searchword (word, docs) SELECT term, doc FROM temp.searchdoc_words"
+        )
         op.execute("DROP TABLE temp.searchdoc_words")
 
 

@@ -1,0 +1,112 @@
+"""The full-text index's word list: every word it holds, and in how many documents.
+
+A prefix query ("allianc"*) makes SQLite's FTS5 merge the lists of every word the prefix
+starts, and PostgreSQL's GIN index read them all, before anything is ranked: 10–20 ms for a
+common word at 100,000 entries. Asked for as the few whole words it stands for ("alliance" OR
+"alliances") the same query costs a quarter of that, so a prefix is looked up here first.
+
+The counts tell PostgreSQL's search how to find the newest matches (search_index.py): by
+walking the entries down from the newest while testing each (fast for a common word), or by
+the GIN index and a sort (fast for a rare one). The planner can't tell the two apart for a
+prefix or for several words, and a wrong guess cost 350 ms.
+
+PostgreSQL lists the lexemes of the stored tsvectors, exactly what its index holds; SQLite the
+folded words of the documents, which is what FTS5 holds of them in plain letters and digits
+(the only words a prefix is turned into). A word whose count falls to 0 is no document's any
+more and is not offered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from knowledge.language.names import fold
+from knowledge.storage.database import is_postgres
+
+EXPANSION = 8  # a prefix that starts more words than this stays a prefix
+_PLAIN = re.compile(r"[a-z0-9]+")
+
+# The documents' lexemes counted in (sign 1) or out (-1); rows in word order, so that two
+# writers lock the same words in the same order.
+_PG_COUNT = """
+INSERT INTO searchword (word, docs)
+SELECT word, count(*) * :sign FROM searchdoc, unnest(tsvector_to_array(document)) AS word
+WHERE entry_id = ANY(:ids) GROUP BY word ORDER BY word
+ON CONFLICT (word) DO UPDATE SET docs = searchword.docs + EXCLUDED.docs
+"""
+_SQLITE_COUNT = """
+INSERT INTO searchword (word, docs) VALUES (:word, :docs)
+ON CONFLICT (word) DO UPDATE SET docs = docs + excluded.docs
+"""
+
+
+def count_documents(session: Session, entry_ids: list[int], sign: int) -> None:
+    """Count the words of these entries' stored documents in (sign 1, after they are written)
+    or out (-1, before they are replaced)."""
+    if not entry_ids:
+        return
+    if is_postgres(session):
+        session.execute(text(_PG_COUNT), {"ids": entry_ids, "sign": sign})
+        return
+    ids = ", ".join(str(int(i)) for i in entry_ids)
+    rows = session.execute(text(f"SELECT title, body FROM searchdoc WHERE rowid IN ({ids})"))
+    counts: Counter[str] = Counter()
+    for title, body in rows:
+        counts.update(set(fold(f"{title} {body}").split()))
+    if counts:
+        session.execute(
+            text(_SQLITE_COUNT), [{"word": w, "docs": n * sign} for w, n in sorted(counts.items())]
+        )
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """What the word list knows of a prefix: the words it starts (None when it is better
+    asked for as a prefix) and how many documents have one of them (None: unknown)."""
+
+    words: list[str] | None
+    documents: int | None
+
+
+def prefix_words(session: Session, term: str) -> Prefix:
+    """What the word list knows of one prefix (see `prefixes_words`)."""
+    return prefixes_words(session, [term])[0]
+
+
+def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
+    """For each term (a folded word), the words that start with it and in how many documents,
+    in one statement: the words only when there are at most EXPANSION and the term is plain
+    letters and digits (the list may not know a word of a script that doesn't fold)."""
+    plain = [t for t in dict.fromkeys(terms) if _PLAIN.fullmatch(t)]
+    found: dict[str, list[tuple[str, int]]] = {t: [] for t in plain}
+    if plain:
+        params: dict[str, object] = {"n": EXPANSION + 1}
+        parts = []
+        for i, term in enumerate(plain):
+            params[f"t{i}"], params[f"u{i}"] = term, term[:-1] + chr(ord(term[-1]) + 1)
+            parts.append(
+                f"SELECT * FROM (SELECT {i} AS term, word, docs FROM searchword "
+                f"WHERE word >= :t{i} AND word < :u{i} AND docs > 0 "
+                f"ORDER BY word LIMIT :n) AS p{i}"
+            )  # :u is the first string past every word the term starts
+        for i, word, docs in session.execute(text(" UNION ALL ".join(parts)), params):
+            found[plain[int(i)]].append((str(word), int(docs)))
+    known: dict[str, Prefix] = {}
+    for term, rows in found.items():
+        if len(rows) <= EXPANSION:
+            known[term] = Prefix([w for w, _ in rows] or None, sum(n for _, n in rows))
+        else:
+            total = session.execute(
+                text(
+                    "SELECT sum(docs) FROM searchword "
+                    "WHERE word >= :term AND word < :upper AND docs > 0"
+                ),
+                {"term": term, "upper": term[:-1] + chr(ord(term[-1]) + 1)},
+            ).scalar_one()
+            known[term] = Prefix(None, int(total or 0))
+    return [known.get(t, Prefix(None, None)) for t in terms]
