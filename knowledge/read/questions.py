@@ -110,12 +110,11 @@ def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:
     if not ids:
         return answer
     backed = briefing_backed(session, ids)
-    status = dict(session.exec(select(Event.id, Event.status).where(col(Event.id).in_(ids))).all())
+    # An event's status came with it (`_rank`); the events before or after an anchor too.
     entries = tuple(
-        replace(c, status=status.get(c.id, ""), from_briefing=c.kind == EntryKind.SOURCE
-                or c.id in backed)
+        replace(c, from_briefing=c.kind == EntryKind.SOURCE or c.id in backed)
         for c in answer.entries
-    )  # fmt: skip
+    )
     return replace(answer, entries=entries)
 
 
@@ -215,7 +214,7 @@ def _rank(
     ids = _candidate_ids(session, question, forms, content, named)
     if not ids:
         return []
-    hidden = set(session.exec(hidden_ids()))
+    hidden = remembered(session, ("hidden-ids",), lambda: frozenset(session.exec(hidden_ids())))
     ids = [i for i in dict.fromkeys(ids) if i not in hidden]
     links: dict[int, set[int]] = {}
     for event_id, actor_id in session.exec(
@@ -231,10 +230,11 @@ def _rank(
     )
     for row in session.execute(
         sa.select(col(Event.id), col(Event.title), col(Event.summary), col(Event.date_start),
-                  col(Event.precision), col(Event.date_label), col(Event.timeline_rank))
+                  col(Event.precision), col(Event.date_label), col(Event.timeline_rank),
+                  col(Event.status))
         .where(col(Event.id).in_(ids))
     ):  # fmt: skip
-        eid, title, summary, start, precision, label, rank = row
+        eid, title, summary, start, precision, label, rank, status = row
         # A Ukrainian or Russian question also meets the entry's Ukrainian text.
         title_text = f"{title} {other.get((eid, 'title'), '')}"
         summary_text = f"{summary} {other.get((eid, 'summary'), '')}"
@@ -249,7 +249,7 @@ def _rank(
             score *= 0.8
         scored.append(
             Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label), rank,
-                      score)
+                      score, status)
         )  # fmt: skip
     for aid, name, role, description in session.exec(
         select(Actor.id, Actor.name, Actor.role, Actor.description).where(col(Actor.id).in_(ids))
@@ -403,7 +403,7 @@ def _relative(session: Session, question: Question, anchor: Candidate) -> Questi
     rank = col(Event.timeline_rank)
     rows = session.execute(
         sa.select(col(Event.id), col(Event.title), col(Event.date_start), col(Event.precision),
-                  col(Event.date_label), rank)
+                  col(Event.date_label), rank, col(Event.status))
         .join(Entry, col(Entry.id) == col(Event.id))
         .where(rank < anchor.rank if before else rank > anchor.rank,
                col(Entry.id).not_in(hidden_ids()))
@@ -411,8 +411,10 @@ def _relative(session: Session, question: Question, anchor: Candidate) -> Questi
         .limit(4)
     ).all()  # fmt: skip
     near = tuple(
-        Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label), r, 1.0)
-        for eid, title, start, precision, label, r in sorted(rows, key=lambda row: row[5])
+        Candidate(
+            eid, EntryKind.EVENT, title, format_date(start, precision, label), r, 1.0, status
+        )
+        for eid, title, start, precision, label, r, status in sorted(rows, key=lambda row: row[5])
     )
     if not near:
         return QuestionAnswer(question, Verdict.UNSURE, (anchor,), anchor=anchor)
