@@ -18,6 +18,7 @@ from tests.harness import BotHarness
 pytestmark = pytest.mark.usefixtures("backend")
 
 WRITER_CHAT, READER_CHAT = 3001, 3002
+HELD = 0.6  # seconds the write lock is held after the other chat is answered
 
 
 @contextmanager
@@ -78,9 +79,12 @@ async def test_a_held_write_lock_stalls_only_the_update_that_needs_it(
         answered = await harness.send("/timeline", chat_id=READER_CHAT)
         reader_seconds = time.perf_counter() - started
         assert not blocked.done(), "the search should still be waiting for the lock"
+        # The lock stays held a while longer: a loop that waited for it would lag that long.
+        await asyncio.sleep(HELD)
     searched = await asyncio.wait_for(blocked, 10)
 
     assert answered and "Timeline" in answered[0].text
-    assert reader_seconds < 0.1
-    assert lag.worst < 0.05
+    # Bounds far above a loaded machine's jitter and far below the time the lock is held.
+    assert reader_seconds < HELD / 2
+    assert lag.worst < HELD / 2
     assert searched and "nato" in searched[0].text.lower()
