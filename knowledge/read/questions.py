@@ -30,7 +30,7 @@ from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.search import search_vocabulary
 from knowledge.read.translated import Translator, translations
 from knowledge.storage.cache import remembered
-from knowledge.storage.search_index import has_word, search_entries
+from knowledge.storage.search_index import have_words, search_entries
 
 CANDIDATES = 25  # entries the full-text index offers per question
 # ... the best-ranked of its newest NEWEST matches: a question's words ranked against a few
@@ -123,10 +123,11 @@ def _answer(session: Session, question: Question) -> QuestionAnswer:
     mentions = mentioned_actors(session=session, keys=[t.key for t in terms])
     forms: dict[int, list[str]] = {}
     unknown: list[str] = []
-    for i, term in enumerate(terms):
-        if term.weak and i not in mentions:
-            continue
-        found = _known_forms(session, term.lemma, term.word)
+    asked = [i for i, term in enumerate(terms) if not term.weak or i in mentions]
+    indexed = _indexed(session, [w for i in asked for w in _firsts(terms[i].lemma, terms[i].word)])
+    for i in asked:
+        term = terms[i]
+        found = _known_forms(session, term.lemma, term.word, indexed)
         if found or i in mentions:
             forms[i] = found or [fold(term.word)]
         elif not term.weak:
@@ -160,9 +161,18 @@ def _answer(session: Session, question: Question) -> QuestionAnswer:
     return QuestionAnswer(question, Verdict.ANSWER, (best, *more), tuple(unknown))
 
 
-def _indexed(session: Session, word: str) -> bool:
-    """Whether the full-text index has a word starting so; remembered per knowledge base."""
-    return remembered(session, ("has-word", word), partial(has_word, session, word))
+def _indexed(session: Session, words: list[str]) -> dict[str, bool]:
+    """Whether the full-text index has a word starting so, for each of `words` at once;
+    remembered per knowledge base."""
+    words = list(dict.fromkeys(words))
+    return remembered(session, ("has-words", *words), partial(have_words, session, words))
+
+
+def _firsts(base: str, word: str) -> list[str]:
+    """A question word's forms to look for in the index: its dictionary form and as typed,
+    folded (the first word of each, at least two letters)."""
+    firsts = (candidate.split()[0] if candidate else "" for candidate in (fold(base), fold(word)))
+    return [first for first in dict.fromkeys(firsts) if len(first) >= 2]
 
 
 def _add_actor_names(
@@ -187,14 +197,10 @@ def _add_actor_names(
                 forms[i] = list(dict.fromkeys([*forms[i], hit[0]]))
 
 
-def _known_forms(session: Session, base: str, word: str) -> list[str]:
+def _known_forms(session: Session, base: str, word: str, indexed: dict[str, bool]) -> list[str]:
     """How a question's word appears in the index: its dictionary form or as typed (prefixes),
     else the closest word of the published titles and names (a typo, another spelling)."""
-    forms = []
-    for candidate in dict.fromkeys([fold(base), fold(word)]):
-        first = candidate.split()[0] if candidate else ""
-        if len(first) >= 2 and _indexed(session, first):
-            forms.append(first)
+    forms = [first for first in _firsts(base, word) if indexed[first]]
     if forms or len(fold(word)) < 4:
         return forms
     hit = process.extractOne(

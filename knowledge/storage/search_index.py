@@ -16,7 +16,7 @@ from sqlmodel import Session
 from knowledge.language.names import fold
 from knowledge.models import EntryState
 from knowledge.storage.database import is_postgres
-from knowledge.storage.search_words import count_documents, prefix_words, prefixes_words
+from knowledge.storage.search_words import count_documents, prefixes_words
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -247,11 +247,25 @@ def _pg_quote(term: str) -> str:
 
 def has_word(session: Session, term: str) -> bool:
     """Whether any entry's document has a word starting with `term` (a folded word)."""
-    documents = prefix_words(session, term).documents
-    if documents:
-        return True  # the word list counts only words the index has
-    if documents == 0 and is_postgres(session):
-        return False  # PostgreSQL's list is the index's own lexemes: none is none
+    return have_words(session, [term])[term]
+
+
+def have_words(session: Session, terms: list[str]) -> dict[str, bool]:
+    """`has_word` for each of `terms`, from the word list in one statement (the index itself
+    is asked only where the list can't tell)."""
+    postgres = is_postgres(session)
+    found = {}
+    for term, known in zip(terms, prefixes_words(session, terms), strict=True):
+        if known.documents:
+            found[term] = True  # the word list counts only words the index has
+        elif known.documents == 0 and postgres:
+            found[term] = False  # PostgreSQL's list is the index's own lexemes: none is none
+        else:
+            found[term] = _in_index(session, term)
+    return found
+
+
+def _in_index(session: Session, term: str) -> bool:
     if is_postgres(session):
         # Through the full-text index only: with LIMIT 1 the planner would rather walk the
         # table, which reads every document when the word is in none of them.

@@ -29,6 +29,7 @@ from knowledge.language.names import fold
 from knowledge.storage.database import is_postgres
 
 EXPANSION = 8  # a prefix that starts more words than this stays a prefix
+_LOOKED_UP = "search-words"  # session.info: this unit of work's lookups
 _PLAIN = re.compile(r"[a-z0-9]+")
 
 # The documents' lexemes counted in (sign 1) or out (-1); rows in word order, so that two
@@ -50,6 +51,7 @@ def count_documents(session: Session, entry_ids: list[int], sign: int) -> None:
     or out (-1, before they are replaced)."""
     if not entry_ids:
         return
+    session.info.pop(_LOOKED_UP, None)
     if is_postgres(session):
         session.execute(text(_PG_COUNT), {"ids": entry_ids, "sign": sign})
         return
@@ -82,7 +84,10 @@ def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
     """For each term (a folded word), the words that start with it and in how many documents,
     in one statement: the words only when there are at most EXPANSION and the term is plain
     letters and digits (the list may not know a word of a script that doesn't fold)."""
-    plain = [t for t in dict.fromkeys(terms) if _PLAIN.fullmatch(t)]
+    # What this unit of work has looked up already (a question's words are looked up to tell
+    # which the index has, then searched for); counting documents forgets it.
+    known: dict[str, Prefix] = session.info.setdefault(_LOOKED_UP, {})
+    plain = [t for t in dict.fromkeys(terms) if _PLAIN.fullmatch(t) and t not in known]
     found: dict[str, list[tuple[str, int]]] = {t: [] for t in plain}
     if plain:
         params: dict[str, object] = {"n": EXPANSION + 1}
@@ -96,7 +101,6 @@ def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
             )  # :u is the first string past every word the term starts
         for i, word, docs in session.execute(text(" UNION ALL ".join(parts)), params):
             found[plain[int(i)]].append((str(word), int(docs)))
-    known: dict[str, Prefix] = {}
     for term, rows in found.items():
         if len(rows) <= EXPANSION:
             known[term] = Prefix([w for w, _ in rows] or None, sum(n for _, n in rows))
