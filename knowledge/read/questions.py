@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import date
-from functools import lru_cache, partial
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 from sqlmodel import Session, col, select
 
-from knowledge.language.dates import date_end, format_date
-from knowledge.language.lemmas import lemma, words
+from knowledge.language.dates import format_date
+from knowledge.language.lemmas import words
 from knowledge.language.names import fold
 from knowledge.language.questions import Intent, Question, Relation, parse_question
 from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
 from knowledge.read.actors import mentioned_actors
 from knowledge.read.published import briefing_backed, hidden_ids
+from knowledge.read.question_scores import about, cover, date_fit, entry_forms, has
 from knowledge.read.search import search_vocabulary
 from knowledge.read.translated import Translator, translations
 from knowledge.storage.cache import remembered
@@ -234,60 +235,93 @@ def _rank(
         if question.language in ("uk", "ru")
         else {}
     )
-    for row in session.execute(
-        sa.select(col(Event.id), col(Event.title), col(Event.summary), col(Event.date_start),
-                  col(Event.precision), col(Event.date_label), col(Event.timeline_rank),
-                  col(Event.status))
-        .where(col(Event.id).in_(ids))
-    ):  # fmt: skip
-        eid, title, summary, start, precision, label, rank, status = row
-        # A Ukrainian or Russian question also meets the entry's Ukrainian text.
-        title_text = f"{title} {other.get((eid, 'title'), '')}"
-        summary_text = f"{summary} {other.get((eid, 'summary'), '')}"
-        score = _cover(forms, content, title_text, summary_text, links.get(eid, set()), mentions)
-        score /= total
-        score = (
-            score * _date_fit(question, start, precision)
-            if content
-            else _date_fit(question, start, precision)
-        )
-        if question.intent == Intent.WHO and not (links.get(eid, set()) & named):
-            score *= 0.8
-        scored.append(
-            Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label), rank,
-                      score, status)
-        )  # fmt: skip
-    for aid, name, role, description in session.exec(
-        select(Actor.id, Actor.name, Actor.role, Actor.description).where(col(Actor.id).in_(ids))
-    ):
-        own = {i for i, (actor, _) in mentions.items() if actor == aid}
-        score = _cover(forms, content, f"{name} {role}", description, set(), {}, own) / total
-        if question.dates:
-            score *= 0.5  # a question about dates asks for events
-        named_by = own | {i for i in content if _has(_entry_forms(name), forms[i])}
-        if _about(question, content, named_by) or (question.intent == Intent.WHO and own):
-            score += 0.25  # "What is NATO?", "Розкажи про Єрмака": the actor itself
-        elif question.intent not in (Intent.WHO, Intent.WHERE, Intent.SOURCE):
-            score *= 0.85  # "what happened in Vilnius" asks for events, not the city
-        scored.append(Candidate(aid, EntryKind.ACTOR, name, role, 0, score))
-    for sid, name, reliability in session.exec(
-        select(Source.id, Source.name, Source.reliability).where(col(Source.id).in_(ids))
-    ):
-        # A source answers what it is ("What is Klymenko Time?"), by its name only.
-        own_words = [w for w in fold(name).split() if len(w) > 3]
-        named_by = {i for i in content if _has(_entry_forms(name), forms[i])}
-        said = sum(any(w.startswith(f) for i in content for f in forms[i]) for w in own_words)
-        score = _cover(forms, content, name, reliability, set(), {}) / total
-        if _about(question, content, named_by) and said * 2 >= len(own_words):
-            score += 0.25  # "What is Klymenko Time?"
-        elif question.intent != Intent.SOURCE:
-            score *= 0.6
-        scored.append(Candidate(sid, EntryKind.SOURCE, name, "", 0, score))
+    for kind, eid, title, text, start, precision, label, rank, status in _rows(session, ids):
+        if kind == EntryKind.ACTOR:
+            scored.append(_actor(question, forms, content, mentions, eid, title, label, text))
+        elif kind == EntryKind.SOURCE:
+            scored.append(_source(question, forms, content, eid, title, text))
+        else:
+            # A Ukrainian or Russian question also meets the entry's Ukrainian text.
+            title_text = f"{title} {other.get((eid, 'title'), '')}"
+            summary_text = f"{text} {other.get((eid, 'summary'), '')}"
+            linked = links.get(eid, set())
+            score = cover(forms, content, title_text, summary_text, linked, mentions) / total
+            fit = date_fit(question, start, precision)
+            score = score * fit if content else fit
+            if question.intent == Intent.WHO and not (linked & named):
+                score *= 0.8
+            scored.append(
+                Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label),
+                          rank, score, status)
+            )  # fmt: skip
     if not content:  # dates or "latest": in timeline order
         scored.sort(key=lambda c: c.rank, reverse=question.intent == Intent.LATEST)
         return scored
     scored.sort(key=lambda c: (-c.score, -c.rank))
     return scored
+
+
+def _rows(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
+    """The candidates' rows in one statement, whatever their kind: kind, id, title or name,
+    summary (description, reliability), date, precision, date label (an actor's role),
+    timeline rank, status."""
+    events = sa.select(
+        sa.literal(EntryKind.EVENT.value), col(Event.id), col(Event.title), col(Event.summary),
+        col(Event.date_start), col(Event.precision), col(Event.date_label),
+        col(Event.timeline_rank), col(Event.status),
+    ).where(col(Event.id).in_(ids))  # fmt: skip
+    actors = sa.select(
+        sa.literal(EntryKind.ACTOR.value), col(Actor.id), col(Actor.name), col(Actor.description),
+        sa.null(), sa.null(), col(Actor.role), sa.literal(0), sa.null(),
+    ).where(col(Actor.id).in_(ids))  # fmt: skip
+    sources = sa.select(
+        sa.literal(EntryKind.SOURCE.value), col(Source.id), col(Source.name),
+        col(Source.reliability), sa.null(), sa.null(), sa.null(), sa.literal(0), sa.null(),
+    ).where(col(Source.id).in_(ids))  # fmt: skip
+    return [tuple(row) for row in session.execute(sa.union_all(events, actors, sources))]
+
+
+def _actor(
+    question: Question,
+    forms: dict[int, list[str]],
+    content: list[int],
+    mentions: dict[int, tuple[int, bool]],
+    aid: int,
+    name: str,
+    role: str,
+    description: str,
+) -> Candidate:
+    own = {i for i, (actor, _) in mentions.items() if actor == aid}
+    score = cover(forms, content, f"{name} {role}", description, set(), {}, own)
+    score /= max(len(content), 1)
+    if question.dates:
+        score *= 0.5  # a question about dates asks for events
+    named_by = own | {i for i in content if has(entry_forms(name), forms[i])}
+    if about(question, content, named_by) or (question.intent == Intent.WHO and own):
+        score += 0.25  # "What is NATO?", "Розкажи про Єрмака": the actor itself
+    elif question.intent not in (Intent.WHO, Intent.WHERE, Intent.SOURCE):
+        score *= 0.85  # "what happened in Vilnius" asks for events, not the city
+    return Candidate(aid, EntryKind.ACTOR, name, role, 0, score)
+
+
+def _source(
+    question: Question,
+    forms: dict[int, list[str]],
+    content: list[int],
+    sid: int,
+    name: str,
+    reliability: str,
+) -> Candidate:
+    # A source answers what it is ("What is Klymenko Time?"), by its name only.
+    own_words = [w for w in fold(name).split() if len(w) > 3]
+    named_by = {i for i in content if has(entry_forms(name), forms[i])}
+    said = sum(any(w.startswith(f) for i in content for f in forms[i]) for w in own_words)
+    score = cover(forms, content, name, reliability, set(), {}) / max(len(content), 1)
+    if about(question, content, named_by) and said * 2 >= len(own_words):
+        score += 0.25  # "What is Klymenko Time?"
+    elif question.intent != Intent.SOURCE:
+        score *= 0.6
+    return Candidate(sid, EntryKind.SOURCE, name, "", 0, score)
 
 
 def _candidate_ids(
@@ -325,80 +359,6 @@ def _candidate_ids(
             select(Event.id).order_by(col(Event.timeline_rank).desc()).limit(5)
         ).all()
     return ids
-
-
-def _about(question: Question, content: list[int], named: set[int]) -> bool:
-    """Whether the question asks what something is: its every word names that one thing."""
-    entity = question.intent in (Intent.WHAT, Intent.WHO, Intent.WHERE, Intent.YES_NO)
-    return (
-        entity
-        and not question.happened
-        and not question.dates
-        and bool(content)
-        and set(content) <= named
-    )
-
-
-@lru_cache(maxsize=20_000)
-def _entry_forms(text: str) -> frozenset[str]:
-    """The folded words of an entry's text and their stems. Entries are compared folded
-    (Latin letters), as the question's words are; remembered, as the same entries come up
-    for question after question."""
-    folded = fold(text).split()
-    return frozenset(folded) | {lemma(w) for w in folded}
-
-
-def _cover(
-    forms: dict[int, list[str]],
-    content: list[int],
-    title: str,
-    body: str,
-    linked: set[int],
-    mentions: dict[int, tuple[int, bool]],
-    own: set[int] | None = None,
-) -> float:
-    """How much of the question's content an entry covers: a word in its title 1, in its body
-    0.6, a named actor it is linked to 0.9; its own name (an actor's) 1."""
-    head, rest = _entry_forms(title), _entry_forms(body)
-    score = 0.0
-    for i in content:
-        # A word in the body as well breaks ties between titles that both have it.
-        tie = 0.05 if _has(rest, forms[i]) else 0.0
-        if own and i in own:
-            score += 1.0
-        elif _has(head, forms[i]):
-            score += 1.0 + tie + 0.04 * _lead(title, forms[i])
-        elif i in mentions and mentions[i][0] in linked:
-            score += 0.9
-        elif _has(rest, forms[i]):
-            score += 0.6
-    return score
-
-
-def _lead(title: str, forms: list[str]) -> float:
-    """1 for a word that opens a title, less the later it comes: a title's subject is what
-    the entry is about ("Vilnius summit ends…" over "…for the Vilnius summit")."""
-    folded = fold(title).split()
-    for position, word in enumerate(folded):
-        if any(word.startswith(f) for f in forms if f):
-            return 1.0 - position / len(folded)
-    return 0.0
-
-
-def _has(words_of_entry: frozenset[str], forms: list[str]) -> bool:
-    prefixes = tuple(f for f in forms if f)
-    return bool(prefixes) and any(w.startswith(prefixes) for w in words_of_entry)
-
-
-def _date_fit(question: Question, start: date, precision: str) -> float:
-    """1 when the event lies within the question's dates (or there are none), less outside."""
-    if not question.dates:
-        return 1.0
-    end = date_end(start, precision)
-    for asked in question.dates:
-        if start <= asked.end and end >= asked.start:
-            return 1.2
-    return 0.3
 
 
 def _relative(session: Session, question: Question, anchor: Candidate) -> QuestionAnswer:
