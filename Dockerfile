@@ -32,7 +32,9 @@ COPY pyproject.toml README.md* ./
 COPY bot ./bot
 COPY knowledge ./knowledge
 COPY migrations ./migrations
-RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
+# The interface's catalogs (bot/locales/*.po) compiled into the wheel, with the runtime's Babel.
+RUN /opt/venv/bin/pybabel compile -d bot/locales -D messages \
+    && /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
     && /opt/build/bin/pip --python /opt/venv/bin/python install --no-deps /dist/*.whl
 
 # ---------------------------------------------------------------------------- runtime

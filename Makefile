@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run console test lint lock lock-check image-check bench clean
+.PHONY: install run console test lint lock lock-check image-check bench clean messages
 
-install: $(STAMP)
+# The interface's gettext catalogs, compiled from the .po files (bot/locales) at install.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard bot/locales/*/LC_MESSAGES/messages.po))
+
+install: $(STAMP) $(CATALOGS)
 
 # Exactly the locked versions, each checked against its hash (requirements/dev.txt: the bot,
 # the dev tools and the build backend); then the package itself, editable, built by the
@@ -17,6 +20,14 @@ $(STAMP): pyproject.toml requirements/dev.txt
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing any message: extract them, merge into every catalog, then translate what is
+# new (tests/test_i18n.py names what is missing); see "Adding a language" in the README.
+messages: install
+	BIN=$(BIN) scripts/messages
 
 # The lock: uv.lock resolves pyproject.toml; requirements/*.txt are its exports for pip
 # (runtime.txt for the image, build.txt for its build stage, dev.txt for `make install`).

@@ -102,3 +102,4 @@ year_stated  # unused variable (knowledge/language/when.py): read by proposals f
 lemmas  # knowledge/language/lemmas.py: a whole text in dictionary form, for proposals from a briefing
 _.process_request  # PTB calls it for every Bot API call (bot/delivery/replies.py)
 rate_limit_args  # part of PTB's BaseRateLimiter.process_request signature (bot/delivery/replies.py)
+_._check_language  # unused method (bot/config.py)

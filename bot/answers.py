@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from bot.i18n import translator
 from bot.presenters.entries import (
     actor_card,
     actor_choices,
@@ -62,18 +63,22 @@ _TIMELINE_BUTTON = re.compile(r"tl:([a-z0-9-]{1,24}):(\d{1,7})(?::([ab0-9.]{1,24
 _SEARCH_BUTTON = re.compile(r"sr:(\d{1,9}):(\d{1,7})")
 
 
-def timeline_answer(session: Session, text: str) -> Reply:
+def timeline_answer(session: Session, text: str, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/timeline [dates | actor | topic]."""
     try:
         flt = resolve_timeline_filter(session=session, text=text)
     except FilterError as exc:
-        return Reply([f"{esc(exc)}.\nTry <code>/timeline 2023</code>, "
-                      "<code>/timeline 2022-02..2023-07</code> or "
-                      "<code>/timeline Yermak</code>."])  # fmt: skip
-    return _timeline_reply(session, flt)
+        hint = translator(language).gettext(
+            "Try <code>/timeline 2023</code>, <code>/timeline 2022-02..2023-07</code> or "
+            "<code>/timeline Yermak</code>."
+        )
+        return Reply([f"{esc(exc)}.\n{hint}"])
+    return _timeline_reply(session, flt, language=language)
 
 
-def timeline_button_answer(session: Session, data: str) -> Reply | None:
+def timeline_button_answer(
+    session: Session, data: str, language: str = ORIGINAL_LANGUAGE
+) -> Reply | None:
     """◀ ▶ on a timeline: `tl:<filter>:<offset>[:<page key>]`; None when out of date."""
     match = _TIMELINE_BUTTON.fullmatch(data)
     if match is None:
@@ -82,39 +87,49 @@ def timeline_button_answer(session: Session, data: str) -> Reply | None:
     flt = decode_filter(session=session, code=match.group(1))
     if flt is None or (match.group(3) and key is None):
         return None
-    return _timeline_reply(session, flt, int(match.group(2)), key)
+    return _timeline_reply(session, flt, int(match.group(2)), key, language=language)
 
 
 def _timeline_reply(
-    session: Session, flt: TimelineFilter, offset: int = 0, key: PageKey | None = None
+    session: Session,
+    flt: TimelineFilter,
+    offset: int = 0,
+    key: PageKey | None = None,
+    *,
+    language: str,
 ) -> Reply:
     def build() -> Reply:
-        page = timeline_page(session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key)
-        return render_timeline_page(page, flt.label, flt.code())
+        page = timeline_page(
+            session=session, flt=flt, offset=offset, limit=PAGE_SIZE, key=key, language=language
+        )
+        return render_timeline_page(page, flt.label, flt.code(), language=language)
 
-    memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key)
+    memo_key = ("timeline", flt.code(), flt.start, flt.end, offset, key, language)
     return remembered(session, memo_key, build, namespace="replies")
 
 
-def remembered_entry(session: Session, entry_id: int) -> Reply:
+def remembered_entry(session: Session, entry_id: int, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """`entry_reply`, from the cache of rendered replies when it is there."""
     return remembered(
-        session, ("entry", entry_id), lambda: entry_reply(session, entry_id), namespace="replies"
+        session,
+        ("entry", entry_id, language),
+        lambda: entry_reply(session, entry_id, language),
+        namespace="replies",
     )
 
 
-_KIND_NAMES = {EntryKind.ACTOR: "a person or organisation", EntryKind.SOURCE: "a source"}
-
-
-def event_answer(session: Session, entry_id: int) -> Reply:
+def event_answer(session: Session, entry_id: int, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/event N: the event; another kind of entry is shown too, but said to be what it is."""
     kind = entry_kind(session=session, entry_id=entry_id)
-    card = remembered_entry(session, entry_id)
+    card = remembered_entry(session, entry_id, language)
     if kind is None or kind == EntryKind.EVENT:
         return card
-    command = "/sources" if kind == EntryKind.SOURCE else "/who"
-    head = f"#{entry_id} is {_KIND_NAMES[EntryKind(kind)]}, not an event ({command} lists them):"
-    return Reply(split_blocks([head, *card.parts]), card.keyboard)
+    _ = translator(language).gettext
+    if kind == EntryKind.SOURCE:
+        head = _("#{id} is a source, not an event (/sources lists them):")
+    else:
+        head = _("#{id} is a person or organisation, not an event (/who lists them):")
+    return Reply(split_blocks([head.format(id=entry_id), *card.parts]), card.keyboard)
 
 
 def entry_reply(session: Session, entry_id: int, language: str = ORIGINAL_LANGUAGE) -> Reply:
@@ -124,90 +139,113 @@ def entry_reply(session: Session, entry_id: int, language: str = ORIGINAL_LANGUA
     if kind == EntryKind.EVENT:
         detail = event_detail(session=session, event_id=entry_id, language=language)
         if detail:
-            return event_card(detail)
+            return event_card(detail, language=language)
     elif kind == EntryKind.ACTOR:
         actor = actor_detail(session=session, actor_id=entry_id, language=language)
         if actor:
-            return actor_card(actor)
+            return actor_card(actor, language=language)
     elif kind == EntryKind.SOURCE:
         source = source_detail(session=session, source_id=entry_id, language=language)
         if source:
-            return source_card(source)
-    return Reply([f"There is no entry #{entry_id}. /timeline lists the events."])
+            return source_card(source, language=language)
+    text = translator(language).gettext("There is no entry #{id}. /timeline lists the events.")
+    return Reply([text.format(id=entry_id)])
 
 
-def who_answer(session: Session, text: str) -> Reply:
+def who_answer(session: Session, text: str, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/who [name]: everyone by kind, one actor's card, or a choice between close matches."""
-    return remembered(session, ("who", text), lambda: _who(session, text), namespace="replies")
+    return remembered(
+        session,
+        ("who", text, language),
+        lambda: _who(session, text, language),
+        namespace="replies",
+    )
 
 
-def _who(session: Session, text: str) -> Reply:
+def _who(session: Session, text: str, language: str) -> Reply:
     if not text:
-        return actors_overview(actors_by_kind(session=session))
+        return actors_overview(
+            actors_by_kind(session=session, language=language), language=language
+        )
     matches = find_actors(session=session, query=text, limit=5)
     if not matches:
         # A channel or outlet is a source, kept once: /who finds it there too.
         source = find_source(session=session, name=text)
         if source is not None:
-            return entry_reply(session, source.id)
-        return Reply([f"I know nobody called “{esc(clip(text, 60))}”. "
-                      "Send /who to see everyone."])  # fmt: skip
+            return entry_reply(session, source.id, language)
+        nobody = translator(language).gettext(
+            "I know nobody called “{name}”. Send /who to see everyone."
+        )
+        return Reply([nobody.format(name=esc(clip(text, 60)))])
     top = matches[0]
     close = [m for m in matches if top.score - m.score < CLOSE_MATCH]
     if len(close) > 1:
-        return actor_choices(text, close)
-    detail = actor_detail(session=session, actor_id=top.id)
+        return actor_choices(text, close, language=language)
+    detail = actor_detail(session=session, actor_id=top.id, language=language)
     assert detail is not None
-    return actor_card(detail)
+    return actor_card(detail, language=language)
 
 
-def sources_answer(session: Session, text: str) -> Reply:
+def sources_answer(session: Session, text: str, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/sources, /sources <entry id>, /sources <source name>."""
     return remembered(
-        session, ("sources", text), lambda: _sources(session, text), namespace="replies"
+        session,
+        ("sources", text, language),
+        lambda: _sources(session, text, language),
+        namespace="replies",
     )
 
 
-def _sources(session: Session, text: str) -> Reply:
+def _sources(session: Session, text: str, language: str) -> Reply:
+    _ = translator(language).gettext
     if not text:
         # A large knowledge base has hundreds of sources: list the most cited, not all.
-        every = source_overview(session=session)
-        return sources_overview(every[:SOURCES_SHOWN], total=len(every))
+        every = source_overview(session=session, language=language)
+        return sources_overview(every[:SOURCES_SHOWN], total=len(every), language=language)
     match = ENTRY_ID.match(text)
     if match:
         entry_id = int(match.group(1))
         kind = entry_kind(session=session, entry_id=entry_id)
         if kind == EntryKind.SOURCE:
-            return entry_reply(session, entry_id)
+            return entry_reply(session, entry_id, language)
         if kind is None:
-            return Reply([f"There is no entry #{entry_id}."])
+            return Reply([_("There is no entry #{id}.").format(id=entry_id)])
         title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
-        citations = citations_of(session=session, entry_id=entry_id)
-        return entry_citations(entry_id, title, citations)
+        citations = citations_of(session=session, entry_id=entry_id, language=language)
+        return entry_citations(entry_id, title, citations, language=language)
     source = find_source(session=session, name=text)
     if source is None:
-        return Reply([f"No source is called “{esc(clip(text, 60))}”. "
-                      "Send /sources for the list."])  # fmt: skip
-    return entry_reply(session, source.id)
+        missing = _("No source is called “{name}”. Send /sources for the list.")
+        return Reply([missing.format(name=esc(clip(text, 60)))])
+    return entry_reply(session, source.id, language)
 
 
-def search_answer(session: Session, text: str) -> Reply:
+def search_answer(session: Session, text: str, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/search words: the first page, and the text saved for its ◀ ▶ buttons (this writes);
     when nothing matches, the words the knowledge base knows that were probably meant."""
     # Search before saving the text: a session that has written bypasses the answer cache.
-    page = search(session=session, text=text, limit=SEARCH_PAGE_SIZE)
+    page = search(session=session, text=text, limit=SEARCH_PAGE_SIZE, language=language)
     meant = suggest(session=session, text=text) if not page.items else None
-    return search_page(text, save_query(session=session, text=text), page, suggestion=meant)
+    saved = save_query(session=session, text=text)
+    return search_page(text, saved, page, suggestion=meant, language=language)
 
 
-def search_button_answer(session: Session, data: str) -> Reply | None:
+def search_button_answer(
+    session: Session, data: str, language: str = ORIGINAL_LANGUAGE
+) -> Reply | None:
     """◀ ▶ on search results: `sr:<saved query id>:<offset>`; None when out of date."""
     match = _SEARCH_BUTTON.fullmatch(data)
     text = saved_query(session=session, query_id=int(match.group(1))) if match else None
     if match is None or text is None:
         return None
-    page = search(session=session, text=text, offset=int(match.group(2)), limit=SEARCH_PAGE_SIZE)
-    return search_page(text, int(match.group(1)), page)
+    page = search(
+        session=session,
+        text=text,
+        offset=int(match.group(2)),
+        limit=SEARCH_PAGE_SIZE,
+        language=language,
+    )
+    return search_page(text, int(match.group(1)), page, language=language)
 
 
 @dataclass(frozen=True)
@@ -219,7 +257,9 @@ class SharedEntry:
     card: Reply
 
 
-def inline_entries(session: Session, text: str) -> list[SharedEntry]:
+def inline_entries(
+    session: Session, text: str, language: str = ORIGINAL_LANGUAGE
+) -> list[SharedEntry]:
     """`@bot words`: the entries that match, or the first events of the timeline."""
     if text.strip():
         # The question engine first ("who is yermak"), then search for what is still being
@@ -233,12 +273,12 @@ def inline_entries(session: Session, text: str) -> list[SharedEntry]:
         page = timeline_page(session=session, flt=TimelineFilter(), limit=INLINE_RESULTS)
         ids = [line.id for line in page.items]
     names = titles(session=session, entry_ids=ids)
-    return [SharedEntry(i, names.get(i, ""), remembered_entry(session, i)) for i in ids]
+    return [SharedEntry(i, names.get(i, ""), remembered_entry(session, i, language)) for i in ids]
 
 
-def about_answer(session: Session) -> Reply:
+def about_answer(session: Session, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/about (and /start): what this knowledge base is."""
-    return about(overview(session=session))
+    return about(overview(session=session), language=language)
 
 
 SPOKEN = ("en", "uk")  # the languages an answer's own sentences can be in

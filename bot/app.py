@@ -33,6 +33,7 @@ from bot.handlers import (
     curation,
     digest,
     guided_add,
+    language,
     propose,
     public,
     questions,
@@ -40,7 +41,7 @@ from bot.handlers import (
     subscriptions,
     transfer,
 )
-from bot.menus import PUBLIC_COMMANDS, publish_admin_menus
+from bot.menus import publish_admin_menus, publish_public_menus
 from bot.transport import operations
 from bot.transport.request import AiohttpRequest
 from bot.transport.updates import PerChatUpdateProcessor
@@ -106,6 +107,7 @@ def build_application(
     application.add_handler(CommandHandler("sources", public.sources))
     application.add_handler(CommandHandler("search", public.search))
     application.add_handler(CommandHandler("ask", questions.ask))
+    application.add_handler(CommandHandler("language", language.language))
 
     # Buttons: each prefix owns its callback data; anything else is stale.
     application.add_handler(CallbackQueryHandler(public.timeline_button, pattern=r"^tl:"))
@@ -114,6 +116,9 @@ def build_application(
         CallbackQueryHandler(public.open_button, pattern=r"^(ev|who|src|open):\d{1,9}$")
     )
     application.add_handler(CallbackQueryHandler(public.noop_button, pattern=r"^noop$"))
+    application.add_handler(
+        CallbackQueryHandler(language.language_button, pattern=r"^lang:[a-z]{2,3}$")
+    )
     application.add_handler(InlineQueryHandler(public.inline_query))
 
     # Last: whatever nobody else handled (the order here matters).
@@ -142,7 +147,7 @@ async def _plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the command menu (admins get theirs per chat) and start scheduled work."""
-    await application.bot.set_my_commands(PUBLIC_COMMANDS)
+    await publish_public_menus(application)
     await publish_admin_menus(application)
     await scheduler.start(application)
     await operations.start(application)

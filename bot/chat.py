@@ -9,6 +9,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import SOURCE_LANGUAGE, number, translator
+from bot.language import reader_language
 from bot.presenters.html import Reply
 from knowledge.language.names import clean_input
 
@@ -42,13 +44,15 @@ async def argument_or_refuse(
     try:
         return command_text(update, max_length)
     except ArgumentTooLong:
-        await send(update, context, too_long(max_length))
+        await send(update, context, too_long(max_length, await reader_language(update, context)))
         return None
 
 
-def too_long(limit: int = MAX_ARGUMENT) -> Reply:
-    return Reply([f"That is longer than I can look up ({limit} characters at most). "
-                  "Please shorten it."])  # fmt: skip
+def too_long(limit: int = MAX_ARGUMENT, language: str = SOURCE_LANGUAGE) -> Reply:
+    text = translator(language).gettext(
+        "That is longer than I can look up ({limit} characters at most). Please shorten it."
+    )
+    return Reply([text.format(limit=number(limit, language))])
 
 
 async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> list[Message]:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n import LANGUAGES, supported
+
 TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:abc", "token"}
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     default_timezone: str = "UTC"
+    # The interface language of readers whose Telegram app is in a language the bot doesn't
+    # speak (and of digests to chats that never chose one).
+    default_language: str = "en"
     review_required: bool = False
     digest_debounce_seconds: int = Field(default=60, ge=1, le=86_400)
     broadcast_rate: float = Field(default=30.0, gt=0, le=10_000)
@@ -83,6 +88,14 @@ class Settings(BaseSettings):
         if not _SECRET_RE.match(raw):
             raise ValueError("WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
         return raw
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        language = supported(value)
+        if language is None:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator("default_timezone")
     @classmethod

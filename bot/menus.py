@@ -12,6 +12,7 @@ from telegram.ext import (
 )
 
 from bot.context import deps_of, run_db
+from bot.i18n import LANGUAGES, N_, SOURCE_LANGUAGE, translator
 from knowledge.write.moderators import (
     moderator_ids,
 )
@@ -20,19 +21,30 @@ App = Application[Any, Any, Any, Any, Any, Any]
 log = logging.getLogger(__name__)
 
 
-PUBLIC_COMMANDS = [
-    BotCommand("ask", "Ask about the briefing in your own words"),
-    BotCommand("timeline", "Dated events, oldest first"),
-    BotCommand("event", "One event in full, by its number"),
-    BotCommand("who", "People and organisations: /who Yermak"),
-    BotCommand("sources", "Where the facts come from"),
-    BotCommand("search", "Full-text search"),
-    BotCommand("subscribe", "Digests of what changed"),
-    BotCommand("unsubscribe", "Stop digests"),
-    BotCommand("subscription", "Your digest settings"),
-    BotCommand("about", "What this briefing is"),
-    BotCommand("help", "What I can do"),
+# Everyone's menu, published in each interface language (`setMyCommands` with language_code).
+_PUBLIC_MENU = [
+    ("ask", N_("Ask about the briefing in your own words")),
+    ("timeline", N_("Dated events, oldest first")),
+    ("event", N_("One event in full, by its number")),
+    ("who", N_("People and organisations: /who Yermak")),
+    ("sources", N_("Where the facts come from")),
+    ("search", N_("Full-text search")),
+    ("subscribe", N_("Digests of what changed")),
+    ("unsubscribe", N_("Stop digests")),
+    ("subscription", N_("Your digest settings")),
+    ("language", N_("English or Ukrainian")),
+    ("about", N_("What this briefing is")),
+    ("help", N_("What I can do")),
 ]
+
+
+def public_commands(language: str = SOURCE_LANGUAGE) -> list[BotCommand]:
+    """Everyone's command menu in `language`."""
+    _ = translator(language).gettext
+    return [BotCommand(name, _(description)) for name, description in _PUBLIC_MENU]
+
+
+PUBLIC_COMMANDS = public_commands()
 MODERATOR_COMMANDS = [
     BotCommand("add", "Add an entry step by step"),
     BotCommand("gaps", "Questions the bot could not answer"),
@@ -87,6 +99,18 @@ async def clear_menu(bot: Bot, user_id: int) -> None:
         await bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
     except TelegramError as exc:
         log.warning("could not remove the admin menu of %s: %s", user_id, exc)
+
+
+async def publish_public_menus(application: App) -> None:
+    """Everyone's menu: in DEFAULT_LANGUAGE for every app, and in each other language the bot
+    speaks for the apps set to it."""
+    default = deps_of(application).settings.default_language
+    await application.bot.set_my_commands(public_commands(default))
+    for language in LANGUAGES:
+        if language != default:
+            await application.bot.set_my_commands(
+                public_commands(language), language_code=language
+            )
 
 
 async def publish_admin_menus(application: App) -> None:

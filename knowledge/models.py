@@ -366,3 +366,16 @@ class Sender(SQLModel, table=True):
     floods: int = Field(default=0, sa_type=BigInteger)  # 429s taken as bot-wide, ever
     digest_rate: float = Field(default=0.0)  # its adaptive digest rate (messages a second)
     seen_at: datetime = _ts(default_factory=utcnow, index=True)
+
+
+class ChatLanguage(SQLModel, table=True):
+    """The interface language a chat chose with /language. A private chat's id is its user's,
+    so a reader's own choice is the row of their private chat; a group's or channel's is set
+    by its admins or the bot's moderators. Digests to the chat go out in it too."""
+
+    chat_id: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    language: str = Field(max_length=8)
+    set_by: int | None = Field(default=None, sa_type=BigInteger)
+    updated_at: datetime = _ts(default_factory=utcnow)

@@ -77,7 +77,12 @@ class BotHarness:
         return self.fake.messages_to(chat_id)[before:]
 
     async def press(
-        self, message: SentMessage, data: str, *, user_id: int | None = None
+        self,
+        message: SentMessage,
+        data: str,
+        *,
+        user_id: int | None = None,
+        language_code: str | None = "en",
     ) -> list[SentMessage]:
         """Press a button (by its callback data) under a message the bot sent."""
         buttons = [
@@ -87,7 +92,11 @@ class BotHarness:
         ]
         assert data in buttons, f"no button {data!r} under the message; have {buttons}"
         before = len(self.fake.messages_to(message.chat_id))
-        await self.process(make_callback_update(data, message, user_id=user_id or message.chat_id))
+        await self.process(
+            make_callback_update(
+                data, message, user_id=user_id or message.chat_id, language_code=language_code
+            )
+        )
         return self.fake.messages_to(message.chat_id)[before:]
 
     async def inline(self, query: str, *, user_id: int = 2001) -> list[dict[str, Any]]:

@@ -121,6 +121,7 @@ async def run_due(
         report = await in_thread(
             state.engine, plan_digests, state.engine, now=when, render=render_digest.digest,
             debounce_seconds=state.debounce, force=force,
+            default_language=deps_of(application).settings.default_language,
         )  # fmt: skip
     if report.digests:
         log.info("planned %d digests up to revision %d", report.digests, report.upto)

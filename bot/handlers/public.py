@@ -17,11 +17,13 @@ from telegram.ext import ContextTypes
 from bot import answers
 from bot.chat import argument_or_refuse, edit_or_send, send
 from bot.context import run_db
+from bot.i18n import N_, SOURCE_LANGUAGE, translator
+from bot.language import reader_language
 from bot.presenters.html import Reply, clip, esc, split_blocks, to_plain
 
 Context = ContextTypes.DEFAULT_TYPE
 
-HELP = """<b>Briefing Bot</b> turns a curated news briefing into answers you can ask for.
+HELP = N_("""<b>Briefing Bot</b> turns a curated news briefing into answers you can ask for.
 
 Ask in your own words, in English, Ukrainian or Russian: <i>Who is Yermak?</i>,
 <i>What happened at the Vilnius summit?</i>, <i>Хто такий Єрмак?</i>
@@ -37,16 +39,18 @@ Ask in your own words, in English, Ukrainian or Russian: <i>Who is Yermak?</i>,
   <code>/sources Klymenko Time</code>
 /search <i>words</i> — full-text search
 /subscribe — digests of what changed · /unsubscribe · /subscription
+/language — the bot's language (English · українська)
 /about — what this briefing is, where it comes from, what changed lately
 
 Type <code>@{username} words</code> in any chat to share an entry.
 Every fact is attributed: ✅ confirmed · 📰 reported · 💬 claimed.
 🏛 marks what the curators added from public record; everything else comes from the briefing.
-An imprecise date (“Feb 2022”, “c. 2023”) lists after the dated events it may include."""
+An imprecise date (“Feb 2022”, “c. 2023”) lists after the dated events it may include.""")
 
 
-def help_text(username: str | None) -> Reply:
-    return Reply([HELP.replace("{username}", esc(username or "this_bot"))])
+def help_text(username: str | None, language: str = SOURCE_LANGUAGE) -> Reply:
+    text = translator(language).gettext(HELP)
+    return Reply([text.format(username=esc(username or "this_bot"))])
 
 
 async def start(update: Update, context: Context) -> None:
@@ -57,37 +61,46 @@ async def start(update: Update, context: Context) -> None:
         await _open_entry(update, context, int(match.group(1)))
         return
     # A newcomer first learns what they are reading, then what they can ask.
-    overview = await run_db(context, answers.about_answer)
-    await send(
-        update,
-        context,
-        Reply(split_blocks([*overview.parts, *help_text(context.bot.username).parts])),
-    )
+    language = await reader_language(update, context)
+    overview = await run_db(context, partial(answers.about_answer, language=language))
+    guide = help_text(context.bot.username, language)
+    await send(update, context, Reply(split_blocks([*overview.parts, *guide.parts])))
 
 
 async def about(update: Update, context: Context) -> None:
     """/about (and /start): the briefing, what it covers, how much it holds, what changed."""
-    await send(update, context, await run_db(context, answers.about_answer))
+    language = await reader_language(update, context)
+    await send(
+        update, context, await run_db(context, partial(answers.about_answer, language=language))
+    )
 
 
 async def help_command(update: Update, context: Context) -> None:
-    await send(update, context, help_text(context.bot.username))
+    await send(
+        update, context, help_text(context.bot.username, await reader_language(update, context))
+    )
 
 
 async def timeline(update: Update, context: Context) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    await send(update, context, await run_db(context, partial(answers.timeline_answer, text=text)))
+    language = await reader_language(update, context)
+    reply = await run_db(context, partial(answers.timeline_answer, text=text, language=language))
+    await send(update, context, reply)
 
 
 async def timeline_button(update: Update, context: Context) -> None:
     """◀ ▶ on a timeline edit the message in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    reply = await run_db(context, partial(answers.timeline_button_answer, data=query.data))
+    language = await reader_language(update, context)
+    reply = await run_db(
+        context, partial(answers.timeline_button_answer, data=query.data, language=language)
+    )
     if reply is None:
-        await query.answer("This list is out of date; send /timeline again.")
+        _ = translator(language).gettext
+        await query.answer(_("This list is out of date; send /timeline again."))
         return
     await query.answer()
     await edit_or_send(update, context, reply)
@@ -98,12 +111,16 @@ async def event(update: Update, context: Context) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
+    language = await reader_language(update, context)
     match = answers.ENTRY_ID.match(text)
     if not match:
-        example = "Send an entry number: the one after # on each /timeline line."
+        _ = translator(language).gettext
+        example = _("Send an entry number: the one after # on each /timeline line.")
         await send(update, context, Reply([example]))
         return
-    reply = await run_db(context, partial(answers.event_answer, entry_id=int(match.group(1))))
+    reply = await run_db(
+        context, partial(answers.event_answer, entry_id=int(match.group(1)), language=language)
+    )
     await send(update, context, reply)
 
 
@@ -118,7 +135,10 @@ async def open_button(update: Update, context: Context) -> None:
 
 
 async def _open_entry(update: Update, context: Context, entry_id: int) -> None:
-    reply = await run_db(context, partial(answers.remembered_entry, entry_id=entry_id))
+    language = await reader_language(update, context)
+    reply = await run_db(
+        context, partial(answers.remembered_entry, entry_id=entry_id, language=language)
+    )
     await send(update, context, reply)
 
 
@@ -126,7 +146,9 @@ async def who(update: Update, context: Context) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    await send(update, context, await run_db(context, partial(answers.who_answer, text=text)))
+    language = await reader_language(update, context)
+    reply = await run_db(context, partial(answers.who_answer, text=text, language=language))
+    await send(update, context, reply)
 
 
 async def sources(update: Update, context: Context) -> None:
@@ -134,7 +156,8 @@ async def sources(update: Update, context: Context) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
-    reply = await run_db(context, partial(answers.sources_answer, text=text))
+    language = await reader_language(update, context)
+    reply = await run_db(context, partial(answers.sources_answer, text=text, language=language))
     await send(update, context, reply)
 
 
@@ -142,11 +165,15 @@ async def search(update: Update, context: Context) -> None:
     text = await argument_or_refuse(update, context)
     if text is None:
         return
+    language = await reader_language(update, context)
     if not text:
-        example = "What should I look for? For example <code>/search Vilnius timetable</code>."
+        _ = translator(language).gettext
+        example = _("What should I look for? For example <code>/search Vilnius timetable</code>.")
         await send(update, context, Reply([example]))
         return
-    reply = await run_db(context, partial(answers.search_answer, text=text), write=True)
+    reply = await run_db(
+        context, partial(answers.search_answer, text=text, language=language), write=True
+    )
     await send(update, context, reply)
 
 
@@ -154,9 +181,13 @@ async def search_button(update: Update, context: Context) -> None:
     """◀ ▶ on search results edit the message in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    reply = await run_db(context, partial(answers.search_button_answer, data=query.data))
+    language = await reader_language(update, context)
+    reply = await run_db(
+        context, partial(answers.search_button_answer, data=query.data, language=language)
+    )
     if reply is None:
-        await query.answer("This search is out of date; send /search again.")
+        _ = translator(language).gettext
+        await query.answer(_("This search is out of date; send /search again."))
         return
     await query.answer()
     await edit_or_send(update, context, reply)
@@ -168,17 +199,21 @@ async def noop_button(update: Update, _context: Context) -> None:
         await update.callback_query.answer()
 
 
-async def stale_button(update: Update, _context: Context) -> None:
+async def stale_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot, or forged data: say so, change nothing."""
     if update.callback_query:
-        await update.callback_query.answer("This button no longer works; send /help.")
+        _ = translator(await reader_language(update, context)).gettext
+        await update.callback_query.answer(_("This button no longer works; send /help."))
 
 
 async def inline_query(update: Update, context: Context) -> None:
     """`@bot words` in any chat: matching entries to share, as full cards."""
     inline = update.inline_query
     assert inline is not None
-    shared = await run_db(context, partial(answers.inline_entries, text=clip(inline.query, 200)))
+    language = await reader_language(update, context)
+    shared = await run_db(
+        context, partial(answers.inline_entries, text=clip(inline.query, 200), language=language)
+    )
     results = [
         InlineQueryResultArticle(
             id=f"{entry.entry_id}-{uuid4().hex[:8]}",
@@ -207,5 +242,6 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     # bare `/foo` is most likely another bot's: answer there only when addressed by name.
     if ("@" in command or message.chat.type != ChatType.PRIVATE) and not addressed:
         return
-    await send(update, context, Reply([f"I don't know {esc(clip(command, 40))}. "
-                                       "/help lists what I can do."]))  # fmt: skip
+    _ = translator(await reader_language(update, context)).gettext
+    unknown = _("I don't know {command}. /help lists what I can do.")
+    await send(update, context, Reply([unknown.format(command=esc(clip(command, 40)))]))

@@ -16,6 +16,7 @@ from bot import answers
 from bot.chat import argument_or_refuse, send
 from bot.context import deps_of, run_db
 from bot.gates import Context, run_admin
+from bot.language import reader_language
 from bot.presenters.html import Reply
 from bot.presenters.questions import ask_hint, gaps_reply
 from knowledge.language.names import clean_input
@@ -24,20 +25,13 @@ from knowledge.write.curation import Author
 from knowledge.write.gaps import record_gap, top_gaps
 
 
-def interface_language(update: Update) -> str:
-    """The reader's interface language: Ukrainian for `uk`, else English."""
-    user = update.effective_user
-    code = (user.language_code or "") if user else ""
-    return "uk" if code.lower().startswith("uk") else "en"
-
-
 async def ask(update: Update, context: Context) -> None:
     """/ask QUESTION, in any chat."""
     text = await argument_or_refuse(update, context, max_length=MAX_QUESTION)
     if text is None:
         return
     if not text.strip():
-        await send(update, context, ask_hint(interface_language(update)))
+        await send(update, context, ask_hint(await reader_language(update, context)))
         return
     await answer(update, context, text)
 
@@ -56,7 +50,7 @@ async def question_text(update: Update, context: Context) -> None:
             return
         text = addressed
     if not text.strip():
-        await send(update, context, ask_hint(interface_language(update)))
+        await send(update, context, ask_hint(await reader_language(update, context)))
         return
     await answer(update, context, text)
 
@@ -85,7 +79,11 @@ async def answer(update: Update, context: Context, text: str) -> None:
     question = clean_input(text, MAX_QUESTION)
     asked = await run_db(
         context,
-        partial(answers.question_answer, text=question, interface=interface_language(update)),
+        partial(
+            answers.question_answer,
+            text=question,
+            interface=await reader_language(update, context),
+        ),
     )
     await send(update, context, asked.reply)
     if asked.gap:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.i18n import N_, SOURCE_LANGUAGE, number, translator
 from bot.presenters.entries import CURATORS_MARK
 from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
 from knowledge.digests.feed import ChangeFeed, EntryChange, FieldChange
@@ -23,35 +24,49 @@ MAX_ITEMS = 60  # per section; the rest is counted, and /timeline has it all
 _KIND_ICON = {"event": "🗓", "actor": "👤", "source": "📚"}
 _STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
 _FIELD_LABEL = {
-    "date_label": "date label",
-    "citations": "sources",
-    "retracted": "retraction",
+    "date_label": N_("date label"),
+    "citations": N_("sources"),
+    "retracted": N_("retraction"),
+    "title": N_("title"),
+    "summary": N_("summary"),
+    "date": N_("date"),
+    "status": N_("status"),
+    "actors": N_("actors"),
+    "topics": N_("topics"),
+    "name": N_("name"),
+    "role": N_("role"),
+    "description": N_("description"),
+    "aliases": N_("aliases"),
+    "kind": N_("kind"),
+    "url": N_("url"),
+    "reliability": N_("reliability"),
 }
 _LONG_FIELDS = {"summary", "description", "reliability", "role"}
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _date_text(record: dict[str, Any]) -> str:
+def _date_text(record: dict[str, Any], language: str) -> str:
     try:
         start = parse_date(str(record.get("date") or "")).start
     except DateError:
         return str(record.get("date") or "")
-    return format_date(start, str(record.get("precision") or ""), record.get("date_label"))
+    precision = str(record.get("precision") or "")
+    return format_date(start, precision, record.get("date_label"), language)
 
 
-def _headline(change: EntryChange) -> str:
+def _headline(change: EntryChange, language: str) -> str:
     icon = _KIND_ICON.get(change.kind, "•") + ("" if change.from_briefing else CURATORS_MARK)
     title = esc(clip(change.title, 160))
     if change.kind == "event":
         mark = _STATUS_MARK.get(str(change.record.get("status")), "")
-        date = esc(clip(_date_text(change.record), 60))
+        date = esc(clip(_date_text(change.record, language), 60))
         mark = f" {mark}" if mark else ""
         return f"{icon} <b>{date}</b> — {title}{mark} #{change.entry_id}"
     return f"{icon} <b>{title}</b> #{change.entry_id}"
 
 
-def _new_item(change: EntryChange) -> str:
-    lines = [_headline(change)]
+def _new_item(change: EntryChange, language: str) -> str:
+    lines = [_headline(change, language)]
     detail = change.record.get("summary") or change.record.get("role") or ""
     if detail:
         lines.append(f"<i>{esc(clip(str(detail), 240))}</i>")
@@ -72,10 +87,21 @@ def _scalar(field: str, value: Any) -> str:
     return clip(str(value), 150 if field.partition(".")[0] in _LONG_FIELDS else 80)
 
 
-def _field_line(change: FieldChange) -> str:
-    label = esc(_FIELD_LABEL.get(change.field, change.field))
+def _field_label(field: str, language: str) -> str:
+    """A field by its name in `language`; a translation's (`title.uk`) keeps its suffix."""
+    name, dot, suffix = field.partition(".")
+    known = _FIELD_LABEL.get(name)
+    return (translator(language).gettext(known) if known else name) + dot + suffix
+
+
+def _field_line(change: FieldChange, language: str) -> str:
+    _ = translator(language).gettext
+    label = esc(_field_label(change.field, language))
     if change.field == "retracted":
-        return f"  ♻️ restored (it had been retracted: <i>{esc(clip(str(change.old), 200))}</i>)"
+        reason = esc(clip(str(change.old), 200))
+        return "  " + _("♻️ restored (it had been retracted: <i>{reason}</i>)").format(
+            reason=reason
+        )
     if isinstance(change.old, list) or isinstance(change.new, list):
         old, new = split_names(change.old), split_names(change.new)
         added = [n for n in new if n not in old]
@@ -85,49 +111,67 @@ def _field_line(change: FieldChange) -> str:
         if len(added) + len(removed) > 20:
             bits.append("…")
         if not bits:  # same names: only a note or the order changed
-            bits = ["notes changed"] if change.field == "citations" else ["reordered"]
+            bits = [_("notes changed")] if change.field == "citations" else [_("reordered")]
         return f"  <i>{label}</i>: {' '.join(bits)}"
     old_text = esc(_scalar(change.field, change.old))
     new_text = esc(_scalar(change.field, change.new))
     return f"  <i>{label}</i>: {old_text} → {new_text}"
 
 
-def _updated_item(change: EntryChange) -> str:
-    lines = [_headline(change)]
-    lines += [_field_line(f) for f in change.fields[:12]]
+def _updated_item(change: EntryChange, language: str) -> str:
+    lines = [_headline(change, language)]
+    lines += [_field_line(f, language) for f in change.fields[:12]]
     if len(change.fields) > 12:
-        lines.append(f"  … and {len(change.fields) - 12} more fields")
+        more = len(change.fields) - 12
+        text = translator(language).ngettext(
+            "… and {count} more field", "… and {count} more fields", more
+        )
+        lines.append("  " + text.format(count=number(more, language)))
     return "\n".join(lines)
 
 
-def _retracted_item(change: EntryChange) -> str:
-    reason = esc(clip(change.reason, 300)) if change.reason else "no reason given"
-    return f"{_headline(change)}\n  <i>Retracted: {reason}</i>"
+def _retracted_item(change: EntryChange, language: str) -> str:
+    _ = translator(language).gettext
+    reason = esc(clip(change.reason, 300)) if change.reason else _("no reason given")
+    retracted = _("<i>Retracted: {reason}</i>").format(reason=reason)
+    return f"{_headline(change, language)}\n  {retracted}"
 
 
-def _section(title: str, items: Sequence[EntryChange], render_item: Any) -> list[str]:
+def _section(
+    title: str, items: Sequence[EntryChange], render_item: Any, language: str
+) -> list[str]:
     if not items:
         return []
-    blocks = [render_item(item) for item in items[:MAX_ITEMS]]
+    blocks = [render_item(item, language) for item in items[:MAX_ITEMS]]
     if len(items) > MAX_ITEMS:
-        blocks.append(f"… and {len(items) - MAX_ITEMS} more — see /timeline")
-    blocks[0] = f"\n<b>{title}</b> ({len(items)})\n{blocks[0]}"
+        more = translator(language).gettext("… and {count} more — see /timeline")
+        blocks.append(more.format(count=number(len(items) - MAX_ITEMS, language)))
+    blocks[0] = f"\n<b>{title}</b> ({number(len(items), language)})\n{blocks[0]}"
     return blocks
 
 
-def digest(feed: ChangeFeed, label: str = "", *, heading: str = "Briefing digest") -> list[str]:
-    """The digest as message parts, each within Telegram's limit."""
-    head = f"<b>📰 {esc(heading)}</b>"
+def digest(
+    feed: ChangeFeed, label: str = "", language: str = SOURCE_LANGUAGE, *, heading: str = ""
+) -> list[str]:
+    """The digest as message parts in `language`, each within Telegram's limit."""
+    tr = translator(language)
+    _ = tr.gettext
+    title = heading or _("Briefing digest")
+    head = f"<b>📰 {esc(title)}</b>"
     if label:
         head += f" · <i>{esc(clip(label, 80))}</i>"
     count = feed.count
-    head += f"\n{count} change{'s' if count != 1 else ''} since the last digest."
+    changes = tr.ngettext(
+        "{count} change since the last digest.", "{count} changes since the last digest.", count
+    )
+    head += "\n" + changes.format(count=number(count, language))
     blocks = [head]
-    blocks += _section("🆕 New", feed.new, _new_item)
-    blocks += _section("✏️ Updated", feed.updated, _updated_item)
-    blocks += _section("🗑 Retracted", feed.retracted, _retracted_item)
-    blocks.append("\n<i>/event &lt;number&gt; opens an entry · /subscription changes settings</i>")
-    return numbered(split_blocks(blocks))
+    blocks += _section(_("🆕 New"), feed.new, _new_item, language)
+    blocks += _section(_("✏️ Updated"), feed.updated, _updated_item, language)
+    blocks += _section(_("🗑 Retracted"), feed.retracted, _retracted_item, language)
+    footer = _("/event &lt;number&gt; opens an entry · /subscription changes settings")
+    blocks.append(f"\n<i>{footer}</i>")
+    return numbered(split_blocks(blocks), language)
 
 
 # --- settings ---------------------------------------------------------------------------------

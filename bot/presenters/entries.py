@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import N_, SOURCE_LANGUAGE, number, translator
 from bot.presenters.html import Reply, button, clip, esc, numbered, split_blocks
 from knowledge.read.views import (
     ActorDetail,
@@ -24,7 +25,8 @@ from knowledge.read.views import (
 STATUS_MARK = {"confirmed": "✅", "reported": "📰", "claimed": "💬"}
 # Beside every line whose only support is what the curators added from public record.
 CURATORS_MARK = "🏛"
-CURATORS_NOTE = "🏛 added by the curators from public record, not from the briefing"
+CURATORS_NOTE = N_("🏛 added by the curators from public record, not from the briefing")
+STATUS_NAME = {"confirmed": N_("confirmed"), "reported": N_("reported"), "claimed": N_("claimed")}
 
 
 # After a field shown in the curated original because it has no translation in the reader's
@@ -38,13 +40,34 @@ def shown(text: str, limit: int, untranslated: bool) -> str:
 
 
 _KIND_TITLE = {
-    "person": "People",
-    "organisation": "Organisations",
-    "state": "States",
-    "group": "Groups of states",
-    "media": "Media",
-    "place": "Places",
+    "person": N_("People"),
+    "organisation": N_("Organisations"),
+    "state": N_("States"),
+    "group": N_("Groups of states"),
+    "media": N_("Media"),
+    "place": N_("Places"),
 }
+# An actor's or a source's kind as a card names it.
+KIND_NAME = {
+    "person": N_("person"),
+    "organisation": N_("organisation"),
+    "state": N_("state"),
+    "group": N_("group"),
+    "media": N_("media"),
+    "place": N_("place"),
+    "telegram_channel": N_("telegram channel"),
+    "news_outlet": N_("news outlet"),
+    "official": N_("official"),
+    "analysis": N_("analysis"),
+    "public_record": N_("public record"),
+    "briefing": N_("briefing"),
+}
+
+
+def named(table: dict[str, str], key: str, language: str) -> str:
+    """The translated name of a known value; an unknown one as it is (never gettext(""))."""
+    known = table.get(key)
+    return translator(language).gettext(known) if known else key.replace("_", " ")
 
 
 def event_line(line: EventLine) -> str:
@@ -65,12 +88,14 @@ def _citation(c: CitationView) -> str:
     return f"• {name}{note}"
 
 
-def event_card(detail: EventDetail) -> Reply:
+def event_card(detail: EventDetail, *, language: str = SOURCE_LANGUAGE) -> Reply:
     """The whole entry: date, title, summary, status, actors, topics and citations."""
+    _ = translator(language).gettext
     status = (
-        "❌ retracted"
+        _("❌ retracted")
         if detail.retracted
-        else f"{STATUS_MARK.get(detail.status, '')} " + (esc(detail.status))
+        else f"{STATUS_MARK.get(detail.status, '')} "
+        + esc(named(STATUS_NAME, detail.status, language))
     )
     missing = set(detail.untranslated)
     head = [
@@ -78,11 +103,12 @@ def event_card(detail: EventDetail) -> Reply:
         + (f" {ORIGINAL_MARK}" if "title" in missing else ""),
         f"📅 {esc(clip(detail.date_text, 200))}",
     ]
-    head.append(f"Status: {status} · #{detail.id}")
+    head.append(_("Status: {status} · #{id}").format(status=status, id=detail.id))
     if not detail.from_briefing:
-        head.append(f"<i>{CURATORS_NOTE}</i>")
+        head.append(f"<i>{_(CURATORS_NOTE)}</i>")
     if detail.retracted:
-        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason or '', 500))}</i>")
+        reason = esc(clip(detail.retracted_reason or "", 500))
+        head.append(_("<i>Retracted: {reason}</i>").format(reason=reason))
     blocks = ["\n".join(head)]
     if detail.summary:
         blocks.append(shown(detail.summary, 2000, "summary" in missing))
@@ -92,23 +118,27 @@ def event_card(detail: EventDetail) -> Reply:
     if detail.topics:
         blocks.append("🏷 " + " ".join(f"#{esc(t)}" for t in detail.topics))
     if detail.citations:
-        blocks.append("<b>Sources</b>\n" + "\n".join(_citation(c) for c in detail.citations))
+        blocks.append(
+            _("<b>Sources</b>") + "\n" + "\n".join(_citation(c) for c in detail.citations)
+        )
     rows = [[button(f"👤 {clip(a.name, 30)}", f"who:{a.id}") for a in detail.actors[i : i + 3]]
             for i in range(0, min(len(detail.actors), 6), 3)]  # fmt: skip
     keyboard = InlineKeyboardMarkup(rows) if rows else None
-    return Reply(numbered(split_blocks(blocks)), keyboard)
+    return Reply(numbered(split_blocks(blocks), language), keyboard)
 
 
-def actor_card(detail: ActorDetail) -> Reply:
+def actor_card(detail: ActorDetail, *, language: str = SOURCE_LANGUAGE) -> Reply:
+    _ = translator(language).gettext
     missing = set(detail.untranslated)
     name = f"<b>{esc(clip(detail.name, 200))}</b>" + (
         f" {ORIGINAL_MARK}" if "name" in missing else ""
     )
-    head = [f"{name} · {esc(detail.kind)} · #{detail.id}"]
+    head = [f"{name} · {esc(named(KIND_NAME, detail.kind, language))} · #{detail.id}"]
     if not detail.from_briefing:
-        head.append(f"<i>{CURATORS_NOTE}</i>")
+        head.append(f"<i>{_(CURATORS_NOTE)}</i>")
     if detail.retracted_reason is not None:
-        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
+        reason = esc(clip(detail.retracted_reason, 500))
+        head.append(_("<i>Retracted: {reason}</i>").format(reason=reason))
     if detail.role:
         role = f"<i>{esc(clip(detail.role, 300))}</i>"
         head.append(role + (f" {ORIGINAL_MARK}" if "role" in missing else ""))
@@ -116,38 +146,55 @@ def actor_card(detail: ActorDetail) -> Reply:
     if detail.description:
         blocks.append(shown(detail.description, 2000, "description" in missing))
     if detail.aliases:
-        blocks.append("Also known as: " + ", ".join(esc(clip(a, 80)) for a in detail.aliases[:40]))
+        aliases = ", ".join(esc(clip(a, 80)) for a in detail.aliases[:40])
+        blocks.append(_("Also known as: {aliases}").format(aliases=aliases))
     if detail.events:
         more = detail.event_count - len(detail.events)
         lines = [event_line(e) for e in detail.events]
         if more > 0:
-            lines.append(f"… and {more} more")
-        blocks.append(f"<b>Events ({detail.event_count})</b>\n" + "\n".join(lines))
+            lines.append(and_more(more, language))
+        count = number(detail.event_count, language)
+        blocks.append(_("<b>Events ({count})</b>").format(count=count) + "\n" + "\n".join(lines))
     if detail.sources:
-        blocks.append("<b>Sources</b>\n" + "\n".join(_citation(c) for c in detail.sources))
+        blocks.append(_("<b>Sources</b>") + "\n" + "\n".join(_citation(c) for c in detail.sources))
     rows = []
     if detail.event_count:
-        rows.append([button("🗓 Timeline", f"tl:a{detail.id}:0")])
-    return Reply(numbered(split_blocks(blocks)), InlineKeyboardMarkup(rows) if rows else None)
+        rows.append([button(_("🗓 Timeline"), f"tl:a{detail.id}:0")])
+    keyboard = InlineKeyboardMarkup(rows) if rows else None
+    return Reply(numbered(split_blocks(blocks), language), keyboard)
 
 
-def actor_choices(query: str, matches: Sequence[ActorMatch]) -> Reply:
-    text = f"Several entries match “{esc(clip(query, 60))}”. Which one do you mean?"
+def and_more(count: int, language: str) -> str:
+    """ "… and 3 more", after a list cut short."""
+    tr = translator(language)
+    text = tr.ngettext("… and {count} more", "… and {count} more", count)
+    return text.format(count=number(count, language))
+
+
+def actor_choices(
+    query: str, matches: Sequence[ActorMatch], *, language: str = SOURCE_LANGUAGE
+) -> Reply:
+    _ = translator(language).gettext
+    text = _("Several entries match “{query}”. Which one do you mean?").format(
+        query=esc(clip(query, 60))
+    )
     rows = [[button(clip(m.name, 40), f"who:{m.id}")] for m in matches]
     return Reply([text], InlineKeyboardMarkup(rows))
 
 
-def actors_overview(grouped: dict[str, tuple[list[Ref], int]]) -> Reply:
+def actors_overview(
+    grouped: dict[str, tuple[list[Ref], int]], *, language: str = SOURCE_LANGUAGE
+) -> Reply:
+    _ = translator(language).gettext
     if not grouped:
-        return Reply(["No people or organisations are recorded yet."])
-    blocks = ["<b>Who is who</b> — send <code>/who name</code> for details."]
+        return Reply([_("No people or organisations are recorded yet.")])
+    blocks = [_("<b>Who is who</b> — send <code>/who name</code> for details.")]
     for kind, (refs, count) in grouped.items():
         names = ", ".join(shown(r.name, 60, r.untranslated) for r in refs)
-        more = f" … and {count - len(refs)} more" if count > len(refs) else ""
-        blocks.append(
-            f"<b>{esc(_KIND_TITLE.get(kind, kind.title()))}</b> ({count})\n{names}{more}"
-        )
-    return Reply(numbered(split_blocks(blocks)))
+        more = " " + and_more(count - len(refs), language) if count > len(refs) else ""
+        title = _(_KIND_TITLE[kind]) if kind in _KIND_TITLE else kind.title()
+        blocks.append(f"<b>{esc(title)}</b> ({number(count, language)})\n{names}{more}")
+    return Reply(numbered(split_blocks(blocks), language))
 
 
 def _nav_row(
@@ -167,21 +214,34 @@ def _open_rows(ids: Sequence[int], prefix: str) -> list[list[InlineKeyboardButto
     return [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
 
 
-def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) -> Reply:
+def _span(first: int, last: int, total: int, language: str) -> str:
+    """ "11–20 of 57"."""
+    return (
+        translator(language)
+        .gettext("{first}–{last} of {total}")
+        .format(first=first, last=last, total=number(total, language))
+    )
+
+
+def timeline_page(
+    page: Page[EventLine], filter_label: str, filter_code: str, *, language: str = SOURCE_LANGUAGE
+) -> Reply:
+    _ = translator(language).gettext
     if not page.items:
         if filter_label:
-            return Reply([f"No events match “{esc(clip(filter_label, 80))}”. Try /timeline."])
-        return Reply(["The timeline is empty for now."])
+            label = esc(clip(filter_label, 80))
+            return Reply([_("No events match “{filter}”. Try /timeline.").format(filter=label)])
+        return Reply([_("The timeline is empty for now.")])
     first, last = page.offset + 1, page.offset + len(page.items)
-    title = "<b>Timeline</b>"
+    title = _("<b>Timeline</b>")
     if filter_label:
         title += f" · {esc(clip(filter_label, 80))}"
-    head = f"{title} · {first}–{last} of {page.total}"
+    head = f"{title} · {_span(first, last, page.total, language)}"
     body = "\n".join(event_line(line) for line in page.items)
-    legend = "✅ confirmed · 📰 reported · 💬 claimed"
+    legend = _("✅ confirmed · 📰 reported · 💬 claimed")
     if any(not line.from_briefing for line in page.items):
-        legend += f" · {CURATORS_MARK} curators' addition"
-    legend = f"<i>{legend} — tap a number to open it</i>"
+        legend += " · " + _("{mark} curators' addition").format(mark=CURATORS_MARK)
+    legend = "<i>" + _("{legend} — tap a number to open it").format(legend=legend) + "</i>"
     # ◀ ▶ carry the key of this page's edge, so page 10,000 costs what page 1 does.
     prev_data = next_data = None
     if page.has_prev:
@@ -203,82 +263,136 @@ def timeline_page(page: Page[EventLine], filter_label: str, filter_code: str) ->
     return Reply(split_blocks([head, body, legend]), InlineKeyboardMarkup(rows))
 
 
-def sources_overview(lines: Sequence[SourceLine], total: int | None = None) -> Reply:
+def entries_count(count: int, language: str) -> str:
+    """ "1 entry", "5 entries" (1 запис, 2 записи, 5 записів)."""
+    text = translator(language).ngettext("{count} entry", "{count} entries", count)
+    return text.format(count=number(count, language))
+
+
+def sources_overview(
+    lines: Sequence[SourceLine], total: int | None = None, *, language: str = SOURCE_LANGUAGE
+) -> Reply:
     """The most cited sources; `total` says how many there are when `lines` is only the top."""
+    _ = translator(language).gettext
     if not lines:
-        return Reply(["No sources are recorded yet."])
+        return Reply([_("No sources are recorded yet.")])
     body = [
-        f"• {shown(s.name, 120, s.untranslated)} <i>({esc(s.kind.replace('_', ' '))})</i> — "
-        f"{s.citations} {'entry' if s.citations == 1 else 'entries'} #{s.id}"
+        f"• {shown(s.name, 120, s.untranslated)} "
+        f"<i>({esc(named(KIND_NAME, s.kind, language))})</i> — "
+        f"{entries_count(s.citations, language)} #{s.id}"
         for s in lines
     ]
     if total is not None and total > len(lines):
-        body.append(f"… and {total - len(lines)} more: <code>/sources name</code> finds any.")
-    head = "<b>Sources</b> — <code>/sources name</code> shows what a source backs."
+        body.append(
+            _("… and {count} more: <code>/sources name</code> finds any.").format(
+                count=number(total - len(lines), language)
+            )
+        )
+    head = _("<b>Sources</b> — <code>/sources name</code> shows what a source backs.")
     rows = [[button(clip(s.name, 40), f"src:{s.id}")] for s in lines[:20]]
-    return Reply(numbered(split_blocks([head, *body])), InlineKeyboardMarkup(rows))
+    return Reply(numbered(split_blocks([head, *body]), language), InlineKeyboardMarkup(rows))
 
 
-def source_card(detail: SourceDetail) -> Reply:
+def source_card(detail: SourceDetail, *, language: str = SOURCE_LANGUAGE) -> Reply:
+    _ = translator(language).gettext
     missing = set(detail.untranslated)
     name = f"<b>{esc(clip(detail.name, 200))}</b>" + (
         f" {ORIGINAL_MARK}" if "name" in missing else ""
     )
-    head = [f"{name} · {esc(detail.kind.replace('_', ' '))} · #{detail.id}"]
+    head = [f"{name} · {esc(named(KIND_NAME, detail.kind, language))} · #{detail.id}"]
     if detail.url:
         head.append(f'<a href="{esc(detail.url)}">{esc(clip(detail.url, 200))}</a>')
     if detail.retracted_reason is not None:
-        head.append(f"<i>Retracted: {esc(clip(detail.retracted_reason, 500))}</i>")
+        reason = esc(clip(detail.retracted_reason, 500))
+        head.append(_("<i>Retracted: {reason}</i>").format(reason=reason))
     blocks = ["\n".join(head)]
     if detail.reliability:
         reliability = f"<i>{esc(clip(detail.reliability, 1000))}</i>"
         if "reliability" in missing:
             reliability += f" {ORIGINAL_MARK}"
-        blocks.append(f"Reliability: {reliability}")
+        blocks.append(_("Reliability: {reliability}").format(reliability=reliability))
     if detail.backs:
         lines = [f"• {shown(r.name, 150, r.untranslated)} #{r.id}" for r in detail.backs]
         if detail.backs_count > len(detail.backs):
-            lines.append(f"… and {detail.backs_count - len(detail.backs)} more")
-        blocks.append(f"<b>Backs {detail.backs_count} entries</b>\n" + "\n".join(lines))
+            lines.append(and_more(detail.backs_count - len(detail.backs), language))
+        backs = translator(language).ngettext(
+            "<b>Backs {count} entry</b>", "<b>Backs {count} entries</b>", detail.backs_count
+        )
+        blocks.append(
+            backs.format(count=number(detail.backs_count, language)) + "\n" + "\n".join(lines)
+        )
     else:
-        blocks.append("No published entry cites it.")
+        blocks.append(_("No published entry cites it."))
     rows = _open_rows([r.id for r in detail.backs[:10]], "open")
-    return Reply(numbered(split_blocks(blocks)), InlineKeyboardMarkup(rows) if rows else None)
+    keyboard = InlineKeyboardMarkup(rows) if rows else None
+    return Reply(numbered(split_blocks(blocks), language), keyboard)
 
 
-def entry_citations(entry_id: int, title: str, citations: Sequence[CitationView]) -> Reply:
-    head = f"<b>Sources for #{entry_id}</b> · {esc(clip(title, 150))}"
+def entry_citations(
+    entry_id: int,
+    title: str,
+    citations: Sequence[CitationView],
+    *,
+    language: str = SOURCE_LANGUAGE,
+) -> Reply:
+    _ = translator(language).gettext
+    head = _("<b>Sources for #{id}</b>").format(id=entry_id) + f" · {esc(clip(title, 150))}"
     if not citations:
-        return Reply([head + "\nNo sources are recorded for it."])
-    return Reply(numbered(split_blocks([head, *(_citation(c) for c in citations)])))
+        return Reply([head + "\n" + _("No sources are recorded for it.")])
+    return Reply(numbered(split_blocks([head, *(_citation(c) for c in citations)]), language))
 
 
 def search_page(
-    query: str, query_id: int, page: Page[SearchResult], *, suggestion: str | None = None
+    query: str,
+    query_id: int,
+    page: Page[SearchResult],
+    *,
+    suggestion: str | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> Reply:
+    _ = translator(language).gettext
     q = esc(clip(query, 80))
     if not page.items:
         if suggestion:
             meant = esc(clip(suggestion, 80))
-            return Reply([f"Nothing matches “{q}”. Did you mean <code>/search {meant}</code>?"])
-        return Reply([f"Nothing matches “{q}”. Try other words, or browse /timeline."])
+            return Reply(
+                [
+                    _(
+                        "Nothing matches “{query}”. Did you mean <code>/search {meant}</code>?"
+                    ).format(query=q, meant=meant)
+                ]
+            )
+        return Reply(
+            [_("Nothing matches “{query}”. Try other words, or browse /timeline.").format(query=q)]
+        )
     first, last = page.offset + 1, page.offset + len(page.items)
     icon = {"event": "🗓", "actor": "👤", "source": "📚"}
     lines = [
         f"{icon.get(r.kind, '•')}{'' if r.from_briefing else CURATORS_MARK} "
-        f"{shown(r.title, 150, r.untranslated)} — <i>{esc(clip(r.subtitle, 80))}</i>"
-        + (f" · has: {esc(', '.join(r.matched))}" if r.matched else "")
+        f"{shown(r.title, 150, r.untranslated)} — <i>{esc(clip(_subtitle(r, language), 80))}</i>"
+        + (" · " + _("has: {words}").format(words=esc(", ".join(r.matched))) if r.matched else "")
         + f" #{r.id}"
         for r in page.items
     ]
     more = "+" if page.more else ""  # counted only as far as search ranks
-    head = f"<b>Search</b> “{q}” · {first}–{last} of {page.total}{more}"
+    head = _("<b>Search</b> “{query}”").format(query=q)
+    head += f" · {_span(first, last, page.total, language)}{more}"
     if page.partial and page.offset == 0 and all(r.matched for r in page.items):
-        head += "\n<i>Nothing has every word; these have some of them, best first.</i>"
+        head += (
+            "\n<i>" + _("Nothing has every word; these have some of them, best first.") + "</i>"
+        )
     elif page.partial:
-        head += "\n<i>Entries with every word come first, then those with some of them.</i>"
+        head += (
+            "\n<i>"
+            + _("Entries with every word come first, then those with some of them.")
+            + "</i>"
+        )
     if page.more:
-        lines.append("<i>The most recent matches, best first: add a word to narrow it down.</i>")
+        lines.append(
+            "<i>"
+            + _("The most recent matches, best first: add a word to narrow it down.")
+            + "</i>"
+        )
     rows = _open_rows([r.id for r in page.items], "open")
     if page.total > page.limit:
         prev_data = f"sr:{query_id}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
@@ -287,3 +401,10 @@ def search_page(
         label = f"{page.offset // page.limit + 1}/{pages}{more}"
         rows.append(_nav_row(prev_data, next_data, label))
     return Reply(split_blocks([head, *lines]), InlineKeyboardMarkup(rows))
+
+
+def _subtitle(result: SearchResult, language: str) -> str:
+    """An event's date, an actor's role (or kind), a source's kind, in `language`."""
+    if result.kind == "source" or (result.kind == "actor" and result.subtitle in KIND_NAME):
+        return named(KIND_NAME, result.subtitle.replace(" ", "_"), language)
+    return result.subtitle

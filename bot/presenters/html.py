@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import SOURCE_LANGUAGE, translator
+
 MESSAGE_LIMIT = 4096
 
 
@@ -99,13 +101,14 @@ def _fit(block: str, limit: int) -> list[str]:
     return pieces
 
 
-def numbered(parts: list[str]) -> list[str]:
-    """Label parts "(1/3)" when a reply needs more than one message."""
+def numbered(parts: list[str], language: str = SOURCE_LANGUAGE) -> list[str]:
+    """Label parts "part 1/3" when a reply needs more than one message."""
     if len(parts) < 2:
         return parts
     labelled = []
+    part_of = translator(language).gettext("<i>part {number}/{total}</i>")
     for i, part in enumerate(parts, 1):
-        label = f"<i>part {i}/{len(parts)}</i>\n"
+        label = part_of.format(number=i, total=len(parts)) + "\n"
         labelled.append(label + part if utf16_len(label + part) <= MESSAGE_LIMIT else part)
     return labelled
 

@@ -2,29 +2,55 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from babel.dates import format_datetime
+
+from bot.i18n import SOURCE_LANGUAGE, number, supported, translator
 from bot.presenters.html import Reply, clip, esc
 from knowledge.read.overview import Overview
 
-_KINDS = (("event", "events"), ("actor", "people and organisations"), ("source", "sources"))
+# "02 Dec 2026, 10:35" · "2 грудня 2026, 10:35"
+_UPDATED_PATTERN = {"en": "dd MMM y, HH:mm", "uk": "d MMMM y, HH:mm"}
 
 
-def about(view: Overview) -> Reply:
+def about(view: Overview, *, language: str = SOURCE_LANGUAGE) -> Reply:
+    tr = translator(language)
+    _ = tr.gettext
     lines = [f"<b>{esc(clip(view.title, 200))}</b>"]
     if view.summary:
         lines.append(esc(clip(view.summary, 1200)))
     if view.origin or view.url:
-        where = esc(clip(view.origin, 200)) or "the original briefing"
+        where = esc(clip(view.origin, 200)) or _("the original briefing")
         if view.url:
             where = f'<a href="{esc(view.url)}">{where}</a>'
         lines.append(
-            f"Curated from {where}, in the curators' own words; every fact names its source, "
-            "and 🏛 marks what the curators added from public record."
+            _(
+                "Curated from {where}, in the curators' own words; every fact names its source, "
+                "and 🏛 marks what the curators added from public record."
+            ).format(where=where)
         )
-    held = " · ".join(f"{view.counts.get(kind, 0)} {label}" for kind, label in _KINDS)
-    lines.append(f"Holds {held}.")
+
+    events, actors, sources = (view.counts.get(kind, 0) for kind in ("event", "actor", "source"))
+    held = " · ".join(
+        [
+            tr.ngettext("{count} event", "{count} events", events).format(
+                count=number(events, language)
+            ),
+            tr.ngettext(
+                "{count} person or organisation", "{count} people and organisations", actors
+            ).format(count=number(actors, language)),
+            tr.ngettext("{count} source", "{count} sources", sources).format(
+                count=number(sources, language)
+            ),
+        ]
+    )
+    lines.append(_("Holds {counts}.").format(counts=held))
     if view.updated_at is not None:
-        lines.append(f"Last updated {view.updated_at:%d %b %Y, %H:%M} UTC.")
+        code = supported(language) or SOURCE_LANGUAGE
+        when = format_datetime(view.updated_at, _UPDATED_PATTERN[code], tzinfo=UTC, locale=code)
+        lines.append(_("Last updated {when} UTC.").format(when=when))
     if view.recent:
         changed = "; ".join(f"{esc(clip(r.name, 80))} #{r.id}" for r in view.recent)
-        lines.append(f"Changed lately: {changed}.")
+        lines.append(_("Changed lately: {entries}.").format(entries=changed))
     return Reply(["\n\n".join(lines)])

@@ -7,92 +7,32 @@ Ukrainian); entry text stays as curated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from telegram import InlineKeyboardMarkup
 
-from bot.presenters.entries import CURATORS_MARK, STATUS_MARK, shown
+from bot.i18n import translator
+from bot.presenters.entries import CURATORS_MARK, STATUS_MARK, STATUS_NAME, named, shown
 from bot.presenters.html import Reply, button, clip, esc, split_blocks
 from knowledge.read.questions import Candidate, QuestionAnswer, Verdict
 from knowledge.read.views import ActorDetail, CitationView, EventDetail, Gap
 
-_TEXT: dict[str, dict[str, object]] = {
-    "en": {
-        "status": {
-            "confirmed": "✅ confirmed",
-            "reported": "📰 reported",
-            "claimed": "💬 claimed",
-        },
-        "from": "Source",
-        "curators": f"{CURATORS_MARK} added by the curators from public record",
-        "more": "Also relevant:",
-        "choice": "Your question can be read more than one way. Which did you mean?",
-        "unsure": "I'm not sure the briefing answers that. The nearest entries:",
-        "not_covered": "The briefing doesn't cover that.",
-        "not_known": "It says nothing about: {words}.",
-        "covers": "It covers: {title}. Ask about the people, places and events in it, "
-        "or try /timeline, /who and /search.",
-        "before": "Before {title} ({date}):",
-        "after": "After {title} ({date}):",
-        "dates": "On the timeline:",
-        "open": "Open #{id}",
-        "sources": "Where it comes from:",
-        "empty": "Ask me about the briefing in your own words, e.g. "
-        "<i>Who is Yermak?</i> or <i>What happened at the Vilnius summit?</i>",
-        "gaps": "<b>Questions the bot could not answer</b> (last {days} days, most asked first)",
-        "no_gaps": "No unanswered questions in the last {days} days.",
-    },
-    "uk": {
-        "status": {
-            "confirmed": "✅ підтверджено",
-            "reported": "📰 повідомляють",
-            "claimed": "💬 заява",
-        },
-        "from": "Джерело",
-        "curators": f"{CURATORS_MARK} додано кураторами з відкритих джерел",
-        "more": "Також стосується:",
-        "choice": "Питання можна зрозуміти по-різному. Що саме вас цікавить?",
-        "unsure": "Не певен, що брифінг відповідає на це. Найближчі записи:",
-        "not_covered": "Брифінг цього не висвітлює.",
-        "not_known": "У ньому нічого немає про: {words}.",
-        "covers": "Він про: {title}. Питайте про людей, місця й події з нього "
-        "або спробуйте /timeline, /who і /search.",
-        "before": "До події «{title}» ({date}):",
-        "after": "Після події «{title}» ({date}):",
-        "dates": "На часовій шкалі:",
-        "open": "Відкрити #{id}",
-        "sources": "Звідки це:",
-        "empty": "Запитайте про брифінг своїми словами, наприклад "
-        "<i>Хто такий Єрмак?</i> або <i>Що сталося у Вільнюсі?</i>",
-        "gaps": "<b>Питання без відповіді</b> (за {days} днів, найчастіші спершу)",
-        "no_gaps": "За {days} днів питань без відповіді немає.",
-    },
-}
 MORE_SHOWN = 4
 SUMMARY_SHOWN = 900
 
 
-def phrases(language: str) -> Mapping[str, object]:
-    """The answer's own words in a language the bot speaks (English otherwise)."""
-    return _TEXT.get(language, _TEXT["en"])
-
-
-def _t(language: str, key: str, **values: str) -> str:
-    text = phrases(language)[key]
-    assert isinstance(text, str)
-    return text.format(**values) if values else text
-
-
 def _status(language: str, status: str) -> str:
-    table = phrases(language)["status"]
-    assert isinstance(table, dict)
-    return str(table.get(status, esc(status)))
+    mark = STATUS_MARK.get(status)
+    name = esc(named(STATUS_NAME, status, language))
+    return f"{mark} {name}" if mark else name
 
 
 def _sources_line(language: str, citations: Sequence[CitationView], curators_only: bool) -> str:
     names = ", ".join(dict.fromkeys(esc(clip(c.source_name, 80)) for c in citations)) or "—"
-    line = f"{_t(language, 'from')}: {names}"
-    return line + (f"\n<i>{_t(language, 'curators')}</i>" if curators_only else "")
+    _ = translator(language).gettext
+    line = _("Source: {names}").format(names=names)
+    curators = _("{mark} added by the curators from public record").format(mark=CURATORS_MARK)
+    return line + (f"\n<i>{curators}</i>" if curators_only else "")
 
 
 def _candidate_line(candidate: Candidate) -> str:
@@ -113,7 +53,8 @@ def _open_buttons(language: str, ids: Sequence[int]) -> InlineKeyboardMarkup | N
     shown = list(dict.fromkeys(ids))[: MORE_SHOWN + 1]
     if not shown:
         return None
-    row = [button(_t(language, "open", id=str(i)), f"open:{i}") for i in shown]
+    label = translator(language).gettext("Open #{id}")
+    row = [button(label.format(id=i), f"open:{i}") for i in shown]
     return InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
 
 
@@ -133,7 +74,9 @@ def _event_answer(language: str, detail: EventDetail, intent: str) -> list[str]:
                                                           if c.note else "")
             for c in detail.citations
         ]  # fmt: skip
-        blocks.append(_t(language, "sources") + "\n" + "\n".join(notes))
+        blocks.append(
+            translator(language).gettext("Where it comes from:") + "\n" + "\n".join(notes)
+        )
     else:
         blocks.append(_sources_line(language, detail.citations, not detail.from_briefing))
     return blocks
@@ -156,13 +99,19 @@ def question_reply(
     language: str,
 ) -> Reply:
     """The reply to a question: the answer, the entries it rests on, buttons to open them."""
+    _ = translator(language).gettext
     entries = answer.entries
     if answer.verdict == Verdict.NOT_COVERED:
-        blocks = [_t(language, "not_covered")]
+        blocks = [_("The briefing doesn't cover that.")]
         if answer.unknown:
             shown = ", ".join(f"“{esc(clip(w, 40))}”" for w in answer.unknown[:5])
-            blocks[0] += " " + _t(language, "not_known", words=shown)
-        blocks.append(_t(language, "covers", title=esc(clip(briefing_title, 200))))
+            blocks[0] += " " + _("It says nothing about: {words}.").format(words=shown)
+        blocks.append(
+            _(
+                "It covers: {title}. Ask about the people, places and events in it, "
+                "or try /timeline, /who and /search."
+            ).format(title=esc(clip(briefing_title, 200)))
+        )
         return Reply(["\n\n".join(blocks)])
     if answer.verdict == Verdict.CHOICE:
         keyboard = InlineKeyboardMarkup(
@@ -170,19 +119,26 @@ def question_reply(
                      f"open:{c.id}")] for c in entries[:3]]
         )  # fmt: skip
         lines = "\n".join(_candidate_line(c) for c in entries[:3])
-        return Reply([f"{_t(language, 'choice')}\n\n{lines}"], keyboard)
+        choice = _("Your question can be read more than one way. Which did you mean?")
+        return Reply([f"{choice}\n\n{lines}"], keyboard)
     if answer.verdict == Verdict.UNSURE:
         lines = "\n".join(_candidate_line(c) for c in entries[:3])
+        unsure = _("I'm not sure the briefing answers that. The nearest entries:")
         return Reply(
-            [f"{_t(language, 'unsure')}\n\n{lines}"],
+            [f"{unsure}\n\n{lines}"],
             _open_buttons(language, [c.id for c in entries[:3]]),
         )
     if answer.anchor is not None or lead is None:
-        head = _t(language, "dates")
+        head = _("On the timeline:")
         if answer.anchor is not None:
-            which = "before" if answer.question.relation == "before" else "after"
-            head = _t(language, which, title=esc(clip(answer.anchor.title, 160)),
-                      date=esc(answer.anchor.date_text))  # fmt: skip
+            which = (
+                _("Before {title} ({date}):")
+                if answer.question.relation == "before"
+                else _("After {title} ({date}):")
+            )
+            head = which.format(
+                title=esc(clip(answer.anchor.title, 160)), date=esc(answer.anchor.date_text)
+            )
         lines = "\n".join(_candidate_line(c) for c in entries)
         return Reply([f"{head}\n\n{lines}"], _open_buttons(language, [c.id for c in entries]))
     if isinstance(lead, EventDetail):
@@ -191,7 +147,7 @@ def question_reply(
         blocks = _actor_answer(language, lead)
     more = [c for c in entries[1:] if c.id != lead.id][:MORE_SHOWN]
     if more:
-        blocks.append(_t(language, "more") + "\n" + "\n".join(_candidate_line(c) for c in more))
+        blocks.append(_("Also relevant:") + "\n" + "\n".join(_candidate_line(c) for c in more))
     return Reply(
         split_blocks(["\n\n".join(blocks)]),
         _open_buttons(language, [lead.id, *(c.id for c in more)]),
@@ -199,13 +155,31 @@ def question_reply(
 
 
 def ask_hint(language: str) -> Reply:
-    return Reply([_t(language, "empty")])
+    return Reply(
+        [
+            translator(language).gettext(
+                "Ask me about the briefing in your own words, e.g. "
+                "<i>Who is Yermak?</i> or <i>What happened at the Vilnius summit?</i>"
+            )
+        ]
+    )
 
 
-def gaps_reply(gaps: Sequence[Gap], days: int) -> Reply:
+def gaps_reply(gaps: Sequence[Gap], days: int, *, language: str = "en") -> Reply:
     """/gaps: what readers asked that the briefing could not answer, most asked first."""
+    tr = translator(language)
     if not gaps:
-        return Reply([_t("en", "no_gaps", days=str(days))])
-    lines = [f"{g.count}× {esc(clip(g.text, 200))}" + (" <i>(unsure)</i>" if g.unsure else "")
-             for g in gaps]  # fmt: skip
-    return Reply(split_blocks([_t("en", "gaps", days=str(days)), "\n".join(lines)]))
+        text = tr.ngettext(
+            "No unanswered questions in the last {days} day.",
+            "No unanswered questions in the last {days} days.",
+            days,
+        )
+        return Reply([text.format(days=days)])
+    unsure = " <i>" + tr.gettext("(unsure)") + "</i>"
+    lines = [f"{g.count}× {esc(clip(g.text, 200))}" + (unsure if g.unsure else "") for g in gaps]
+    head = tr.ngettext(
+        "<b>Questions the bot could not answer</b> (last {days} day, most asked first)",
+        "<b>Questions the bot could not answer</b> (last {days} days, most asked first)",
+        days,
+    )
+    return Reply(split_blocks([head.format(days=days), "\n".join(lines)]))

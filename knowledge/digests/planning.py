@@ -39,8 +39,9 @@ from knowledge.digests.feed import (
 )
 from knowledge.digests.schedules import INSTANT, SCHEDULED, next_due_at, schedule_of
 from knowledge.digests.subscriptions import filter_label
-from knowledge.models import Delivery, Revision, Subscription, as_utc
+from knowledge.models import ORIGINAL_LANGUAGE, Delivery, Revision, Subscription, as_utc
 from knowledge.storage.database import is_postgres, session_scope
+from knowledge.write.languages import chat_languages
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ INSTANT_MAX_DELAY_FACTOR = 10  # a never-ending burst still gets a digest after 
 PLAN_BATCH = 500  # subscriptions per planning transaction: short transactions, bounded memory
 
 
-RenderDigest = Callable[[ChangeFeed, str], list[str]]  # (feed, filter label) -> message parts
+# (feed, filter label, language) -> message parts
+RenderDigest = Callable[[ChangeFeed, str, str], list[str]]
 
 
 @dataclass
@@ -94,6 +96,7 @@ def plan_digests(
     debounce_seconds: float = 60,
     force: bool = False,
     batch_size: int = PLAN_BATCH,
+    default_language: str = ORIGINAL_LANGUAGE,
 ) -> PlanReport:
     """Enqueue a digest for every subscription that is due; advance cursors and schedules.
 
@@ -104,9 +107,10 @@ def plan_digests(
 
     Revisions are read once for the whole run (the newest revision id is fixed at the start,
     so every digest of a run covers the same window end); a feed is built and rendered once
-    per distinct (cursor, filter) — after the first digests, thousands of subscribers share a
-    handful. Each batch of subscriptions is one short transaction; on PostgreSQL the rows are
-    locked with SKIP LOCKED, so a concurrent planner passes over them.
+    per distinct (cursor, filter, language) — after the first digests, thousands of subscribers
+    share a handful. A chat's language is the one it chose with /language, else
+    `default_language`. Each batch of subscriptions is one short transaction; on PostgreSQL
+    the rows are locked with SKIP LOCKED, so a concurrent planner passes over them.
     """
     now = as_utc(now)
     report = PlanReport()
@@ -122,7 +126,7 @@ def plan_digests(
     )  # fmt: skip
     rows: list[RevisionRow] = []
     loaded_since = upto
-    rendered: dict[tuple[int, str | None, int | None], list[str] | None] = {}
+    rendered: dict[tuple[int, str | None, int | None, str], list[str] | None] = {}
     filters: dict[tuple[str | None, int | None], tuple[FeedFilter, str]] = {}
     last_id = 0
     while True:
@@ -146,9 +150,16 @@ def plan_digests(
                     rows = load_revisions(session=session, since=oldest, upto=loaded_since) + rows
                     loaded_since = oldest
                 created: list[int] = []
+                chosen = chat_languages(session=session, chat_ids=[s.chat_id for s in batch])
                 for subscription in batch:
                     report.considered += 1
-                    key = (subscription.cursor, subscription.topic, subscription.actor_id)
+                    language = chosen.get(subscription.chat_id, default_language)
+                    key = (
+                        subscription.cursor,
+                        subscription.topic,
+                        subscription.actor_id,
+                        language,
+                    )
                     if key not in rendered:
                         fkey = (subscription.topic, subscription.actor_id)
                         if fkey not in filters:
@@ -159,7 +170,7 @@ def plan_digests(
                         flt, label = filters[fkey]
                         feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt,
                                           public_record=public_record)  # fmt: skip
-                        rendered[key] = None if feed.empty else render(feed, label)
+                        rendered[key] = None if feed.empty else render(feed, label, language)
                     texts = rendered[key]
                     if texts:
                         assert subscription.id is not None  # read from the table, so it has its id

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date as babel_format_date
+
 from knowledge.models import DatePrecision
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -66,17 +68,28 @@ def parse_date(value: str) -> FuzzyDate:
     return FuzzyDate(date(year, month, day), DatePrecision.DAY)
 
 
-def format_date(start: date, precision: str, label: str | None = None) -> str:
-    """The date as precisely as it is known, for people: 24 Feb 2022, Jul 2023, 2022, ~2023."""
+# How each interface language writes a date known to the day or to the month (CLDR patterns,
+# so the month is in the right case: "11 липня 2023", "липень 2023"), and an approximate year,
+# for which CLDR has no pattern.
+_DAY_PATTERN = {"en": "d MMM y", "uk": "d MMMM y"}
+_MONTH_PATTERN = {"en": "MMM y", "uk": "LLLL y"}
+_ABOUT = {"en": "c. {year}", "uk": "бл. {year}"}
+
+
+def format_date(
+    start: date, precision: str, label: str | None = None, language: str = "en"
+) -> str:
+    """The date as precisely as it is known, for people, in `language`: 24 Feb 2022, Jul 2023,
+    2022, c. 2023 (24 лютого 2022, липень 2023, 2022, бл. 2023). A curated label wins."""
+    if language not in _DAY_PATTERN:
+        language = "en"
     if precision == DatePrecision.DAY:
-        text = f"{start.day} {_MONTHS[start.month][:3]} {start.year}"
-    elif precision == DatePrecision.MONTH:
-        text = f"{_MONTHS[start.month][:3]} {start.year}"
-    elif precision == DatePrecision.YEAR:
-        text = str(start.year)
-    else:
-        return label or f"c. {start.year}"
-    return text
+        return babel_format_date(start, _DAY_PATTERN[language], locale=language)
+    if precision == DatePrecision.MONTH:
+        return babel_format_date(start, _MONTH_PATTERN[language], locale=language)
+    if precision == DatePrecision.YEAR:
+        return str(start.year)
+    return label or _ABOUT[language].format(year=start.year)
 
 
 def iso_for(start: date, precision: str) -> str:

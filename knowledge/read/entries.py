@@ -88,7 +88,7 @@ def event_detail(
     summary, summary_missing = own.text(event_id, "summary", event.summary)
     return EventDetail(
         id=event.id,
-        date_text=format_date(event.date_start, event.precision, event.date_label),
+        date_text=format_date(event.date_start, event.precision, event.date_label, language),
         title=title,
         summary=summary,
         status=event.status,

@@ -24,7 +24,7 @@ from knowledge.language.dates import format_date
 from knowledge.language.lemmas import words
 from knowledge.language.names import fold
 from knowledge.language.questions import Intent, Question, Relation, parse_question
-from knowledge.models import Actor, Entry, EntryKind, Event, EventActor, Source
+from knowledge.models import ORIGINAL_LANGUAGE, Actor, Entry, EntryKind, Event, EventActor, Source
 from knowledge.read.actors import mentioned_actors
 from knowledge.read.published import briefing_backed, hidden_ids
 from knowledge.read.question_scores import about, cover, date_fit, entry_forms, has
@@ -95,14 +95,34 @@ def in_language(session: Session, answer: QuestionAnswer, language: str) -> Ques
     if not answer.entries:
         return answer
     names = Translator(session, language, [c.id for c in answer.entries], ("title", "name"))
+    dates = _dates_in(session, answer, language)
 
     def titled(c: Candidate) -> Candidate:
         title, missing = names.text(c.id, "title" if c.kind == EntryKind.EVENT else "name",
                                     c.title)  # fmt: skip
-        return replace(c, title=title, untranslated=missing)
+        return replace(
+            c, title=title, untranslated=missing, date_text=dates.get(c.id, c.date_text)
+        )
 
     anchor = titled(answer.anchor) if answer.anchor else None
     return replace(answer, entries=tuple(titled(c) for c in answer.entries), anchor=anchor)
+
+
+def _dates_in(session: Session, answer: QuestionAnswer, language: str) -> dict[int, str]:
+    """The events' dates as `language` writes them (the answer was worded in the original)."""
+    ids = [c.id for c in (*answer.entries, *([answer.anchor] if answer.anchor else []))
+           if c.kind == EntryKind.EVENT]  # fmt: skip
+    if language == ORIGINAL_LANGUAGE or not ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            col(Event.id), col(Event.date_start), col(Event.precision), col(Event.date_label)
+        ).where(col(Event.id).in_(ids))
+    ).all()
+    return {
+        eid: format_date(start, precision, label, language)
+        for eid, start, precision, label in rows
+    }
 
 
 def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:

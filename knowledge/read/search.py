@@ -94,8 +94,8 @@ def _search_page(
                       col(Event.date_label), col(Event.title))
             .where(col(Event.id).in_(ids))
         ):  # fmt: skip
-            results[eid] = SearchResult(eid, EntryKind.EVENT, title,
-                                        format_date(start, precision, label))  # fmt: skip
+            when = format_date(start, precision, label, language)
+            results[eid] = SearchResult(eid, EntryKind.EVENT, title, when)
         for aid, name, kind, role in session.exec(
             select(Actor.id, Actor.name, Actor.kind, Actor.role).where(col(Actor.id).in_(ids))
         ):

@@ -166,6 +166,7 @@ def make_message_update(
     chat_username: str | None = None,
     message_thread_id: int | None = None,
     date: int | None = None,
+    language_code: str | None = "en",
     _world: bool = True,
 ) -> JSONDict:
     """An update (with a fresh ``update_id``) holding a ``message`` from a user.
@@ -198,7 +199,9 @@ def make_message_update(
     if chat_type == "channel":
         message["sender_chat"] = dict(chat)
     else:
-        message["from"] = make_user(user_id, username=username, first_name=first_name)
+        message["from"] = make_user(
+            user_id, username=username, first_name=first_name, language_code=language_code
+        )
     if message_thread_id is not None:
         message["message_thread_id"] = message_thread_id
     replied = _message_ref(reply_to, chat)
@@ -249,6 +252,7 @@ def make_callback_update(
     first_name: str = "Tester",
     query_id: str | None = None,
     chat_instance: str | None = None,
+    language_code: str | None = "en",
     _world: bool = True,
 ) -> JSONDict:
     """An update with a ``callback_query`` pressed on ``message`` (a bot message).
@@ -262,7 +266,9 @@ def make_callback_update(
         {
             "callback_query": {
                 "id": query_id or f"cbq-{next(_query_ids)}",
-                "from": make_user(user_id, username=username, first_name=first_name),
+                "from": make_user(
+                    user_id, username=username, first_name=first_name, language_code=language_code
+                ),
                 "message": copy.deepcopy(msg),
                 "chat_instance": chat_instance or str(abs(chat_id) * 7 + 13),
                 "data": data,

@@ -1,0 +1,69 @@
+"""The interface in the reader's language: gettext catalogs in `bot/locales`, one per language.
+
+Every message the bot writes is an English msgid looked up in the reader's catalog
+(`translator(language).gettext`); plural forms go through `ngettext`, so Ukrainian gets its
+three. The `.po` files are the source, compiled to `.mo` at install (`make install`, the image's
+build stage); a checkout without them compiles the `.po` in memory on first use.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "messages"
+LOCALES = Path(__file__).parent / "locales"
+# The interface languages, the first the one every msgid is written in.
+LANGUAGES = ("en", "uk")
+SOURCE_LANGUAGE = LANGUAGES[0]
+
+
+def N_(message: str) -> str:
+    """Marks a constant for extraction; it is translated where it is shown."""
+    return message
+
+
+def supported(language: str | None) -> str | None:
+    """`language` (or a Telegram language_code such as "uk-UA") as an interface language."""
+    if not language:
+        return None
+    code = language.lower().replace("_", "-").split("-")[0]
+    return code if code in LANGUAGES else None
+
+
+@cache
+def translator(language: str) -> gettext.NullTranslations:
+    """The catalog of an interface language (English for anything else); loaded once."""
+    language = supported(language) or SOURCE_LANGUAGE
+    try:
+        return gettext.translation(DOMAIN, LOCALES, [language])
+    except FileNotFoundError:
+        return _compiled_in_memory(language)
+
+
+def _compiled_in_memory(language: str) -> gettext.NullTranslations:
+    """The `.po` compiled on the fly, for a checkout installed without `make install`."""
+    po = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po.exists():
+        log.warning("no catalog for %s: messages stay in English", language)
+        return gettext.NullTranslations()
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def number(value: int, language: str) -> str:
+    """A count as the language writes it (1,234 · 1 234)."""
+    return format_decimal(value, locale=supported(language) or SOURCE_LANGUAGE)
