@@ -104,5 +104,10 @@ async def choose_language(
         ),
         write=True,
     )
-    _chosen(context).put(chat_id, language)
+    note_choice(context, chat_id, language)
     return changed
+
+
+def note_choice(context: ContextTypes.DEFAULT_TYPE | App, chat_id: int, language: str) -> None:
+    """A choice just written (by /language, or remembered at /subscribe) applies at once."""
+    _chosen(context).put(chat_id, language)

@@ -26,7 +26,10 @@ import knowledge.digests.subscriptions as subscriptions_mod
 from bot.chat import ArgumentTooLong, command_text, send, too_long
 from bot.context import deps_of, run_db
 from bot.gates import moderator_gate
+from bot.i18n import N_, translator
+from bot.language import chosen_language, note_choice, reader_language
 from bot.presenters import digest as render_digest
+from bot.presenters import subscriptions as render_settings
 from bot.presenters.html import Reply, clip, esc
 from knowledge.digests.schedules import SubscriptionError
 from knowledge.digests.subscriptions import (
@@ -37,12 +40,13 @@ from knowledge.digests.subscriptions import (
 )
 from knowledge.models import Subscription, utcnow
 from knowledge.write.audit import record_audit
+from knowledge.write.languages import set_chat_language
 
 log = logging.getLogger(__name__)
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
-ADMINS_ONLY = "Only this group's administrators can change its digest subscription."
+ADMINS_ONLY = N_("Only this group's administrators can change its digest subscription.")
 _CHANNEL_REF = re.compile(r"^(?:@|https?://t\.me/)?([A-Za-z][A-Za-z0-9_]{3,31})$|^(-?\d{1,16})$")
 CHANNEL_USAGE = (
     "<b>Channels</b> (moderators)\n"
@@ -127,33 +131,54 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, message, user = update.effective_chat, update.effective_message, update.effective_user
     if chat is None or message is None:
         return
+    language = await reader_language(update, context)
     text = _arguments(update)
     if text is None:
-        await send(update, context, too_long())
+        await send(update, context, too_long(language=language))
         return
     if not await _may_manage(context, chat, message):
-        await send(update, context, Reply([esc(ADMINS_ONLY)]))
+        await send(update, context, Reply([esc(translator(language).gettext(ADMINS_ONLY))]))
         return
     settings = deps_of(context).settings
+    private = chat.type == ChatType.PRIVATE
+    # A reader who never chose a language gets digests in the one their app is in: it is
+    # remembered when they subscribe, as digests go out with no update to read it from.
+    remember = (
+        private
+        and language != settings.default_language
+        and await chosen_language(context, chat.id) is None
+    )
 
     def work(session: Session) -> Reply:
         existing = get_subscription(session=session, chat_id=chat.id)
         if not text and existing is not None and existing.active:
             label = filter_label(session=session, subscription=existing)
-            return render_digest.subscription_card(existing, label, whose=_whose(chat))
+            return render_settings.subscription_card(
+                existing, label, private=private, language=language
+            )
         request = parse_request(text, default_timezone=settings.default_timezone)
         found, status = subscriptions_mod.subscribe(
             session=session, chat_id=chat.id, chat_type=chat.type, request=request,
             now=utcnow(), title=chat.title or "", username=chat.username,
             created_by=user.id if user else None,
         )  # fmt: skip
+        if remember:
+            set_chat_language(
+                session=session,
+                chat_id=chat.id,
+                language=language,
+                set_by=user.id if user else None,
+            )
         label = filter_label(session=session, subscription=found)
-        return render_digest.subscribed(found, label, status)
+        return render_settings.subscribed(found, label, status, language)
 
     try:
         reply = await run_db(context, work, write=True)
     except SubscriptionError as exc:
         reply = Reply([esc(str(exc))])
+    else:
+        if remember:
+            note_choice(context, chat.id, language)
     await send(update, context, reply)
 
 
@@ -161,8 +186,9 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
+    language = await reader_language(update, context)
     if not await _may_manage(context, chat, message):
-        await send(update, context, Reply([esc(ADMINS_ONLY)]))
+        await send(update, context, Reply([esc(translator(language).gettext(ADMINS_ONLY))]))
         return
     stopped = await run_db(
         context,
@@ -172,14 +198,12 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         write=True,
     )
     if stopped:
-        reply = Reply(["Unsubscribed: no more digests here. /subscribe starts them again."])
+        reply = render_settings.unsubscribed(language)
     else:
-        reply = Reply([f"{esc(_whose(chat))} not subscribed, so there is nothing to stop."])
+        reply = render_settings.not_subscribed(
+            private=chat.type == ChatType.PRIVATE, language=language
+        )
     await send(update, context, reply)
-
-
-def _whose(chat: Chat) -> str:
-    return "You are" if chat.type == ChatType.PRIVATE else "This chat is"
 
 
 async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -188,10 +212,13 @@ async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if chat is None:
         return
 
+    language = await reader_language(update, context)
+    private = chat.type == ChatType.PRIVATE
+
     def work(session: Session) -> Reply:
         found = get_subscription(session=session, chat_id=chat.id)
         label = filter_label(session=session, subscription=found) if found else ""
-        return render_digest.subscription_card(found, label, whose=_whose(chat))
+        return render_settings.subscription_card(found, label, private=private, language=language)
 
     await send(update, context, await run_db(context, work))
 
@@ -314,7 +341,7 @@ async def _channel_add(
         return Reply([esc(str(exc))])
     lines = [
         f"📣 “{name}” (<code>{found.id}</code>) gets digests "
-        f"{esc(render_digest.schedule_text(saved))}."
+        f"{esc(render_settings.schedule_text(saved))}."
     ]
     if label:
         lines.append(f"Filter: {esc(label)}")
@@ -383,7 +410,7 @@ async def _channel_schedule(
         label = filter_label(session=session, subscription=saved)
         _audit(session, user, f"/channel schedule {ref} {schedule}", "schedule changed")
         name = saved.title or str(saved.chat_id)
-        text = render_digest.schedule_text(saved)
+        text = render_settings.schedule_text(saved)
         filter_line = f"\nFilter: {esc(label)}" if label else ""
         return Reply([f"✅ “{esc(clip(name, 80))}” now gets digests {esc(text)}.{filter_line}"])
 

@@ -8,17 +8,15 @@ and its parts are labelled "part 1/2".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, SOURCE_LANGUAGE, number, translator
 from bot.presenters.entries import CURATORS_MARK
 from bot.presenters.html import Reply, clip, esc, numbered, split_blocks
+from bot.presenters.subscriptions import schedule_text
 from knowledge.digests.feed import ChangeFeed, EntryChange, FieldChange
-from knowledge.digests.schedules import INSTANT, WEEKLY
 from knowledge.language.dates import DateError, format_date, parse_date
-from knowledge.models import Subscription, as_utc
+from knowledge.models import Subscription
 
 MAX_ITEMS = 60  # per section; the rest is counted, and /timeline has it all
 _KIND_ICON = {"event": "🗓", "actor": "👤", "source": "📚"}
@@ -42,7 +40,6 @@ _FIELD_LABEL = {
     "reliability": N_("reliability"),
 }
 _LONG_FIELDS = {"summary", "description", "reliability", "role"}
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _date_text(record: dict[str, Any], language: str) -> str:
@@ -174,66 +171,7 @@ def digest(
     return numbered(split_blocks(blocks), language)
 
 
-# --- settings ---------------------------------------------------------------------------------
-
-
-def schedule_text(subscription: Subscription) -> str:
-    """ "daily at 09:00 (Europe/Kyiv)", "weekly on Friday at 18:00 (UTC)", "instant"."""
-    if subscription.frequency == INSTANT:
-        return "instant (shortly after each change, bursts batched)"
-    when = f"at {subscription.at_time} ({subscription.timezone})"
-    if subscription.frequency == WEEKLY and subscription.weekday is not None:
-        return f"weekly on {_DAY_NAMES[subscription.weekday]} {when}"
-    return f"daily {when}"
-
-
-def _local(moment: datetime | None, zone: str) -> str:
-    if moment is None:
-        return "—"
-    local = as_utc(moment).astimezone(ZoneInfo(zone))
-    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or zone)
-
-
-def subscription_card(subscription: Subscription | None, label: str, *, whose: str) -> Reply:
-    """/subscription: the settings, or how to subscribe."""
-    if subscription is None or not subscription.active:
-        return Reply([f"{esc(whose)} not subscribed. /subscribe sends a daily digest of what "
-                      "changed; see /help for the options."])  # fmt: skip
-    lines = [f"<b>Digest settings</b> · {esc(schedule_text(subscription))}"]
-    lines.append(f"Filter: {esc(label) if label else 'none (everything)'}")
-    if subscription.frequency != INSTANT:
-        lines.append(
-            f"Next digest: {esc(_local(subscription.next_due_at, subscription.timezone))}"
-        )
-    if subscription.last_digest_at is not None:
-        lines.append(
-            f"Last digest: {esc(_local(subscription.last_digest_at, subscription.timezone))}"
-        )
-    lines.append(
-        "\nChange: <code>/subscribe daily 08:00 Europe/Kyiv</code> · "
-        "<code>/subscribe weekly fri 18:00</code> · <code>/subscribe instant</code> · "
-        "add <code>topic=sanctions</code> or <code>actor=Yermak</code>\nStop: /unsubscribe"
-    )
-    return Reply(["\n".join(lines)])
-
-
-def subscribed(subscription: Subscription, label: str, status: str) -> Reply:
-    """The confirmation after /subscribe: settings, and that the backlog is not coming."""
-    verb = {"new": "Subscribed", "resumed": "Subscribed again", "updated": "Settings changed"}
-    lines = [f"✅ <b>{verb.get(status, 'Subscribed')}</b>: {esc(schedule_text(subscription))}"]
-    if label:
-        lines.append(f"Filter: {esc(label)}")
-    if subscription.frequency != INSTANT:
-        lines.append(
-            f"First digest: {esc(_local(subscription.next_due_at, subscription.timezone))}"
-        )
-    if status != "updated":
-        lines.append(
-            "You'll get what changes from now on (only when something does). "
-            "/timeline has everything so far."
-        )
-    lines.append("/subscription shows these settings · /unsubscribe stops them")
-    return Reply(["\n".join(lines)])
+# --- channels ---------------------------------------------------------------------------------
 
 
 def channels_list(channels: Sequence[Subscription]) -> Reply:
