@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.i18n import translator
+from bot.i18n import explained, translator
 from bot.presenters.entries import (
     actor_card,
     actor_choices,
@@ -72,7 +72,7 @@ def timeline_answer(session: Session, text: str, language: str = ORIGINAL_LANGUA
             "Try <code>/timeline 2023</code>, <code>/timeline 2022-02..2023-07</code> or "
             "<code>/timeline Yermak</code>."
         )
-        return Reply([f"{esc(exc)}.\n{hint}"])
+        return Reply([f"{esc(explained(exc, language))}.\n{hint}"])
     return _timeline_reply(session, flt, language=language)
 
 

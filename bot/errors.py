@@ -18,6 +18,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.context import DEPS_KEY, Deps
+from bot.i18n import translator
+from bot.language import known_language
 from bot.logging_setup import RedactingFilter
 from bot.transport import operations
 
@@ -72,14 +74,18 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
         "error while handling update %s: %r", where or update, error, exc_info=error, extra=where
     )
     if isinstance(update, Update):
+        # What the chat is known to read, without the database: it may be what failed.
+        _ = translator(known_language(update, context)).gettext
         try:
             if update.callback_query:
-                await update.callback_query.answer("Sorry, that failed. Please try again.")
+                await update.callback_query.answer(_("Sorry, that failed. Please try again."))
             elif update.effective_chat and update.effective_message:
                 await context.bot.send_message(
                     update.effective_chat.id,
-                    "Sorry, something went wrong on my side. It has been logged; "
-                    "please try again in a moment.",
+                    _(
+                        "Sorry, something went wrong on my side. It has been logged; "
+                        "please try again in a moment."
+                    ),
                 )
         except Exception:
             log.warning("could not tell the user about the error", exc_info=True)

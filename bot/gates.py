@@ -21,6 +21,7 @@ from telegram.ext import (
 from bot.answers import entry_reply
 from bot.chat import ArgumentTooLong, command_text, send
 from bot.context import Deps, deps_of, in_thread
+from bot.language import reader_language
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
 from knowledge.storage.database import read_scope, session_scope
@@ -107,11 +108,10 @@ async def moderator_gate(
         user.id,
         "an owner" if owners_only else "a moderator",
     )
-    reply = render_admin.refusal(owners_only=owners_only)
+    language = await reader_language(update, context)
+    reply = render_admin.refusal(owners_only=owners_only, language=language)
     if update.callback_query is not None:
-        await update.callback_query.answer(
-            render_admin.OWNER_REFUSAL if owners_only else render_admin.REFUSAL
-        )
+        await update.callback_query.answer(reply.parts[0])
     else:
         await send(update, context, reply)
     return None

@@ -18,6 +18,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from knowledge.language.wording import Explained
+
 log = logging.getLogger(__name__)
 
 DOMAIN = "messages"
@@ -62,6 +64,15 @@ def _compiled_in_memory(language: str) -> gettext.NullTranslations:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
+
+
+def explained(error: Exception, language: str) -> str:
+    """An error knowledge explains for people (`knowledge.language.wording.Explained`), in
+    `language`; any other error as it is."""
+    if not isinstance(error, Explained):
+        return str(error)
+    text = translator(language).gettext(error.template)
+    return text.format(**error.values) if error.values else text
 
 
 def number(value: int, language: str) -> str:

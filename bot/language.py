@@ -86,6 +86,16 @@ async def reader_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return telegram_language(update, context)
 
 
+def known_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """`reader_language` as far as it is known without the database (for error replies)."""
+    key = chat_key(update)
+    if key is not None:
+        _known, chosen = _chosen(context).get(key)
+        if chosen:
+            return chosen
+    return telegram_language(update, context)
+
+
 def telegram_language(update: Update, context: ContextTypes.DEFAULT_TYPE | App) -> str:
     """What Telegram says the user's app is in, when the bot speaks it; else the default."""
     user = update.effective_user

@@ -26,7 +26,7 @@ import knowledge.digests.subscriptions as subscriptions_mod
 from bot.chat import ArgumentTooLong, command_text, send, too_long
 from bot.context import deps_of, run_db
 from bot.gates import moderator_gate
-from bot.i18n import N_, translator
+from bot.i18n import N_, explained, translator
 from bot.language import chosen_language, note_choice, reader_language
 from bot.presenters import digest as render_digest
 from bot.presenters import subscriptions as render_settings
@@ -175,7 +175,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         reply = await run_db(context, work, write=True)
     except SubscriptionError as exc:
-        reply = Reply([esc(str(exc))])
+        reply = Reply([esc(explained(exc, language))])
     else:
         if remember:
             note_choice(context, chat.id, language)

@@ -13,6 +13,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
 from bot.commands.guided import Step
+from bot.i18n import N_, SOURCE_LANGUAGE, translator
 from bot.presenters.html import (
     MESSAGE_LIMIT,
     Reply,
@@ -31,8 +32,8 @@ from knowledge.write.records import CurationError
 from knowledge.write.requests import ChangeRequest, ImportRejected
 from knowledge.write.resolve import UnknownSource
 
-REFUSAL = "This command is for moderators."
-OWNER_REFUSAL = "This command is for owners."
+REFUSAL = N_("This command is for moderators.")
+OWNER_REFUSAL = N_("This command is for owners.")
 _VERB = {
     "create": "Added",
     "edit": "Edited",
@@ -81,8 +82,10 @@ def help_reply(*, owner: bool, review: bool) -> Reply:
     return Reply(split_blocks(blocks))
 
 
-def refusal(*, owners_only: bool = False) -> Reply:
-    return Reply([esc(OWNER_REFUSAL if owners_only else REFUSAL)])
+def refusal(*, owners_only: bool = False, language: str = SOURCE_LANGUAGE) -> Reply:
+    """What someone without the rights is told, in their language."""
+    text = translator(language).gettext(OWNER_REFUSAL if owners_only else REFUSAL)
+    return Reply([esc(text)])
 
 
 def _when(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from knowledge.language.wording import N_, Explained
 from knowledge.models import Subscription, as_utc
 
 DAILY, WEEKLY, INSTANT = "daily", "weekly", "instant"
@@ -39,7 +40,7 @@ WEEKDAY_WORDS = {
 TIME_LIKE = re.compile(r"^(\d{1,3})[:.h](\d{1,3})$")
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(Explained):
     """Settings that cannot be used; the message is plain text, safe to show as is."""
 
 
@@ -94,9 +95,10 @@ def resolve_timezone(name: str) -> str:
         ZoneInfo(canonical)
     except (ZoneInfoNotFoundError, ValueError):
         raise SubscriptionError(
-            f"“{name[:40]}” is not a time zone I know. Use an Area/City name such as "
-            "Europe/Kyiv, America/New_York or UTC."
-        ) from None
+            N_("“{name}” is not a time zone I know. Use an Area/City name such as "
+               "Europe/Kyiv, America/New_York or UTC."),
+            name=name[:40],
+        ) from None  # fmt: skip
     return canonical
 
 
@@ -106,9 +108,10 @@ def parse_time(token: str) -> str:
     hour, minute = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
     if not (match and 0 <= hour <= 23 and 0 <= minute <= 59 and len(match.group(2)) == 2):
         raise SubscriptionError(
-            f"“{token[:20]}” is not a time of day. Use HH:MM between 00:00 and 23:59, "
-            "for example 08:30."
-        )
+            N_("“{token}” is not a time of day. Use HH:MM between 00:00 and 23:59, "
+               "for example 08:30."),
+            token=token[:20],
+        )  # fmt: skip
     return f"{hour:02d}:{minute:02d}"
 
 

@@ -30,6 +30,7 @@ from knowledge.digests.schedules import (
     parse_time,
     resolve_timezone,
 )
+from knowledge.language.wording import N_
 from knowledge.models import Actor, Delivery, Entry, EntryState, EventTopic, Subscription, as_utc
 from knowledge.read.actors import find_actors, resolve_actor
 
@@ -76,13 +77,13 @@ def parse_request(text: str, *, default_timezone: str) -> SubscriptionRequest:
             topic = low.removeprefix("topic=").lstrip("#")
             if not topic:
                 raise SubscriptionError(
-                    "Name the topic after topic=, for example topic=sanctions."
+                    N_("Name the topic after topic=, for example topic=sanctions.")
                 )
         elif low.startswith("actor="):
             actor_words = [token[len("actor=") :]] if token[len("actor=") :] else []
         elif low in FREQUENCIES:
             if frequency not in (None, low):
-                raise SubscriptionError("Choose one of daily, weekly or instant.")
+                raise SubscriptionError(N_("Choose one of daily, weekly or instant."))
             frequency = low
         elif low in WEEKDAY_WORDS and weekday is None:
             weekday = WEEKDAY_WORDS[low]
@@ -92,38 +93,43 @@ def parse_request(text: str, *, default_timezone: str) -> SubscriptionRequest:
             zone = resolve_timezone(token)
         elif frequency == WEEKLY and weekday is None and token.isalpha():
             raise SubscriptionError(
-                f"“{token[:20]}” is not a day of the week. Use mon, tue, wed, thu, fri, sat "
-                "or sun, for example: /subscribe weekly fri 18:00"
-            )
+                N_("“{token}” is not a day of the week. Use mon, tue, wed, thu, fri, sat "
+                   "or sun, for example: /subscribe weekly fri 18:00"),
+                token=token[:20],
+            )  # fmt: skip
         else:
             raise SubscriptionError(
-                f"I don't understand “{token[:30]}”. Examples: /subscribe daily 08:00 "
-                "Europe/Kyiv · /subscribe weekly mon 09:00 · /subscribe instant · "
-                "/subscribe topic=sanctions · /subscribe actor=Yermak"
-            )
+                N_("I don't understand “{token}”. Examples: /subscribe daily 08:00 "
+                   "Europe/Kyiv · /subscribe weekly mon 09:00 · /subscribe instant · "
+                   "/subscribe topic=sanctions · /subscribe actor=Yermak"),
+                token=token[:30],
+            )  # fmt: skip
     actor = " ".join(actor_words).strip() if actor_words is not None else None
     if actor_words is not None and not actor:
-        raise SubscriptionError("Name the actor after actor=, for example actor=Yermak.")
+        raise SubscriptionError(N_("Name the actor after actor=, for example actor=Yermak."))
     if topic is not None and actor is not None:
-        raise SubscriptionError("Use one filter at a time: topic=… or actor=…")
+        raise SubscriptionError(N_("Use one filter at a time: topic=… or actor=…"))
     if topic is not None and not _TOPIC_RE.match(topic):
         raise SubscriptionError(
-            f"“{topic[:40]}” is not a topic: topics are words like sanctions or nato-membership."
+            N_("“{topic}” is not a topic: topics are words like sanctions or nato-membership."),
+            topic=topic[:40],
         )
     frequency = frequency or (WEEKLY if weekday is not None else DAILY)
     if frequency == INSTANT:
         if at_time or weekday is not None or zone:
             raise SubscriptionError(
-                "Instant digests have no time or day: they go out shortly after a change. "
-                "Send /subscribe instant."
-            )
+                N_("Instant digests have no time or day: they go out shortly after a change. "
+                   "Send /subscribe instant.")
+            )  # fmt: skip
         return SubscriptionRequest(Schedule(INSTANT, DEFAULT_TIME, None, "UTC"), topic, actor)
     if frequency == DAILY and weekday is not None:
         raise SubscriptionError(
-            "A day of the week goes with weekly, for example: /subscribe weekly fri 18:00"
+            N_("A day of the week goes with weekly, for example: /subscribe weekly fri 18:00")
         )
     if frequency == WEEKLY and weekday is None:
-        raise SubscriptionError("Which day of the week? For example: /subscribe weekly mon 09:00")
+        raise SubscriptionError(
+            N_("Which day of the week? For example: /subscribe weekly mon 09:00")
+        )
     schedule = Schedule(
         frequency, at_time or DEFAULT_TIME, weekday, zone or resolve_timezone(default_timezone)
     )
@@ -151,10 +157,12 @@ def resolve_filter(
         if exists_ is None:
             topics = known_topics(session=session)
             shown = ", ".join(topics[:25]) + (" …" if len(topics) > 25 else "")
-            raise SubscriptionError(
-                f"No event has the topic “{topic[:40]}”."
-                + (f" Topics: {shown}." if topics else "")
-            )
+            if topics:
+                raise SubscriptionError(
+                    N_("No event has the topic “{topic}”. Topics: {topics}."),
+                    topic=topic[:40], topics=shown,
+                )  # fmt: skip
+            raise SubscriptionError(N_("No event has the topic “{topic}”."), topic=topic[:40])
         return topic, None
     if actor is not None:
         match = resolve_actor(session=session, name=actor)
@@ -164,11 +172,13 @@ def resolve_filter(
         if options:
             names = ", ".join(m.name for m in options)
             raise SubscriptionError(
-                f"Several people or organisations match “{actor[:60]}”: {names}. "
-                "Write the name in full."
-            )
+                N_("Several people or organisations match “{actor}”: {names}. "
+                   "Write the name in full."),
+                actor=actor[:60], names=names,
+            )  # fmt: skip
         raise SubscriptionError(
-            f"I don't know anyone called “{actor[:60]}”. /who lists people and organisations."
+            N_("I don't know anyone called “{actor}”. /who lists people and organisations."),
+            actor=actor[:60],
         )
     return None, None
 

@@ -9,6 +9,7 @@ from datetime import date
 
 from babel.dates import format_date as babel_format_date
 
+from knowledge.language.wording import N_, Explained
 from knowledge.models import DatePrecision
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -19,7 +20,7 @@ _MONTHS = [
 ]  # fmt: skip
 
 
-class DateError(ValueError):
+class DateError(Explained):
     """A date the user typed that is malformed or impossible; the message says why."""
 
 
@@ -51,20 +52,28 @@ def parse_date(value: str) -> FuzzyDate:
     value = value.strip()
     match = _DATE_RE.match(value)
     if not match:
-        raise DateError(f"“{value[:40]}” is not a date; use YYYY, YYYY-MM or YYYY-MM-DD")
+        raise DateError(
+            N_("“{value}” is not a date; use YYYY, YYYY-MM or YYYY-MM-DD"), value=value[:40]
+        )
     year, month, day = (int(g) if g else None for g in match.groups())
     assert year is not None
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise DateError(f"the year {year} is outside {MIN_YEAR}–{MAX_YEAR}")
+        raise DateError(
+            N_("the year {year} is outside {first}–{last}"),
+            year=year, first=MIN_YEAR, last=MAX_YEAR,
+        )  # fmt: skip
     if month is None:
         return FuzzyDate(date(year, 1, 1), DatePrecision.YEAR)
     if not 1 <= month <= 12:
-        raise DateError(f"there is no month {month}; months run 01–12")
+        raise DateError(N_("there is no month {month}; months run 01–12"), month=month)
     if day is None:
         return FuzzyDate(date(year, month, 1), DatePrecision.MONTH)
     last = calendar.monthrange(year, month)[1]
     if not 1 <= day <= last:
-        raise DateError(f"{_MONTHS[month]} {year} has {last} days, not {day}")
+        raise DateError(
+            N_("{month} {year} has {last} days, not {day}"),
+            month=_MONTHS[month], year=year, last=last, day=day,
+        )  # fmt: skip
     return FuzzyDate(date(year, month, day), DatePrecision.DAY)
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.language.dates import DateError, format_date, parse_date
+from knowledge.language.wording import N_, Explained
 from knowledge.models import (
     MAX_ID,
     ORIGINAL_LANGUAGE,
@@ -60,7 +61,7 @@ class TimelineFilter:
 BRIEFING_WORDS = ("briefing", "the briefing", "briefing only")
 
 
-class FilterError(ValueError):
+class FilterError(Explained):
     """A `/timeline` filter that names nothing we know; the message is for the user."""
 
 
@@ -77,15 +78,15 @@ def resolve_timeline_filter(*, session: Session, text: str) -> TimelineFilter:
             start = parse_date(left).start if left.strip() else None
             end = parse_date(right).end if right.strip() else None
         except DateError as exc:
-            raise FilterError(str(exc)) from None
+            raise FilterError(exc.template, **exc.values) from None
         if start and end and start > end:
-            raise FilterError("the range starts after it ends")
+            raise FilterError(N_("the range starts after it ends"))
         return TimelineFilter(start=start, end=end, label=text)
     if text[:4].isdigit():
         try:
             fuzzy = parse_date(text)
         except DateError as exc:
-            raise FilterError(str(exc)) from None
+            raise FilterError(exc.template, **exc.values) from None
         return TimelineFilter(start=fuzzy.start, end=fuzzy.end, label=text)
     topic = text.lower().lstrip("#").replace(" ", "-")
     if session.exec(select(EventTopic.topic).where(EventTopic.topic == topic).limit(1)).first():
@@ -93,7 +94,7 @@ def resolve_timeline_filter(*, session: Session, text: str) -> TimelineFilter:
     matches = find_actors(session=session, query=text, limit=2)
     if matches and (len(matches) == 1 or matches[0].score - matches[1].score >= 5):
         return TimelineFilter(actor_id=matches[0].id, label=matches[0].name)
-    raise FilterError(f"no date, topic or actor matches “{text[:60]}”")
+    raise FilterError(N_("no date, topic or actor matches “{text}”"), text=text[:60])
 
 
 def _topics_by_code(session: Session) -> dict[str, str]:
