@@ -14,8 +14,6 @@ import logging
 from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 from knowledge.language.wording import Explained
@@ -24,9 +22,16 @@ log = logging.getLogger(__name__)
 
 DOMAIN = "messages"
 LOCALES = Path(__file__).parent / "locales"
-# The interface languages, the first the one every msgid is written in.
-LANGUAGES = ("en", "uk")
-SOURCE_LANGUAGE = LANGUAGES[0]
+SOURCE_LANGUAGE = "en"  # the language every msgid is written in
+# The interface languages: English first, then every language with a catalog.
+LANGUAGES = (
+    SOURCE_LANGUAGE,
+    *sorted(
+        path.parent.parent.name
+        for path in LOCALES.glob("*/LC_MESSAGES/messages.po")
+        if path.parent.parent.name != SOURCE_LANGUAGE
+    ),
+)
 
 
 def N_(message: str) -> str:
@@ -54,6 +59,10 @@ def translator(language: str) -> gettext.NullTranslations:
 
 def _compiled_in_memory(language: str) -> gettext.NullTranslations:
     """The `.po` compiled on the fly, for a checkout installed without `make install`."""
+    # Imported here: an installed bot never needs them (memory at idle counts).
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     po = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po.exists():
         log.warning("no catalog for %s: messages stay in English", language)

@@ -8,7 +8,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine
 
+from bench.synthetic import grow
 from bot.language import CACHE_KEY
 from tests.conftest import OWNER_ID, USER_ID
 from tests.fakebotapi import DEFAULT_GROUP_ID, FakeBotAPI, SentMessage, utf16_len
@@ -133,9 +135,17 @@ async def test_the_menu_is_published_in_both_languages(
     assert ukrainian["timeline"] == "Події з датами, від найдавніших"
 
 
-async def test_long_ukrainian_replies_are_split_within_the_limit(harness: BotHarness) -> None:
-    replies = await harness.send("/who", **UK) + await harness.send("/sources", **UK)
-    assert replies and all(utf16_len(r.plain) <= 4096 for r in replies)
+async def test_long_ukrainian_replies_are_split_within_the_limit(
+    harness: BotHarness, engine: Engine
+) -> None:
+    grow(engine, events=300, actors=400, sources=120)
+    for command in ("/who", "/sources", "/who Actor", "/search event", "/event 7"):
+        replies = await harness.send(command, **UK)
+        assert replies, command
+        # Valid HTML within the limit is checked on every call by the fake (and above).
+        assert all(utf16_len(r.plain) <= 4096 for r in replies), command
+    many = await harness.send("/who", **UK)
+    assert "… і ще" in many[-1].plain or len(many) > 1
 
 
 def _first_id(message: SentMessage) -> str:

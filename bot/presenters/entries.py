@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import N_, SOURCE_LANGUAGE, number, translator
 from bot.presenters.html import Reply, button, clip, esc, numbered, split_blocks
+from knowledge.read.timeline import BRIEFING_LABEL
 from knowledge.read.views import (
     ActorDetail,
     ActorMatch,
@@ -227,6 +228,8 @@ def timeline_page(
     page: Page[EventLine], filter_label: str, filter_code: str, *, language: str = SOURCE_LANGUAGE
 ) -> Reply:
     _ = translator(language).gettext
+    if filter_label == BRIEFING_LABEL:
+        filter_label = _(BRIEFING_LABEL)
     if not page.items:
         if filter_label:
             label = esc(clip(filter_label, 80))

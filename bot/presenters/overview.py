@@ -48,7 +48,9 @@ def about(view: Overview, *, language: str = SOURCE_LANGUAGE) -> Reply:
     lines.append(_("Holds {counts}.").format(counts=held))
     if view.updated_at is not None:
         code = supported(language) or SOURCE_LANGUAGE
-        when = format_datetime(view.updated_at, _UPDATED_PATTERN[code], tzinfo=UTC, locale=code)
+        when = format_datetime(
+            view.updated_at, _UPDATED_PATTERN.get(code, "medium"), tzinfo=UTC, locale=code
+        )
         lines.append(_("Last updated {when} UTC.").format(when=when))
     if view.recent:
         changed = "; ".join(f"{esc(clip(r.name, 80))} #{r.id}" for r in view.recent)

@@ -90,15 +90,13 @@ def format_date(
 ) -> str:
     """The date as precisely as it is known, for people, in `language`: 24 Feb 2022, Jul 2023,
     2022, c. 2023 (24 лютого 2022, липень 2023, 2022, бл. 2023). A curated label wins."""
-    if language not in _DAY_PATTERN:
-        language = "en"
     if precision == DatePrecision.DAY:
-        return babel_format_date(start, _DAY_PATTERN[language], locale=language)
+        return babel_format_date(start, _DAY_PATTERN.get(language, "medium"), locale=language)
     if precision == DatePrecision.MONTH:
-        return babel_format_date(start, _MONTH_PATTERN[language], locale=language)
+        return babel_format_date(start, _MONTH_PATTERN.get(language, "LLLL y"), locale=language)
     if precision == DatePrecision.YEAR:
         return str(start.year)
-    return label or _ABOUT[language].format(year=start.year)
+    return label or _ABOUT.get(language, "~{year}").format(year=start.year)
 
 
 def iso_for(start: date, precision: str) -> str:

@@ -59,6 +59,7 @@ class TimelineFilter:
 
 
 BRIEFING_WORDS = ("briefing", "the briefing", "briefing only")
+BRIEFING_LABEL = N_("the briefing alone")  # the label of `/timeline briefing`, translated
 
 
 class FilterError(Explained):
@@ -71,7 +72,7 @@ def resolve_timeline_filter(*, session: Session, text: str) -> TimelineFilter:
     if not text:
         return TimelineFilter()
     if text.casefold() in BRIEFING_WORDS:
-        return TimelineFilter(briefing=True, label="the briefing alone")
+        return TimelineFilter(briefing=True, label=BRIEFING_LABEL)
     if ".." in text:
         left, _, right = text.partition("..")
         try:
@@ -108,7 +109,7 @@ def decode_filter(*, session: Session, code: str) -> TimelineFilter | None:
         if code == "-":
             return TimelineFilter()
         if code == "b":
-            return TimelineFilter(briefing=True, label="the briefing alone")
+            return TimelineFilter(briefing=True, label=BRIEFING_LABEL)
         if code.startswith("a"):
             actor_id = int(code[1:])
             if not 0 < actor_id <= MAX_ID:  # forged button data: no such actor
