@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from bot.delivery.scheduler import drain_outbox, run_due
 from bot.presenters.digest import digest
 from knowledge.digests.feed import ChangeFeed, changes_since
 from knowledge.digests.planning import plan_digests
+from knowledge.models import AuditRecord
 from knowledge.storage.database import session_scope
 from tests.clock import ManualClock
-from tests.fakebotapi import FakeBotAPI, SentMessage
+from tests.conftest import OWNER_ID, USER_ID
+from tests.fakebotapi import FakeBotAPI, SentMessage, make_chat
 from tests.test_digests import cursor_now, due_time, edit, manual_bot, new_event
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -43,9 +46,11 @@ async def test_each_reader_gets_the_digest_in_their_language(
     assert ukrainian.startswith("📰 Дайджест брифінгу\n1 зміна від попереднього дайджесту.")
     assert "✏️ Оновлено (1)" in ukrainian and "11 липня 2023" in ukrainian
     assert "статус: confirmed → reported" in ukrainian
+    assert "Вільнюський саміт НАТО завершується" in ukrainian  # the entry's translation
     english = digest_to(fake_api, ENGLISH).plain
     assert english.startswith("📰 Briefing digest\n1 change since the last digest.")
     assert "11 Jul 2023" in english
+    assert "NATO Vilnius summit ends without a formal accession timetable" in english
     assert digest_to(fake_api, CHOSE).plain == ukrainian
 
 
@@ -79,3 +84,33 @@ def test_a_long_ukrainian_digest_splits_within_the_limit(engine: Engine) -> None
     parts = digest(feed, "", "uk")
     assert len(parts) > 1 and all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
     assert parts[0].startswith("<i>частина 1/")
+
+
+async def test_a_moderator_sets_a_channels_language_and_its_digests_follow(
+    fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    channel = -1001000000777
+    fake_api.chats[channel] = make_chat(channel, "channel", title="Новини", username="novyny")
+    fake_api.chat_members[(channel, fake_api.bot_id)] = {
+        "status": "administrator",
+        "can_post_messages": True,
+    }
+    async with manual_bot(fake_api, engine) as bot:
+        [refused] = await bot.send("/language uk @novyny", chat_id=USER_ID)
+        assert refused.plain == "This command is for moderators."
+        [done] = await bot.send("/language uk @novyny", chat_id=OWNER_ID)
+        assert (
+            done.plain
+            == "Done: the bot's language in @novyny is now Українська, digests included."
+        )
+        [missing] = await bot.send("/language uk @nowhere_at_all", chat_id=OWNER_ID)
+        assert missing.plain.startswith("I can't find the chat @nowhere_at_all.")
+        await bot.send("/channel add @novyny", chat_id=OWNER_ID)
+        edit(engine, "vilnius-summit-2023", status="reported")
+        when = due_time(engine, channel)
+        await run_due(bot.app, now=when)
+        await drain_outbox(bot.app, clock=ManualClock(when))
+    assert digest_to(fake_api, channel).plain.startswith("📰 Дайджест брифінгу")
+    with session_scope(engine) as session:
+        audited = session.exec(select(AuditRecord.command)).all()
+    assert "/language uk @novyny" in audited

@@ -1,9 +1,11 @@
 """/language: the interface language of a private chat (its reader's own), or of a group, set
-by the group's admins or the bot's moderators. Buttons, or `/language uk`."""
+by the group's admins or the bot's moderators. Buttons, or `/language uk`; moderators set a
+channel's with `/language uk @channel`."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -11,15 +13,22 @@ from telegram.error import TelegramError
 
 from bot.chat import argument_or_refuse, send
 from bot.context import deps_of, run_db
-from bot.gates import Context
+from bot.gates import Context, audit_action, moderator_gate
 from bot.i18n import supported
 from bot.language import choose_language, reader_language
-from bot.presenters.language import language_chosen, language_menu, language_refused
+from bot.presenters.language import (
+    chat_not_found,
+    language_chosen,
+    language_chosen_for,
+    language_menu,
+    language_refused,
+)
 from knowledge.write import roles
 
 log = logging.getLogger(__name__)
 
 _ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+_CHAT_ID = re.compile(r"-?\d{1,16}")
 
 
 async def language(update: Update, context: Context) -> None:
@@ -32,11 +41,14 @@ async def language(update: Update, context: Context) -> None:
     if not text:
         await send(update, context, language_menu(current))
         return
-    wanted = supported(text)
+    code, _, target = text.partition(" ")
+    wanted = supported(code)
     if wanted is None:
-        await send(update, context, language_menu(current, unknown=text))
-        return
-    await _choose(update, context, wanted, current)
+        await send(update, context, language_menu(current, unknown=code))
+    elif target.strip():
+        await _choose_for(update, context, wanted, target.strip(), current)
+    else:
+        await _choose(update, context, wanted, current)
 
 
 async def language_button(update: Update, context: Context) -> None:
@@ -66,6 +78,30 @@ async def _choose(update: Update, context: Context, wanted: str, current: str) -
     if update.callback_query is not None:
         await update.callback_query.answer()
     await send(update, context, language_chosen(wanted, group=chat.type != ChatType.PRIVATE))
+
+
+async def _choose_for(
+    update: Update, context: Context, wanted: str, target: str, current: str
+) -> None:
+    """`/language uk @channel` (or a chat id): moderators set a channel's or a group's
+    language from any chat, as channels can't send commands; anyone else is refused."""
+    author = await moderator_gate(update, context)
+    if author is None:
+        return
+    ref: str | int = int(target) if _CHAT_ID.fullmatch(target) else target
+    try:
+        chat = await context.bot.get_chat(ref)
+    except TelegramError as exc:
+        log.info("getChat(%s) failed: %s", ref, exc)
+        await send(update, context, chat_not_found(target, current))
+        return
+    await choose_language(context, chat.id, wanted, author.id)
+    if author.id is not None:
+        await audit_action(
+            deps_of(context), author.id, f"/language {wanted} {target}", f"chat {chat.id}"
+        )
+    name = f"@{chat.username}" if chat.username else chat.title or str(chat.id)
+    await send(update, context, language_chosen_for(name, wanted, current))
 
 
 async def _may_choose(update: Update, context: Context) -> bool:

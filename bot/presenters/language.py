@@ -44,3 +44,19 @@ def language_refused(language: str) -> Reply:
     """A group member who is not its admin asked to change the group's language."""
     _ = translator(language).gettext
     return Reply([_("Only this group's admins can change its language.")])
+
+
+def language_chosen_for(chat: str, language: str, reader: str) -> Reply:
+    """A moderator set another chat's language (told in the moderator's own language)."""
+    _ = translator(reader).gettext
+    text = _("Done: the bot's language in {chat} is now {language}, digests included.")
+    return Reply([text.format(chat=esc(clip(chat, 80)), language=esc(native_name(language)))])
+
+
+def chat_not_found(target: str, language: str) -> Reply:
+    _ = translator(language).gettext
+    text = _(
+        "I can't find the chat {chat}. Give a channel's @username or a chat's numeric id; "
+        "the bot must be a member there."
+    )
+    return Reply([text.format(chat=esc(clip(target, 40)))])

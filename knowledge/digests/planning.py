@@ -37,6 +37,7 @@ from knowledge.digests.feed import (
     load_revisions,
     public_record_slugs,
 )
+from knowledge.digests.languages import feed_in_language
 from knowledge.digests.schedules import INSTANT, SCHEDULED, next_due_at, schedule_of
 from knowledge.digests.subscriptions import filter_label
 from knowledge.models import ORIGINAL_LANGUAGE, Delivery, Revision, Subscription, as_utc
@@ -170,6 +171,8 @@ def plan_digests(
                         flt, label = filters[fkey]
                         feed = build_feed(rows, since=subscription.cursor, upto=upto, flt=flt,
                                           public_record=public_record)  # fmt: skip
+                        if not feed.empty:
+                            feed = feed_in_language(session=session, feed=feed, language=language)
                         rendered[key] = None if feed.empty else render(feed, label, language)
                     texts = rendered[key]
                     if texts:
