@@ -72,8 +72,10 @@ async def test_updates_arrive_by_long_polling_and_get_answers(
 async def test_the_command_menu_is_registered_on_start(
     polling: BotHarness, fake_api: FakeBotAPI
 ) -> None:
-    [call] = [c for c in fake_api.calls_of("setMyCommands") if "scope" not in c.params]
-    assert call.ok
+    # The default menu (no language_code) and one per other interface language.
+    calls = [c for c in fake_api.calls_of("setMyCommands") if "scope" not in c.params]
+    assert [c.params.get("language_code") for c in calls] == [None, "uk"]
+    assert all(call.ok for call in calls)
     menu = {c["command"]: c["description"] for c in fake_api.commands_for() or []}
     assert {"timeline", "event", "who", "sources", "search", "help"} <= set(menu)
     assert all(menu.values())
