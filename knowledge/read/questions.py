@@ -94,15 +94,21 @@ def in_language(session: Session, answer: QuestionAnswer, language: str) -> Ques
     """The answer's entries titled in `language` where translated (flagged where not)."""
     if not answer.entries:
         return answer
-    names = Translator(session, language, [c.id for c in answer.entries], ("title", "name"))
+    names = Translator(
+        session, language, [c.id for c in answer.entries], ("title", "name", "role")
+    )
     dates = _dates_in(session, answer, language)
 
     def titled(c: Candidate) -> Candidate:
         title, missing = names.text(c.id, "title" if c.kind == EntryKind.EVENT else "name",
                                     c.title)  # fmt: skip
-        return replace(
-            c, title=title, untranslated=missing, date_text=dates.get(c.id, c.date_text)
+        # An actor's line shows its role where an event's shows its date.
+        subtitle = (
+            names.text(c.id, "role", c.date_text)[0]
+            if c.kind == EntryKind.ACTOR
+            else dates.get(c.id, c.date_text)
         )
+        return replace(c, title=title, untranslated=missing, date_text=subtitle)
 
     anchor = titled(answer.anchor) if answer.anchor else None
     return replace(answer, entries=tuple(titled(c) for c in answer.entries), anchor=anchor)
