@@ -20,7 +20,6 @@ from bot.presenters.entries import (
     actors_overview,
     entry_citations,
     event_card,
-    search_page,
     source_card,
     sources_overview,
 )
@@ -28,6 +27,7 @@ from bot.presenters.entries import timeline_page as render_timeline_page
 from bot.presenters.html import Reply, clip, esc, split_blocks
 from bot.presenters.overview import about
 from bot.presenters.questions import question_reply
+from bot.presenters.search import search_page
 from knowledge.models import ORIGINAL_LANGUAGE, EntryKind
 from knowledge.read.actors import actors_by_kind, find_actors
 from knowledge.read.entries import (

@@ -11,8 +11,9 @@ from datetime import date
 
 import pytest
 
-from bot.presenters.entries import actor_card, event_card, search_page, source_card, timeline_page
+from bot.presenters.entries import actor_card, event_card, source_card, timeline_page
 from bot.presenters.html import MESSAGE_LIMIT, Reply, button, clip, esc, numbered, split_blocks
+from bot.presenters.search import search_page
 from knowledge.language.dates import timeline_rank
 from knowledge.read.views import (
     ActorDetail,

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.presenters.entries import ORIGINAL_MARK, event_card, search_page, source_card
+from bot.presenters.entries import ORIGINAL_MARK, event_card, source_card
 from bot.presenters.entries import timeline_page as render_timeline
+from bot.presenters.search import search_page
 from knowledge.models import Entry
 from knowledge.read.actors import actors_by_kind
 from knowledge.read.entries import actor_detail, event_detail, source_detail

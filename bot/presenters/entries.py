@@ -18,7 +18,6 @@ from knowledge.read.views import (
     Page,
     PageKey,
     Ref,
-    SearchResult,
     SourceDetail,
     SourceLine,
 )
@@ -198,7 +197,7 @@ def actors_overview(
     return Reply(numbered(split_blocks(blocks), language))
 
 
-def _nav_row(
+def nav_row(
     prev_data: str | None, next_data: str | None, label: str
 ) -> list[InlineKeyboardButton]:
     row = []
@@ -210,12 +209,12 @@ def _nav_row(
     return row
 
 
-def _open_rows(ids: Sequence[int], prefix: str) -> list[list[InlineKeyboardButton]]:
+def open_rows(ids: Sequence[int], prefix: str) -> list[list[InlineKeyboardButton]]:
     buttons = [button(f"#{i}", f"{prefix}:{i}") for i in ids]
     return [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
 
 
-def _span(first: int, last: int, total: int, language: str) -> str:
+def span(first: int, last: int, total: int, language: str) -> str:
     """ "11–20 of 57"."""
     return (
         translator(language)
@@ -239,7 +238,7 @@ def timeline_page(
     title = _("<b>Timeline</b>")
     if filter_label:
         title += f" · {esc(clip(filter_label, 80))}"
-    head = f"{title} · {_span(first, last, page.total, language)}"
+    head = f"{title} · {span(first, last, page.total, language)}"
     body = "\n".join(event_line(line) for line in page.items)
     legend = _("✅ confirmed · 📰 reported · 💬 claimed")
     if any(not line.from_briefing for line in page.items):
@@ -260,9 +259,9 @@ def timeline_page(
     pages = (page.total + page.limit - 1) // page.limit
     # Numbered by the last line shown: after a change the page may start off the grid.
     label = f"{(page.offset + len(page.items) - 1) // page.limit + 1}/{pages}"
-    rows = _open_rows([line.id for line in page.items], "ev")
+    rows = open_rows([line.id for line in page.items], "ev")
     if page.total > page.limit:
-        rows.append(_nav_row(prev_data, next_data, label))
+        rows.append(nav_row(prev_data, next_data, label))
     return Reply(split_blocks([head, body, legend]), InlineKeyboardMarkup(rows))
 
 
@@ -326,7 +325,7 @@ def source_card(detail: SourceDetail, *, language: str = SOURCE_LANGUAGE) -> Rep
         )
     else:
         blocks.append(_("No published entry cites it."))
-    rows = _open_rows([r.id for r in detail.backs[:10]], "open")
+    rows = open_rows([r.id for r in detail.backs[:10]], "open")
     keyboard = InlineKeyboardMarkup(rows) if rows else None
     return Reply(numbered(split_blocks(blocks), language), keyboard)
 
@@ -343,71 +342,3 @@ def entry_citations(
     if not citations:
         return Reply([head + "\n" + _("No sources are recorded for it.")])
     return Reply(numbered(split_blocks([head, *(_citation(c) for c in citations)]), language))
-
-
-def search_page(
-    query: str,
-    query_id: int,
-    page: Page[SearchResult],
-    *,
-    suggestion: str | None = None,
-    language: str = SOURCE_LANGUAGE,
-) -> Reply:
-    _ = translator(language).gettext
-    q = esc(clip(query, 80))
-    if not page.items:
-        if suggestion:
-            meant = esc(clip(suggestion, 80))
-            return Reply(
-                [
-                    _(
-                        "Nothing matches “{query}”. Did you mean <code>/search {meant}</code>?"
-                    ).format(query=q, meant=meant)
-                ]
-            )
-        return Reply(
-            [_("Nothing matches “{query}”. Try other words, or browse /timeline.").format(query=q)]
-        )
-    first, last = page.offset + 1, page.offset + len(page.items)
-    icon = {"event": "🗓", "actor": "👤", "source": "📚"}
-    lines = [
-        f"{icon.get(r.kind, '•')}{'' if r.from_briefing else CURATORS_MARK} "
-        f"{shown(r.title, 150, r.untranslated)} — <i>{esc(clip(_subtitle(r, language), 80))}</i>"
-        + (" · " + _("has: {words}").format(words=esc(", ".join(r.matched))) if r.matched else "")
-        + f" #{r.id}"
-        for r in page.items
-    ]
-    more = "+" if page.more else ""  # counted only as far as search ranks
-    head = _("<b>Search</b> “{query}”").format(query=q)
-    head += f" · {_span(first, last, page.total, language)}{more}"
-    if page.partial and page.offset == 0 and all(r.matched for r in page.items):
-        head += (
-            "\n<i>" + _("Nothing has every word; these have some of them, best first.") + "</i>"
-        )
-    elif page.partial:
-        head += (
-            "\n<i>"
-            + _("Entries with every word come first, then those with some of them.")
-            + "</i>"
-        )
-    if page.more:
-        lines.append(
-            "<i>"
-            + _("The most recent matches, best first: add a word to narrow it down.")
-            + "</i>"
-        )
-    rows = _open_rows([r.id for r in page.items], "open")
-    if page.total > page.limit:
-        prev_data = f"sr:{query_id}:{max(page.offset - page.limit, 0)}" if page.has_prev else None
-        next_data = f"sr:{query_id}:{page.offset + page.limit}" if page.has_next else None
-        pages = (page.total + page.limit - 1) // page.limit
-        label = f"{page.offset // page.limit + 1}/{pages}{more}"
-        rows.append(_nav_row(prev_data, next_data, label))
-    return Reply(split_blocks([head, *lines]), InlineKeyboardMarkup(rows))
-
-
-def _subtitle(result: SearchResult, language: str) -> str:
-    """An event's date, an actor's role (or kind), a source's kind, in `language`."""
-    if result.kind == "source" or (result.kind == "actor" and result.subtitle in KIND_NAME):
-        return named(KIND_NAME, result.subtitle.replace(" ", "_"), language)
-    return result.subtitle
