@@ -58,6 +58,10 @@ async def test_a_ukrainian_app_gets_the_bot_in_ukrainian(harness: BotHarness) ->
     assert error.plain == "Запису #999999 немає. /timeline перелічує події."
     unknown = await one(harness, "/frobnicate", **UK)
     assert unknown.plain.startswith("Я не знаю команди /frobnicate")
+    assert (await one(harness, "/cancel", **UK)).plain == "Скасовувати нічого."
+    assert (await one(harness, "/add_event x", **UK)).plain == "Ця команда — для модераторів."
+    bad_date = await one(harness, "/timeline 2023-13", **UK)
+    assert bad_date.plain.startswith("місяця 13 немає; місяці — від 01 до 12.\nСпробуйте")
 
 
 async def test_english_stays_english(harness: BotHarness) -> None:

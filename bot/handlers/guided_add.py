@@ -31,6 +31,8 @@ from bot.gates import (
     perform,
     submit_work,
 )
+from bot.i18n import translator
+from bot.language import reader_language
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
 from knowledge.language.names import clean_input
@@ -238,7 +240,9 @@ async def add_timeout(update: Update, context: Context) -> None:
 
 
 async def nothing_to_cancel(update: Update, context: Context) -> None:
-    await send(update, context, Reply(["There is nothing to cancel."]))
+    """/cancel outside /add: anyone may send it, so it answers in the reader's language."""
+    _ = translator(await reader_language(update, context)).gettext
+    await send(update, context, Reply([_("There is nothing to cancel.")]))
 
 
 async def stale_add_button(update: Update, _context: Context) -> None:
