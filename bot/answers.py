@@ -36,7 +36,7 @@ from knowledge.read.entries import (
     entry_kind,
     event_detail,
     source_detail,
-    titles,
+    titled_refs,
 )
 from knowledge.read.overview import overview
 from knowledge.read.questions import QuestionAnswer, Verdict, answer_question, in_language
@@ -210,7 +210,8 @@ def _sources(session: Session, text: str, language: str) -> Reply:
             return entry_reply(session, entry_id, language)
         if kind is None:
             return Reply([_("There is no entry #{id}.").format(id=entry_id)])
-        title = titles(session=session, entry_ids=[entry_id]).get(entry_id, "")
+        refs = titled_refs(session=session, entry_ids=[entry_id], language=language)
+        title = refs[0].name if refs else ""
         citations = citations_of(session=session, entry_id=entry_id, language=language)
         return entry_citations(entry_id, title, citations, language=language)
     source = find_source(session=session, name=text)
@@ -272,13 +273,13 @@ def inline_entries(
     else:
         page = timeline_page(session=session, flt=TimelineFilter(), limit=INLINE_RESULTS)
         ids = [line.id for line in page.items]
-    names = titles(session=session, entry_ids=ids)
+    names = {r.id: r.name for r in titled_refs(session=session, entry_ids=ids, language=language)}
     return [SharedEntry(i, names.get(i, ""), remembered_entry(session, i, language)) for i in ids]
 
 
 def about_answer(session: Session, language: str = ORIGINAL_LANGUAGE) -> Reply:
     """/about (and /start): what this knowledge base is."""
-    return about(overview(session=session), language=language)
+    return about(overview(session=session, language=language), language=language)
 
 
 SPOKEN = ("en", "uk")  # the languages an answer's own sentences can be in

@@ -41,6 +41,7 @@ async def one(harness: BotHarness, text: str, **kwargs: object) -> SentMessage:
 async def test_a_ukrainian_app_gets_the_bot_in_ukrainian(harness: BotHarness) -> None:
     start = "\n".join(r.plain for r in await harness.send("/start", **UK))
     assert "Містить: " in start and "подій" in start
+    assert "Нещодавно змінено: " in start and "Briefing: watch" not in start  # titles too
     assert "/timeline — події з датами, від найдавніших" in start
     help_text = (await one(harness, "/help", **UK)).plain
     assert "Кожен факт має джерело" in help_text and "Every fact" not in help_text

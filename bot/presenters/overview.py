@@ -7,6 +7,7 @@ from datetime import UTC
 from babel.dates import format_datetime
 
 from bot.i18n import SOURCE_LANGUAGE, number, supported, translator
+from bot.presenters.entries import shown
 from bot.presenters.html import Reply, clip, esc
 from knowledge.read.overview import Overview
 
@@ -53,6 +54,6 @@ def about(view: Overview, *, language: str = SOURCE_LANGUAGE) -> Reply:
         )
         lines.append(_("Last updated {when} UTC.").format(when=when))
     if view.recent:
-        changed = "; ".join(f"{esc(clip(r.name, 80))} #{r.id}" for r in view.recent)
+        changed = "; ".join(f"{shown(r.name, 80, r.untranslated)} #{r.id}" for r in view.recent)
         lines.append(_("Changed lately: {entries}.").format(entries=changed))
     return Reply(["\n\n".join(lines)])

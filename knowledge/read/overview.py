@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from knowledge.models import Briefing, Entry, EntryKind, Revision, as_utc
-from knowledge.read.entries import titles
+from knowledge.models import ORIGINAL_LANGUAGE, Briefing, Entry, EntryKind, Revision, as_utc
+from knowledge.read.entries import titled_refs
 from knowledge.read.published import PUBLISHED
 from knowledge.read.views import Ref
 from knowledge.storage.cache import remembered
@@ -27,12 +27,13 @@ class Overview:
     recent: list[Ref]  # the entries changed last, newest first
 
 
-def overview(*, session: Session) -> Overview:
-    """The first briefing loaded (or a neutral title), with counts and the latest changes."""
-    return remembered(session, ("overview",), lambda: _overview(session))
+def overview(*, session: Session, language: str = ORIGINAL_LANGUAGE) -> Overview:
+    """The first briefing loaded (or a neutral title), with counts and the latest changes
+    (named in `language` where translated)."""
+    return remembered(session, ("overview", language), lambda: _overview(session, language))
 
 
-def _overview(session: Session) -> Overview:
+def _overview(session: Session, language: str) -> Overview:
     briefing = session.exec(select(Briefing).order_by(col(Briefing.id)).limit(1)).first()
     counts = {
         kind: int(n)
@@ -50,7 +51,7 @@ def _overview(session: Session) -> Overview:
         .limit(RECENT * 4)
     ).all()
     recent_ids = list(dict.fromkeys(entry_id for entry_id, _ in latest))[:RECENT]
-    names = titles(session=session, entry_ids=recent_ids)
+    recent = titled_refs(session=session, entry_ids=recent_ids, language=language)
     return Overview(
         title=briefing.title if briefing else "A curated briefing",
         summary=briefing.summary if briefing else "",
@@ -58,5 +59,5 @@ def _overview(session: Session) -> Overview:
         url=briefing.url if briefing else None,
         counts={kind.value: counts.get(kind.value, 0) for kind in EntryKind},
         updated_at=as_utc(latest[0][1]) if latest else None,
-        recent=[Ref(i, names[i]) for i in recent_ids if i in names],
+        recent=recent,
     )
