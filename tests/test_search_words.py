@@ -9,11 +9,19 @@ from sqlmodel import Session, select
 
 from knowledge.models import Entry, EntryKind
 from knowledge.storage.database import is_postgres, session_scope
-from knowledge.storage.search_index import has_word, search_entries, words_of
-from knowledge.storage.search_words import EXPANSION, Prefix, prefix_words
+from knowledge.storage.search_index import have_words, search_entries, words_of
+from knowledge.storage.search_words import EXPANSION, Prefix, prefixes_words
 from knowledge.write.curation import IMPORTER, update_entry
 
 pytestmark = pytest.mark.usefixtures("backend")
+
+
+def prefix_words(session: Session, term: str) -> Prefix:
+    return prefixes_words(session, [term])[0]
+
+
+def has_word(session: Session, term: str) -> bool:
+    return have_words(session, [term])[term]
 
 
 def _prefix_matches(session: Session, prefix: str) -> set[int]:

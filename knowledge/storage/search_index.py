@@ -245,14 +245,10 @@ def _pg_quote(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
 
 
-def has_word(session: Session, term: str) -> bool:
-    """Whether any entry's document has a word starting with `term` (a folded word)."""
-    return have_words(session, [term])[term]
-
-
 def have_words(session: Session, terms: list[str]) -> dict[str, bool]:
-    """`has_word` for each of `terms`, from the word list in one statement (the index itself
-    is asked only where the list can't tell)."""
+    """Whether any entry's document has a word starting with each of `terms` (folded words):
+    from the word list in one statement, the index itself asked only where the list can't
+    tell."""
     postgres = is_postgres(session)
     found = {}
     for term, known in zip(terms, prefixes_words(session, terms), strict=True):

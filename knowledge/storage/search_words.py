@@ -75,11 +75,6 @@ class Prefix:
     documents: int | None
 
 
-def prefix_words(session: Session, term: str) -> Prefix:
-    """What the word list knows of one prefix (see `prefixes_words`)."""
-    return prefixes_words(session, [term])[0]
-
-
 def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
     """For each term (a folded word), the words that start with it and in how many documents,
     in one statement: the words only when there are at most EXPANSION and the term is plain
