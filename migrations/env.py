@@ -21,7 +21,7 @@ target_metadata = SQLModel.metadata
 
 # The full-text index is made by raw DDL in 0001_initial and has no model: on SQLite an FTS5
 # virtual table and the shadow tables FTS5 keeps beside it, on PostgreSQL a table with a
-# generated tsvector column and a GIN index; beside it the list of its words (0014).
+# generated tsvector column and a GIN index; beside it the list of its words (0012).
 # Autogenerate must not offer to drop them.
 SEARCH_TABLES = frozenset(
     ["searchdoc", "searchword"]

@@ -1,7 +1,7 @@
 """languages: the interface language each chat chose with /language
 
-Revision ID: 0012_languages
-Revises: 0014_search_words
+Revision ID: 0013_languages
+Revises: 0012_search_words
 Create Date: 2026-12-02
 
 A reader's choice is the row of their private chat (its id is the user's); a group's or a
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0012_languages"
-down_revision: str | None = "0014_search_words"
+revision: str = "0013_languages"
+down_revision: str | None = "0012_search_words"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """searchword: every word the full-text index holds, and in how many documents
 
-Revision ID: 0014_search_words
+Revision ID: 0012_search_words
 Revises: 0011_sender
 Create Date: 2026-12-02
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_search_words"
+revision: str = "0012_search_words"
 down_revision: str | None = "0011_sender"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
