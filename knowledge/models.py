@@ -155,7 +155,7 @@ TRANSLATION_LANGUAGES = ("uk",)  # what an entry's text may also be given in
 # The fields that carry prose, per entry kind; slugs, dates, kinds and links are the same in
 # every language.
 TRANSLATABLE_FIELDS: dict[str, tuple[str, ...]] = {
-    EntryKind.EVENT: ("title", "summary"),
+    EntryKind.EVENT: ("title", "summary", "date_label"),
     EntryKind.ACTOR: ("name", "role", "description"),
     EntryKind.SOURCE: ("name", "reliability"),
 }

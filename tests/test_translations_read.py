@@ -111,3 +111,31 @@ def test_an_untranslated_event_is_marked_on_the_timeline(engine: Engine) -> None
     assert sum(line.untranslated for line in page.items) == 1
     text = render_timeline(page, "", "-").parts[0]
     assert f"Russia begins its full-scale invasion of Ukraine {ORIGINAL_MARK}" in text
+
+
+def test_date_labels_are_shown_in_the_readers_language(engine: Engine) -> None:
+    """An undated item's label (what the curators estimate, and why) is prose like its title:
+    translated in every listing and card, the original where a label has no translation."""
+    from knowledge.read.questions import answer_question, in_language
+
+    with session_scope(engine) as session:
+        event_id = _id(session, "event", "yermak-says-nato-membership-would-help-end-war")
+        other_id = _id(session, "event", "no-near-term-acceleration-of-membership")
+        page = timeline_page(session=session, flt=TimelineFilter(), limit=30, language="uk")
+        card = event_detail(session=session, event_id=event_id, language="uk")
+        found = search(session=session, text="Єрмак", language="uk")
+        before = in_language(
+            session,
+            answer_question(session=session, text="What happened before the Vilnius summit?"),
+            "uk",
+        )
+        update_entry(session, other_id, {"date_label.uk": None}, author=MODERATOR)
+    with session_scope(engine) as session:
+        fallback = event_detail(session=session, event_id=other_id, language="uk")
+    line = next(item for item in page.items if item.id == event_id)
+    assert line.date_text.startswith("без дати («нещодавно» в брифінгу); оцінка кураторів")
+    assert card is not None and card.date_text == line.date_text
+    assert any(r.subtitle == line.date_text for r in found.items if r.id == event_id)
+    assert before.anchor is not None and before.anchor.title.startswith("Вільнюський саміт")
+    assert [c.rank for c in before.entries] == sorted(c.rank for c in before.entries)
+    assert fallback is not None and fallback.date_text.startswith("undated; curators' estimate")

@@ -11,7 +11,7 @@ from knowledge.digests.feed import ChangeFeed, EntryChange
 from knowledge.read.translated import Translator, is_original
 
 _TITLE = {"event": "title"}  # actors and sources are titled by their name
-_DETAIL = ("summary", "role")  # what a New item shows under its headline
+_DETAIL = ("summary", "role", "date_label")  # what an item shows beside its headline
 
 
 def feed_in_language(*, session: Session, feed: ChangeFeed, language: str) -> ChangeFeed:

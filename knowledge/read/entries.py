@@ -83,12 +83,13 @@ def event_detail(
     topics = session.exec(
         select(EventTopic.topic).where(EventTopic.event_id == event_id).order_by(EventTopic.topic)
     ).all()
-    own = Translator(session, language, [event_id], ["title", "summary"])
+    own = Translator(session, language, [event_id], ["title", "summary", "date_label"])
     title, title_missing = own.text(event_id, "title", event.title)
     summary, summary_missing = own.text(event_id, "summary", event.summary)
+    label, _ = own.text(event_id, "date_label", event.date_label or "")
     return EventDetail(
         id=event.id,
-        date_text=format_date(event.date_start, event.precision, event.date_label, language),
+        date_text=format_date(event.date_start, event.precision, label or None, language),
         title=title,
         summary=summary,
         status=event.status,

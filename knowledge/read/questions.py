@@ -94,9 +94,8 @@ def in_language(session: Session, answer: QuestionAnswer, language: str) -> Ques
     """The answer's entries titled in `language` where translated (flagged where not)."""
     if not answer.entries:
         return answer
-    names = Translator(
-        session, language, [c.id for c in answer.entries], ("title", "name", "role")
-    )
+    shown = [*answer.entries, *([answer.anchor] if answer.anchor else [])]
+    names = Translator(session, language, [c.id for c in shown], ("title", "name", "role"))
     dates = _dates_in(session, answer, language)
 
     def titled(c: Candidate) -> Candidate:
@@ -125,10 +124,12 @@ def _dates_in(session: Session, answer: QuestionAnswer, language: str) -> dict[i
             col(Event.id), col(Event.date_start), col(Event.precision), col(Event.date_label)
         ).where(col(Event.id).in_(ids))
     ).all()
+    labels = Translator(session, language, ids, ["date_label"])
     return {
-        eid: format_date(start, precision, label, language)
+        eid: format_date(start, precision, labels.text(eid, "date_label", label or "")[0] or None,
+                         language)
         for eid, start, precision, label in rows
-    }
+    }  # fmt: skip
 
 
 def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:
@@ -399,14 +400,17 @@ def _relative(session: Session, question: Question, anchor: Candidate) -> Questi
         .join(Entry, col(Entry.id) == col(Event.id))
         .where(rank < anchor.rank if before else rank > anchor.rank,
                col(Entry.id).not_in(hidden_ids()))
-        .order_by(rank.desc() if before else rank)
+        .order_by(*((rank.desc(), col(Event.id).desc()) if before else (rank, col(Event.id))))
         .limit(4)
     ).all()  # fmt: skip
+    # In timeline order: by rank, ties by id, as the timeline lists them.
     near = tuple(
         Candidate(
             eid, EntryKind.EVENT, title, format_date(start, precision, label), r, 1.0, status
         )
-        for eid, title, start, precision, label, r, status in sorted(rows, key=lambda row: row[5])
+        for eid, title, start, precision, label, r, status in sorted(
+            rows, key=lambda row: (row[5], row[0])
+        )
     )
     if not near:
         return QuestionAnswer(question, Verdict.UNSURE, (anchor,), anchor=anchor)

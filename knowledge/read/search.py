@@ -89,12 +89,14 @@ def _search_page(
     results: dict[int, SearchResult] = {}
     if ids:
         # Five columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
+        labels = Translator(session, language, ids, ["date_label"])
         for eid, start, precision, label, title in session.execute(
             sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
                       col(Event.date_label), col(Event.title))
             .where(col(Event.id).in_(ids))
         ):  # fmt: skip
-            when = format_date(start, precision, label, language)
+            label, _ = labels.text(eid, "date_label", label or "")
+            when = format_date(start, precision, label or None, language)
             results[eid] = SearchResult(eid, EntryKind.EVENT, title, when)
         for aid, name, kind, role in session.exec(
             select(Actor.id, Actor.name, Actor.kind, Actor.role).where(col(Actor.id).in_(ids))

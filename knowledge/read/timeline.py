@@ -266,14 +266,15 @@ def _lines(session: Session, ids: list[int], language: str) -> list[EventLine]:
         .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
     backed = briefing_backed(session, ids)
-    titles = Translator(session, language, ids, ["title"])
+    titles = Translator(session, language, ids, ["title", "date_label"])
     by_id = {row[0]: _line(row, row[0] in backed, titles, language) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def _line(row: Sequence[Any], from_briefing: bool, titles: Translator, language: str) -> EventLine:
     eid, start, precision, label, title, status, rank = row
-    date_text = format_date(start, precision, label, language)
+    label, _ = titles.text(eid, "date_label", label or "")
+    date_text = format_date(start, precision, label or None, language)
     shown, untranslated = titles.text(eid, "title", title)
     return EventLine(eid, date_text, shown, status, start, rank, from_briefing, untranslated)
 

@@ -111,7 +111,7 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
         session, eid,
         " ".join([title, *(t.get("title") or t.get("name") or "" for t in translated)]),
         " ".join([body, *(text for t in translated for f, text in t.items()
-                          if f not in ("title", "name"))]),
+                          if f not in ("title", "name", "date_label"))]),
     )  # fmt: skip
     entry.state = EntryState.RETRACTED if "retracted" in record else EntryState.PUBLISHED
     entry.retracted_reason = record.get("retracted")
