@@ -42,7 +42,9 @@ def test_an_event_comes_back_in_ukrainian_when_asked(engine: Engine) -> None:
     assert {a.name for a in ukrainian.actors} == {"Росія", "Україна", "Київ"}
     assert "Публічні відомості" in {c.source_name for c in ukrainian.citations}
     card = event_card(ukrainian).parts[0]
-    assert "повномасштабне вторгнення" in card and ORIGINAL_MARK not in card
+    # Every field is translated: the only marks are the citations' notes, curated in English.
+    notes = sum(1 for c in ukrainian.citations if c.note)
+    assert "повномасштабне вторгнення" in card and card.count(ORIGINAL_MARK) == notes
 
 
 def test_actors_sources_timeline_and_search_in_ukrainian(engine: Engine) -> None:
@@ -91,9 +93,10 @@ def test_a_missing_translation_falls_back_to_the_original_with_a_mark(engine: En
     assert public_record.source_name == "Public record" and public_record.untranslated
     assert source.untranslated == ("name", "reliability")
     card = event_card(detail).parts[0]
-    # The English summary is there, marked; so is the untranslated source's name.
+    # The English summary is there, marked; so is the untranslated source's name (and, as
+    # always outside English, the citations' notes).
     assert f"{english.summary[:40]}" in card
-    assert card.count(ORIGINAL_MARK) == 2
+    assert card.count(ORIGINAL_MARK) == 2 + sum(1 for c in detail.citations if c.note)
     source_text = source_card(source).parts[0]
     assert source_text.count(ORIGINAL_MARK) == 2 and "Public record" in source_text
     result = next(r for r in page.items if r.id == source_id)
@@ -139,3 +142,17 @@ def test_date_labels_are_shown_in_the_readers_language(engine: Engine) -> None:
     assert before.anchor is not None and before.anchor.title.startswith("Вільнюський саміт")
     assert [c.rank for c in before.entries] == sorted(c.rank for c in before.entries)
     assert fallback is not None and fallback.date_text.startswith("undated; curators' estimate")
+
+
+def test_citation_notes_in_english_are_marked_in_another_language(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        event_id = _id(session, "event", "yermak-says-nato-membership-would-help-end-war")
+        ukrainian = event_detail(session=session, event_id=event_id, language="uk")
+        english = event_detail(session=session, event_id=event_id)
+    assert ukrainian is not None and english is not None
+    noted = [c for c in ukrainian.citations if c.note]
+    assert noted and all(c.note_untranslated for c in noted)
+    assert not any(c.note_untranslated for c in english.citations)
+    card = event_card(ukrainian, language="uk").parts[0]
+    assert card.count(ORIGINAL_MARK) >= len(noted)
+    assert ORIGINAL_MARK not in event_card(english).parts[0]

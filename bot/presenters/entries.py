@@ -85,6 +85,8 @@ def _citation(c: CitationView) -> str:
     if c.untranslated:
         name += f" {ORIGINAL_MARK}"
     note = f" — <i>{esc(clip(c.note, 600))}</i>" if c.note else ""
+    if c.note and c.note_untranslated:
+        note += f" {ORIGINAL_MARK}"
     return f"• {name}{note}"
 
 

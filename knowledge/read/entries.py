@@ -22,7 +22,7 @@ from knowledge.models import (
 from knowledge.read.published import PUBLISHED, hidden_ids
 from knowledge.read.sources import citation_counts
 from knowledge.read.timeline import TimelineFilter, timeline_page
-from knowledge.read.translated import Translator
+from knowledge.read.translated import Translator, is_original
 from knowledge.read.views import ActorDetail, CitationView, EventDetail, Ref, SourceDetail
 
 
@@ -46,7 +46,8 @@ def _citation_views(
     views = []
     for source_id, name, kind, url, note in rows:
         shown, untranslated = names.text(source_id, "name", name)
-        views.append(CitationView(source_id, shown, kind, url, note, untranslated))
+        note_original = bool(note) and not is_original(language)
+        views.append(CitationView(source_id, shown, kind, url, note, untranslated, note_original))
     return views
 
 

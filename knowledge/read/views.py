@@ -41,6 +41,9 @@ class CitationView:
     url: str | None
     note: str
     untranslated: bool = False  # the source's name is the original
+    # Notes (why a source backs the entry) are curated in English only: in another language
+    # the reader is told so, as for any untranslated field.
+    note_untranslated: bool = False
 
 
 PUBLIC_RECORD = "public_record"  # the source kind of what the curators add themselves
