@@ -30,6 +30,7 @@ from bot.delivery.replies import BudgetLimiter
 from bot.gates import moderator_forward
 from bot.handlers import (
     admin,
+    channels,
     curation,
     digest,
     guided_add,
@@ -96,6 +97,7 @@ def build_application(
     # Commands. Moderation comes before public so its refusals can't be shadowed.
     _register_moderation(application)
     subscriptions.register(application)
+    channels.register(application)
     # /digest, before the catch-all for unknown commands
     application.add_handler(CommandHandler("digest", digest.digest_command))
     application.add_handler(CommandHandler("start", public.start))

@@ -117,14 +117,21 @@ async def moderator_gate(
     return None
 
 
-async def perform(deps: Deps, update: Update, author: Author, work: ModeratorAction) -> Reply:
+async def perform(
+    deps: Deps, update: Update, author: Author, work: ModeratorAction, *, language: str
+) -> Reply:
     """Run one moderator action off the event loop: the change and its audit record commit
     together, or neither does. A CurationError rolls the change back and becomes a polite
-    answer; that refusal (or an unexpected error) is recorded in a transaction of its own."""
-    return await in_thread(deps.engine, _perform, deps.engine, action_of(update), author, work)
+    answer in the moderator's `language`; that refusal (or an unexpected error) is recorded,
+    in English like the whole audit trail, in a transaction of its own."""
+    return await in_thread(
+        deps.engine, _perform, deps.engine, action_of(update), author, work, language
+    )
 
 
-def _perform(engine: Engine, action: str, author: Author, work: ModeratorAction) -> Reply:
+def _perform(
+    engine: Engine, action: str, author: Author, work: ModeratorAction, language: str
+) -> Reply:
     assert author.id is not None
     try:
         with session_scope(engine) as session:
@@ -132,8 +139,8 @@ def _perform(engine: Engine, action: str, author: Author, work: ModeratorAction)
             record_audit(session=session, user_id=author.id, command=action, outcome=outcome)
         return reply
     except CurationError as exc:
-        _record(engine, author.id, action, f"invalid: {exc}")
-        return render_admin.problem(exc)
+        _record(engine, author.id, action, f"invalid: {exc}")  # str(): the English wording
+        return render_admin.problem(exc, language)
     except Exception:
         try:
             _record(engine, author.id, action, "error")
@@ -147,7 +154,8 @@ def admin_args(update: Update) -> str:
 
 
 def audit_line(result: Submission[Reply]) -> str:
-    """The audit line for a submitted change."""
+    """The audit line for a submitted change (English, as the whole audit trail is: it is a
+    record for owners, not a message; /audit shows it as written)."""
     applied = result.applied
     what = applied.change.describe()
     if result.status == "applied":
@@ -169,11 +177,14 @@ async def run_admin(
     work: ModeratorAction,
     *,
     owners_only: bool = False,
+    language: str,
 ) -> Reply | None:
+    """The gate, then `work` (built for the moderator's `language`) with its audit record,
+    then the reply."""
     author = await moderator_gate(update, context, owners_only=owners_only)
     if author is None:
         return None
-    reply = await perform(deps_of(context), update, author, work)
+    reply = await perform(deps_of(context), update, author, work, language=language)
     await send(update, context, reply)
     return reply
 
@@ -186,8 +197,15 @@ def admin_args_or_empty(update: Update) -> str:
 
 
 def submit_work(
-    change_of: Callable[[Session], ChangeRequest], review: bool, *, confirmed: bool = False
+    change_of: Callable[[Session], ChangeRequest],
+    review: bool,
+    *,
+    confirmed: bool = False,
+    language: str,
 ) -> ModeratorAction:
+    """Submit a change (applied, or a draft under review); the reply is in the moderator's
+    `language`, the entry's preview in the language the change writes."""
+
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         change = change_of(session)
         result = submit(
@@ -198,7 +216,7 @@ def submit_work(
             confirmed=confirmed,
             preview=lambda s, entry_id: entry_reply(s, entry_id, language=change.language()),
         )
-        return render_admin.outcome(result), audit_line(result)
+        return render_admin.outcome(result, language=language), audit_line(result)
 
     return work
 

@@ -81,7 +81,14 @@ def explained(error: Exception, language: str) -> str:
     if not isinstance(error, Explained):
         return str(error)
     text = translator(language).gettext(error.template)
-    return text.format(**error.values) if error.values else text
+    if not error.values:
+        return text
+    # A value may be an error of its own ("date: {problem}"): worded in the same language.
+    values = {
+        key: explained(value, language) if isinstance(value, Explained) else value
+        for key, value in error.values.items()
+    }
+    return text.format(**values)
 
 
 def number(value: int, language: str) -> str:

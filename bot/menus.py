@@ -9,10 +9,12 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    ContextTypes,
 )
 
 from bot.context import deps_of, run_db
 from bot.i18n import LANGUAGES, N_, SOURCE_LANGUAGE, translator
+from bot.language import chosen_language
 from knowledge.write.moderators import (
     moderator_ids,
 )
@@ -44,49 +46,79 @@ def public_commands(language: str = SOURCE_LANGUAGE) -> list[BotCommand]:
     return [BotCommand(name, _(description)) for name, description in _PUBLIC_MENU]
 
 
-PUBLIC_COMMANDS = public_commands()
-MODERATOR_COMMANDS = [
-    BotCommand("add", "Add an entry step by step"),
-    BotCommand("gaps", "Questions the bot could not answer"),
-    BotCommand("add_event", "DATE | TITLE | SUMMARY | SOURCE; SOURCE"),
-    BotCommand("add_actor", "NAME | KIND | ROLE | ALIAS, ALIAS"),
-    BotCommand("add_source", "NAME | KIND | URL"),
-    BotCommand("edit", "ID | FIELD | VALUE"),
-    BotCommand("retract", "ID | REASON"),
-    BotCommand("history", "Every revision of an entry: /history 12"),
-    BotCommand("undo", "Revert an entry's last revision: /undo 12"),
-    BotCommand("export", "The knowledge base as a YAML file"),
-    BotCommand("import", "Send a YAML file with this caption"),
-    BotCommand("propose", "Propose entries from a briefing's text, a reply or a file"),
-    BotCommand("pending", "Drafts waiting for review"),
-    BotCommand("approve", "Approve a draft: /approve 3"),
-    BotCommand("reject", "Reject a draft: /reject 3 | reason"),
-    BotCommand("digest", "/digest preview · /digest send"),
-    BotCommand("channels", "Channels receiving digests"),
-    BotCommand("channel", "/channel add|remove|schedule …"),
-    BotCommand("mods", "Who moderates"),
-    BotCommand("modhelp", "Moderator commands in full"),
+# Moderators' and owners' commands, above everyone's in their own chats' menus.
+_MODERATOR_MENU = [
+    ("add", N_("Add an entry step by step")),
+    ("gaps", N_("Questions the bot could not answer")),
+    ("add_event", N_("DATE | TITLE | SUMMARY | SOURCE; SOURCE")),
+    ("add_actor", N_("NAME | KIND | ROLE | ALIAS, ALIAS")),
+    ("add_source", N_("NAME | KIND | URL")),
+    ("edit", N_("ID | FIELD | VALUE")),
+    ("retract", N_("ID | REASON")),
+    ("history", N_("Every revision of an entry: /history 12")),
+    ("undo", N_("Revert an entry's last revision: /undo 12")),
+    ("export", N_("The knowledge base as a YAML file")),
+    ("import", N_("Send a YAML file with this caption")),
+    ("propose", N_("Propose entries from a briefing's text, a reply or a file")),
+    ("pending", N_("Drafts waiting for review")),
+    ("approve", N_("Approve a draft: /approve 3")),
+    ("reject", N_("Reject a draft: /reject 3 | reason")),
+    ("digest", N_("/digest preview · /digest send")),
+    ("channels", N_("Channels receiving digests")),
+    ("channel", N_("/channel add|remove|schedule …")),
+    ("mods", N_("Who moderates")),
+    ("modhelp", N_("Moderator commands in full")),
+]
+_OWNER_MENU = [
+    ("mod", N_("/mod add USER_ID · /mod remove USER_ID")),
+    ("audit", N_("The last admin actions: /audit 50")),
 ]
 
 
-OWNER_COMMANDS = [
-    BotCommand("mod", "/mod add USER_ID · /mod remove USER_ID"),
-    BotCommand("audit", "The last admin actions: /audit 50"),
-]
+def _commands(menu: list[tuple[str, str]], language: str) -> list[BotCommand]:
+    _ = translator(language).gettext
+    return [BotCommand(name, _(description)) for name, description in menu]
 
 
-def _menu(owner: bool) -> list[BotCommand]:
+def moderator_commands(language: str = SOURCE_LANGUAGE) -> list[BotCommand]:
+    """What moderators' menus add to everyone's, in `language`."""
+    return _commands(_MODERATOR_MENU, language)
 
+
+def owner_commands(language: str = SOURCE_LANGUAGE) -> list[BotCommand]:
+    """What owners' menus add to moderators', in `language`."""
+    return _commands(_OWNER_MENU, language)
+
+
+def _menu(owner: bool, language: str = SOURCE_LANGUAGE) -> list[BotCommand]:
     commands: dict[str, BotCommand] = {}
-    for command in [*PUBLIC_COMMANDS, *MODERATOR_COMMANDS, *(OWNER_COMMANDS if owner else [])]:
+    for command in [
+        *public_commands(language),
+        *moderator_commands(language),
+        *(owner_commands(language) if owner else []),
+    ]:
         commands.setdefault(command.command, command)
     return list(commands.values())
 
 
-async def set_menu(bot: Bot, user_id: int, *, owner: bool) -> bool:
-    """The admin command menu in this user's private chat with the bot."""
+def _variants(default: str) -> list[str | None]:
+    """The menus a chat scope gets: one for every app (no language_code), one per other
+    language the bot speaks, as everyone's menu is published."""
+    return [None, *(language for language in LANGUAGES if language != default)]
+
+
+async def set_menu(
+    bot: Bot, user_id: int, *, owner: bool, chosen: str | None, default: str
+) -> bool:
+    """The admin command menu in this user's private chat with the bot, in the language that
+    chat is answered in: its /language choice for every app, else the app's language (each
+    language the bot speaks), else `default`."""
     try:
-        await bot.set_my_commands(_menu(owner), scope=BotCommandScopeChat(user_id))
+        for code in _variants(default):
+            language = chosen or code or default
+            await bot.set_my_commands(
+                _menu(owner, language), scope=BotCommandScopeChat(user_id), language_code=code
+            )
     except TelegramError as exc:
         # Typically "chat not found": they have never opened a chat with the bot.
         log.warning("could not set the admin menu for %s: %s", user_id, exc)
@@ -94,11 +126,25 @@ async def set_menu(bot: Bot, user_id: int, *, owner: bool) -> bool:
     return True
 
 
-async def clear_menu(bot: Bot, user_id: int) -> None:
+async def clear_menu(bot: Bot, user_id: int, default: str) -> None:
     try:
-        await bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
+        for code in _variants(default):
+            await bot.delete_my_commands(scope=BotCommandScopeChat(user_id), language_code=code)
     except TelegramError as exc:
         log.warning("could not remove the admin menu of %s: %s", user_id, exc)
+
+
+async def publish_menu(
+    context: ContextTypes.DEFAULT_TYPE | App, user_id: int, *, owner: bool
+) -> bool:
+    """`set_menu` with the user's private chat's language choice and DEFAULT_LANGUAGE."""
+    chosen = await chosen_language(context, user_id)
+    default = deps_of(context).settings.default_language
+    return await set_menu(context.bot, user_id, owner=owner, chosen=chosen, default=default)
+
+
+async def withdraw_menu(context: ContextTypes.DEFAULT_TYPE | App, user_id: int) -> None:
+    await clear_menu(context.bot, user_id, deps_of(context).settings.default_language)
 
 
 async def publish_public_menus(application: App) -> None:
@@ -119,6 +165,6 @@ async def publish_admin_menus(application: App) -> None:
     owners = deps.settings.admin_ids
     moderators = await run_db(application, lambda session: moderator_ids(session=session))
     for user_id in sorted(owners):
-        await set_menu(application.bot, user_id, owner=True)
+        await publish_menu(application, user_id, owner=True)
     for user_id in sorted(set(moderators) - set(owners)):
-        await set_menu(application.bot, user_id, owner=False)
+        await publish_menu(application, user_id, owner=False)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 from telegram.ext import ConversationHandler
 
-from bot.menus import MODERATOR_COMMANDS, OWNER_COMMANDS
+from bot.menus import moderator_commands, owner_commands
 from knowledge.models import AuditRecord, Draft, Entry, Event, Moderator, Revision
 from knowledge.storage.database import session_scope
 from tests.conftest import MODERATOR_ID, OWNER_ID, USER_ID
@@ -196,9 +196,9 @@ async def test_menus_are_scoped_to_owners_and_moderators(
     public = command_names(fake_api.commands_for())
     owners_menu = command_names(fake_api.commands_for(chat_scope(OWNER_ID)))
     mods_menu = command_names(fake_api.commands_for(chat_scope(MODERATOR_ID)))
-    admin = {c.command for c in MODERATOR_COMMANDS}
+    admin = {c.command for c in moderator_commands()}
     assert "timeline" in public and not public & admin
-    assert owners_menu >= public | admin | {c.command for c in OWNER_COMMANDS}
+    assert owners_menu >= public | admin | {c.command for c in owner_commands()}
     assert mods_menu >= public | admin and "audit" not in mods_menu and "mod" not in mods_menu
     assert fake_api.commands_for(chat_scope(USER_ID)) is None
 

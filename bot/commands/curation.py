@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from knowledge.language.dates import DateError, parse_date
+from knowledge.language.wording import N_
 from knowledge.models import (
     ORIGINAL_LANGUAGE,
     DatePrecision,
@@ -54,8 +55,8 @@ _ID_RE = re.compile(r"^#?(\d{1,9})$")
 class UsageError(CurationError):
     """The command's shape is wrong; the reply shows its usage line."""
 
-    def __init__(self, message: str, command: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, command: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.command = command
 
 
@@ -64,7 +65,7 @@ def parse_audit_count(text: str) -> int:
     if not text:
         return AUDIT_DEFAULT
     if not text.isdigit() or int(text) < 1:
-        raise UsageError("N must be a whole number", "audit")
+        raise UsageError(N_("N must be a whole number"), "audit")
     return min(int(text), AUDIT_MAX)
 
 
@@ -72,22 +73,36 @@ def split_args(text: str, command: str, *, minimum: int, maximum: int) -> list[s
     """`A | B | C` -> ["A", "B", "C"]; the last part keeps any further `|`."""
     parts = [p.strip() for p in text.split("|", maximum - 1)] if text.strip() else []
     if not minimum <= len(parts) <= maximum:
-        wanted = f"{minimum}" if minimum == maximum else f"{minimum} to {maximum}"
-        raise UsageError(f"expected {wanted} parts separated by |, got {len(parts)}", command)
+        if minimum == maximum:
+            raise UsageError(
+                N_("expected {wanted} parts separated by |, got {got}"),
+                command,
+                wanted=minimum,
+                got=len(parts),
+            )
+        raise UsageError(
+            N_("expected {least} to {most} parts separated by |, got {got}"),
+            command,
+            least=minimum,
+            most=maximum,
+            got=len(parts),
+        )
     return parts
 
 
 def parse_entry_id(text: str, command: str) -> int:
     match = _ID_RE.match(text.strip())
     if not match:
-        raise UsageError(f"“{text.strip()[:40]}” is not an entry number", command)
+        raise UsageError(N_("“{text}” is not an entry number"), command, text=text.strip()[:40])
     return int(match.group(1))
 
 
 def parse_draft_id(text: str, command: str) -> int:
     match = _ID_RE.match(text.strip())
     if not match:
-        raise UsageError(f"“{text.strip()[:40]}” is not a draft number (see /pending)", command)
+        raise UsageError(
+            N_("“{text}” is not a draft number (see /pending)"), command, text=text.strip()[:40]
+        )
     return int(match.group(1))
 
 
@@ -95,7 +110,7 @@ def parse_date_argument(text: str) -> str:
     try:
         return parse_date(text).iso()
     except DateError as exc:
-        raise CurationError(f"date: {exc}") from None
+        raise CurationError(N_("date: {problem}"), problem=exc) from None
 
 
 def parse_add_event(session: Session, text: str) -> ChangeRequest:
@@ -150,7 +165,7 @@ def parse_edit(session: Session, text: str) -> ChangeRequest:
     try:
         translated = translated_field(entry.kind, field_name)
     except CurationError as exc:
-        raise CurationError(f"#{entry_id} is {_a(entry.kind)}: {exc}") from None
+        raise _of_kind(entry_id, entry.kind, exc) from None
     if translated is not None and translated[1] != ORIGINAL_LANGUAGE:
         # `title.uk | text` sets the translation; `-` (or nothing) removes it.
         text = value.strip()
@@ -164,7 +179,7 @@ def parse_edit(session: Session, text: str) -> ChangeRequest:
     try:
         parsed = parse_field_value(entry.kind, field_name, value)
     except CurationError as exc:
-        raise CurationError(f"#{entry_id} is {_a(entry.kind)}: {exc}") from None
+        raise _of_kind(entry_id, entry.kind, exc) from None
     current = snapshot(session, entry)
     changes: dict[str, Any]
     if entry.kind == EntryKind.EVENT and field_name == "date":
@@ -195,17 +210,25 @@ def parse_edit(session: Session, text: str) -> ChangeRequest:
     )
 
 
-def _a(kind: str) -> str:
-    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+_OF_KIND = {
+    EntryKind.EVENT: N_("#{id} is an event: {problem}"),
+    EntryKind.ACTOR: N_("#{id} is an actor: {problem}"),
+    EntryKind.SOURCE: N_("#{id} is a source: {problem}"),
+}
+
+
+def _of_kind(entry_id: int, kind: str, problem: CurationError) -> CurationError:
+    """A field's problem, said with the kind of entry it is a field of."""
+    return CurationError(_OF_KIND[EntryKind(kind)], id=entry_id, problem=problem)
 
 
 def parse_retract(session: Session, text: str) -> ChangeRequest:
     raw_id, reason = split_args(text, "retract", minimum=2, maximum=2)
     entry = entry_of_kind(session, parse_entry_id(raw_id, "retract"))
     if not reason.strip():
-        raise UsageError("say why the entry is retracted", "retract")
+        raise UsageError(N_("say why the entry is retracted"), "retract")
     if entry.state == EntryState.RETRACTED:
-        raise CurationError(f"#{entry.id} is already retracted")
+        raise CurationError(N_("#{id} is already retracted"), id=entry.id)
     return ChangeRequest("retract", {"reason": reason}, entry.kind, entry.id)
 
 
@@ -214,22 +237,31 @@ def parse_undo(session: Session, text: str) -> ChangeRequest:
     assert entry.id is not None
     last = last_revision_id(session, entry.id)
     if last is None:
-        raise CurationError(f"#{entry.id} has no history to undo")
+        raise CurationError(N_("#{id} has no history to undo"), id=entry.id)
     return ChangeRequest("undo", {"revision": last}, entry.kind, entry.id)
 
 
 def import_change(name: str, data: bytes) -> ChangeRequest:
     """A YAML file sent in chat, checked for size and encoding before anything else."""
     if len(data) > MAX_CHAT_IMPORT_BYTES:
-        raise CurationError(
-            f"{name} is {len(data):,} bytes; files sent in chat may be up to "
-            f"{MAX_CHAT_IMPORT_BYTES // 1_000_000} MB"
-        )
+        raise too_big(name, len(data))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CurationError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+        raise CurationError(
+            N_("{name} is not UTF-8 text (byte {byte})"), name=name, byte=exc.start
+        ) from None
     return ChangeRequest("import", {"name": name[:120], "text": text})
+
+
+def too_big(name: str, size: int) -> CurationError:
+    """A file sent in chat over MAX_CHAT_IMPORT_BYTES."""
+    return CurationError(
+        N_("{name} is {size} bytes; files sent in chat may be up to {limit} MB"),
+        name=name,
+        size=f"{size:,}",
+        limit=MAX_CHAT_IMPORT_BYTES // 1_000_000,
+    )
 
 
 def parse_reject(text: str) -> tuple[int, str]:
@@ -238,5 +270,5 @@ def parse_reject(text: str) -> tuple[int, str]:
     draft_id = parse_draft_id(raw_id, "reject")
     reason = " ".join(reason.split())
     if not reason:
-        raise UsageError("say why the draft is rejected", "reject")
+        raise UsageError(N_("say why the draft is rejected"), "reject")
     return draft_id, reason

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.commands.curation import parse_date_argument
+from knowledge.language.wording import N_
 from knowledge.models import (
     ActorKind,
     EntryKind,
@@ -29,29 +30,29 @@ class Step:
     """One question of the guided flow."""
 
     field: str
-    prompt: str
+    prompt: str  # an English template ({limit}: the field's length limit), translated where shown
     optional: bool = False
     choices: tuple[str, ...] = ()
 
 
 GUIDED_STEPS: dict[str, tuple[Step, ...]] = {
     EntryKind.EVENT: (
-        Step("date", "Date: YYYY, YYYY-MM or YYYY-MM-DD"),
-        Step("title", f"Title (up to {LIMITS['title']} characters)"),
-        Step("summary", f"Summary (up to {LIMITS['summary']} characters), or - for none", True),
-        Step("sources", "Sources, by name, separated by ;"),
-        Step("actors", "Actors, by name, separated by ; — or - for none", True),
+        Step("date", N_("Date: YYYY, YYYY-MM or YYYY-MM-DD")),
+        Step("title", N_("Title (up to {limit} characters)")),
+        Step("summary", N_("Summary (up to {limit} characters), or - for none"), True),
+        Step("sources", N_("Sources, by name, separated by ;")),
+        Step("actors", N_("Actors, by name, separated by ; — or - for none"), True),
     ),
     EntryKind.ACTOR: (
-        Step("name", f"Name (up to {LIMITS['name']} characters)"),
-        Step("kind", "Kind", choices=tuple(k.value for k in ActorKind)),
-        Step("role", f"Role (up to {LIMITS['role']} characters), or - for none", True),
-        Step("aliases", "Other names, separated by commas — or - for none", True),
+        Step("name", N_("Name (up to {limit} characters)")),
+        Step("kind", N_("Kind"), choices=tuple(k.value for k in ActorKind)),
+        Step("role", N_("Role (up to {limit} characters), or - for none"), True),
+        Step("aliases", N_("Other names, separated by commas — or - for none"), True),
     ),
     EntryKind.SOURCE: (
-        Step("name", f"Name (up to {LIMITS['name']} characters)"),
-        Step("kind", "Kind", choices=tuple(k.value for k in SourceKind)),
-        Step("url", "Web address (http:// or https://), or - for none", True),
+        Step("name", N_("Name (up to {limit} characters)")),
+        Step("kind", N_("Kind"), choices=tuple(k.value for k in SourceKind)),
+        Step("url", N_("Web address (http:// or https://), or - for none"), True),
     ),
 }
 
@@ -63,12 +64,14 @@ def check_step(session: Session, kind: str, step: Step, text: str) -> Any:
     if empty and step.optional:
         return [] if step.field in ("aliases", "actors") else ""
     if empty:
-        raise CurationError(f"{step.field} must not be empty")
+        raise CurationError(N_("{field} must not be empty"), field=step.field)
     if step.choices:
         value = as_choice(text, step.choices)
         if value is None:
             words = ", ".join(c.replace("_", " ") for c in step.choices)
-            raise CurationError(f"{step.field} must be one of: {words}")
+            raise CurationError(
+                N_("{field} must be one of: {words}"), field=step.field, words=words
+            )
         return value
     if step.field == "date":
         return parse_date_argument(text)
@@ -81,16 +84,24 @@ def check_step(session: Session, kind: str, step: Step, text: str) -> Any:
         for alias in aliases:
             if len(alias) > LIMITS["alias"]:
                 raise CurationError(
-                    f"alias is {len(alias)} characters; the limit is {LIMITS['alias']}"
+                    N_("{field} is {length} characters; the limit is {limit}"),
+                    field="alias",
+                    length=len(alias),
+                    limit=LIMITS["alias"],
                 )
         return aliases
     if step.field == "url" and not re.match(r"^https?://[^\s<>\"]+$", text):
-        raise CurationError("url must start with http:// or https://")
+        raise CurationError(N_("url must start with http:// or https://"))
     if step.field == "name" and kind == EntryKind.SOURCE:
         refuse_taken_source_name(session, text)
     limit = LIMITS.get(step.field)
     if limit is not None and len(text) > limit:
-        raise CurationError(f"{step.field} is {len(text)} characters; the limit is {limit}")
+        raise CurationError(
+            N_("{field} is {length} characters; the limit is {limit}"),
+            field=step.field,
+            length=len(text),
+            limit=limit,
+        )
     return text
 
 

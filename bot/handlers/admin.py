@@ -12,7 +12,9 @@ from bot.commands.curation import (
 )
 from bot.context import deps_of, run_db
 from bot.gates import Context, admin_args_or_empty, moderator_gate, run_admin
-from bot.menus import clear_menu, set_menu
+from bot.i18n import N_, translator
+from bot.language import reader_language
+from bot.menus import publish_menu, withdraw_menu
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply, esc
 from knowledge.write import roles
@@ -27,12 +29,14 @@ from knowledge.write.moderators import (
 
 async def mods(update: Update, context: Context) -> None:
     owners = deps_of(context).settings.admin_ids
+    language = await reader_language(update, context)
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         listed = list_moderators(session=session)
-        return render_admin.moderators(owners, listed), f"listed {len(listed)} moderators"
+        reply = render_admin.moderators(owners, listed, language)
+        return reply, f"listed {len(listed)} moderators"
 
-    await run_admin(update, context, work)
+    await run_admin(update, context, work, language=language)
 
 
 def _target(update: Update, args: list[str]) -> tuple[int, str] | None:
@@ -56,54 +60,57 @@ async def mod(update: Update, context: Context) -> None:
     args = admin_args_or_empty(update).split()
     sub = args[0].lower() if args else ""
     target = _target(update, args)
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     changed: list[tuple[int, bool]] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         if sub not in ("add", "remove") or target is None:
-            raise UsageError("say add or remove, and whom", "mod")
+            raise UsageError(N_("say add or remove, and whom"), "mod")
         user_id, name = target
         if roles.is_owner(user_id, owners):
-            return Reply(
-                [
-                    f"{user_id} is an owner (ADMIN_IDS); owners are set in the "
-                    "configuration, not here."
-                ]
-            ), f"{sub} {user_id}: is an owner"
+            text = _(
+                "{user} is an owner (ADMIN_IDS); owners are set in the configuration, not here."
+            )
+            return Reply([text.format(user=user_id)]), f"{sub} {user_id}: is an owner"
         if sub == "add":
             assert author.id is not None
             if not add_moderator(session=session, user_id=user_id, added_by=author.id, name=name):
-                return Reply([f"{user_id} is already a moderator."]), f"add {user_id}: already"
+                text = _("{user} is already a moderator.").format(user=user_id)
+                return Reply([text]), f"add {user_id}: already"
             changed.append((user_id, True))
             who = f"{user_id} ({esc(name)})" if name else str(user_id)
-            return Reply(
-                [
-                    f"✅ {who} is now a moderator. Their command menu shows the "
-                    "moderator commands; /modhelp explains them."
-                ]
-            ), f"added {user_id}"
+            text = _(
+                "✅ {user} is now a moderator. Their command menu shows the "
+                "moderator commands; /modhelp explains them."
+            )
+            return Reply([text.format(user=who)]), f"added {user_id}"
         if not remove_moderator(session=session, user_id=user_id):
-            return Reply([f"{user_id} is not a moderator."]), f"remove {user_id}: not one"
+            text = _("{user} is not a moderator.").format(user=user_id)
+            return Reply([text]), f"remove {user_id}: not one"
         changed.append((user_id, False))
-        return Reply([f"✅ {user_id} is no longer a moderator."]), f"removed {user_id}"
+        text = _("✅ {user} is no longer a moderator.").format(user=user_id)
+        return Reply([text]), f"removed {user_id}"
 
-    if await run_admin(update, context, work, owners_only=True) is None:
+    if await run_admin(update, context, work, owners_only=True, language=language) is None:
         return
     for user_id, added in changed:
         if added:
-            await set_menu(context.bot, user_id, owner=False)
+            await publish_menu(context, user_id, owner=False)
         else:
-            await clear_menu(context.bot, user_id)
+            await withdraw_menu(context, user_id)
 
 
 async def audit(update: Update, context: Context) -> None:
     text = admin_args_or_empty(update)
+    language = await reader_language(update, context)
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         count = parse_audit_count(text)
         records = recent_audit(session=session, limit=count)
-        return render_admin.audit(records), f"listed {len(records)} records"
+        return render_admin.audit(records, language), f"listed {len(records)} records"
 
-    await run_admin(update, context, work, owners_only=True)
+    await run_admin(update, context, work, owners_only=True, language=language)
 
 
 async def modhelp(update: Update, context: Context) -> None:
@@ -112,9 +119,11 @@ async def modhelp(update: Update, context: Context) -> None:
         return
     settings = deps_of(context).settings
     owner = roles.is_owner(author.id, settings.admin_ids)
-    await send(
-        update, context, render_admin.help_reply(owner=owner, review=settings.review_required)
+    language = await reader_language(update, context)
+    reply = render_admin.help_reply(
+        owner=owner, review=settings.review_required, language=language
     )
+    await send(update, context, reply)
 
 
 async def help_addition(update: Update, context: Context) -> None:
@@ -131,8 +140,8 @@ async def help_addition(update: Update, context: Context) -> None:
     )
     if allowed:
         owner = roles.is_owner(user.id, deps.settings.admin_ids)
-        await send(
-            update,
-            context,
-            render_admin.help_reply(owner=owner, review=deps.settings.review_required),
+        language = await reader_language(update, context)
+        reply = render_admin.help_reply(
+            owner=owner, review=deps.settings.review_required, language=language
         )
+        await send(update, context, reply)

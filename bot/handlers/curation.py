@@ -32,6 +32,8 @@ from bot.gates import (
     run_admin,
     submit_work,
 )
+from bot.i18n import translator
+from bot.language import reader_language
 from bot.presenters import admin as render_admin
 from bot.presenters.html import Reply
 from knowledge.write.curation import Author
@@ -50,13 +52,17 @@ async def _curate(
     if author is None:
         return
     deps = deps_of(context)
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     try:
         text = admin_args(update)
     except ArgumentTooLong:
-        await send(update, context, Reply(["That message is too long to read."]))
+        await send(update, context, Reply([_("That message is too long to read.")]))
         return
-    work = submit_work(lambda session: parse(session, text), deps.settings.review_required)
-    await send(update, context, await perform(deps, update, author, work))
+    work = submit_work(
+        lambda session: parse(session, text), deps.settings.review_required, language=language
+    )
+    await send(update, context, await perform(deps, update, author, work, language=language))
 
 
 async def add_event(update: Update, context: Context) -> None:
@@ -83,22 +89,23 @@ async def undo(update: Update, context: Context) -> None:
     await _curate(update, context, parse_undo)
 
 
-def _history_work(entry_id: int, offset: int) -> ModeratorAction:
+def _history_work(entry_id: int, offset: int, language: str) -> ModeratorAction:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         page = history_mod.history(session=session, entry_id=entry_id, offset=offset)
-        return render_admin.history(page), f"shown #{entry_id} from {offset}"
+        return render_admin.history(page, language), f"shown #{entry_id} from {offset}"
 
     return work
 
 
 async def history(update: Update, context: Context) -> None:
     text = admin_args_or_empty(update)
+    language = await reader_language(update, context)
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         entry_id = parse_entry_id(text, "history")
-        return _history_work(entry_id, 0)(session, author)
+        return _history_work(entry_id, 0, language)(session, author)
 
-    await run_admin(update, context, work)
+    await run_admin(update, context, work, language=language)
 
 
 async def history_button(update: Update, context: Context) -> None:
@@ -109,9 +116,9 @@ async def history_button(update: Update, context: Context) -> None:
     if author is None:
         return
     _, raw_id, raw_offset = query.data.split(":")
-    reply = await perform(
-        deps_of(context), update, author, _history_work(int(raw_id), int(raw_offset))
-    )
+    language = await reader_language(update, context)
+    work = _history_work(int(raw_id), int(raw_offset), language)
+    reply = await perform(deps_of(context), update, author, work, language=language)
     await query.answer()
     if len(reply.parts) == 1 and query.message is not None:
         try:
@@ -133,18 +140,20 @@ async def confirm_button(update: Update, context: Context) -> None:
     _, answer, raw_id = query.data.split(":")
     draft_id = int(raw_id)
     review = deps_of(context).settings.review_required
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     answered: list[bool] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         if answer == "n":
             cancel_draft(session, draft_id, user=author)
             answered.append(True)
-            return Reply(["Cancelled. Nothing was saved."]), f"cancelled draft {draft_id}"
+            return Reply([_("Cancelled. Nothing was saved.")]), f"cancelled draft {draft_id}"
         result = confirm_draft(session, draft_id, user=author, review=review, preview=entry_reply)
         answered.append(True)
-        return render_admin.outcome(result), audit_line(result)
+        return render_admin.outcome(result, language=language), audit_line(result)
 
-    reply = await perform(deps_of(context), update, author, work)
+    reply = await perform(deps_of(context), update, author, work, language=language)
     await query.answer()
     if answered:  # a refused or failed answer leaves the question open for its author
         await drop_keyboard(update)

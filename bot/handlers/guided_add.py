@@ -31,9 +31,10 @@ from bot.gates import (
     perform,
     submit_work,
 )
-from bot.i18n import translator
+from bot.i18n import N_, explained, translator
 from bot.language import reader_language
 from bot.presenters import admin as render_admin
+from bot.presenters import guided as render_guided
 from bot.presenters.html import Reply
 from knowledge.language.names import clean_input
 from knowledge.models import EntryKind
@@ -49,6 +50,7 @@ FLOW_KEY = "add_flows"  # user_data[FLOW_KEY][chat_id] -> the answers of a guide
 
 
 CHOOSE_KIND, ANSWER, CONFIRM = range(3)
+ENDED = N_("This /add has ended; send /add to start again.")
 
 
 def _flow(context: Context, chat_id: int) -> dict[str, Any] | None:
@@ -81,23 +83,19 @@ async def add_start(update: Update, context: Context) -> int:
         return _end_flow(context, _chat_id(update))
     assert author.id is not None
     deps = deps_of(context)
+    language = await reader_language(update, context)
     if admin_args_or_empty(update):
         await audit_action(deps, author.id, action_of(update), "usage: /add takes no arguments")
-        await send(
-            update,
-            context,
-            Reply(
-                [
-                    "/add takes no arguments: it asks for each field. For one line, use "
-                    "<code>/add_event</code>, <code>/add_actor</code> or <code>/add_source</code> "
-                    "(/modhelp)."
-                ]
-            ),
+        text = translator(language).gettext(
+            "/add takes no arguments: it asks for each field. For one line, use "
+            "<code>/add_event</code>, <code>/add_actor</code> or <code>/add_source</code> "
+            "(/modhelp)."
         )
+        await send(update, context, Reply([text]))
         return _end_flow(context, _chat_id(update))
     _start_flow(context, _chat_id(update))
     await audit_action(deps, author.id, action_of(update), "started the guided flow")
-    await send(update, context, render_admin.choose_kind())
+    await send(update, context, render_guided.choose_kind(language))
     return CHOOSE_KIND
 
 
@@ -105,7 +103,8 @@ async def _begin_kind(update: Update, context: Context, kind: str) -> int:
     flow = _flow(context, _chat_id(update)) or _start_flow(context, _chat_id(update))
     flow.update(kind=kind, values={}, step=0)
     steps = GUIDED_STEPS[kind]
-    await send(update, context, render_admin.ask(steps[0], 1, len(steps)))
+    language = await reader_language(update, context)
+    await send(update, context, render_guided.ask(steps[0], 1, len(steps), language=language))
     return ANSWER
 
 
@@ -125,7 +124,9 @@ async def add_kind_text(update: Update, context: Context) -> int:
     message = update.effective_message
     kind = (message.text or "").strip().lower() if message else ""
     if kind not in (EntryKind.EVENT, EntryKind.ACTOR, EntryKind.SOURCE):
-        await send(update, context, render_admin.choose_kind())
+        await send(
+            update, context, render_guided.choose_kind(await reader_language(update, context))
+        )
         return CHOOSE_KIND
     return await _begin_kind(update, context, kind)
 
@@ -138,8 +139,9 @@ async def add_answer(update: Update, context: Context) -> int:
         return _end_flow(context, chat_id)
     flow = _flow(context, chat_id)
     message = update.effective_message
+    language = await reader_language(update, context)
     if flow is None or flow["kind"] is None or message is None:
-        await send(update, context, Reply(["This /add has ended; send /add to start again."]))
+        await send(update, context, Reply([translator(language).gettext(ENDED)]))
         return _end_flow(context, chat_id)
     kind: str = flow["kind"]
     steps = GUIDED_STEPS[kind]
@@ -148,21 +150,25 @@ async def add_answer(update: Update, context: Context) -> int:
     try:
         value = await run_db(context, lambda session: check_step(session, kind, step, text))
     except CurationError as exc:
-        reply = render_admin.ask(step, flow["step"] + 1, len(steps), str(exc))
+        said = explained(exc, language)
+        reply = render_guided.ask(step, flow["step"] + 1, len(steps), said, language)
         if isinstance(exc, UnknownSource):
-            reply = Reply([*render_admin.problem(exc).parts, *reply.parts])
+            reply = Reply([*render_admin.problem(exc, language).parts, *reply.parts])
         await send(update, context, reply)
         return ANSWER
     flow["values"][step.field] = value
     flow["step"] += 1
     if flow["step"] < len(steps):
         nxt = steps[flow["step"]]
-        await send(update, context, render_admin.ask(nxt, flow["step"] + 1, len(steps)))
+        reply = render_guided.ask(nxt, flow["step"] + 1, len(steps), language=language)
+        await send(update, context, reply)
         return ANSWER
-    return await _preview(update, context, author, flow)
+    return await _preview(update, context, author, flow, language)
 
 
-async def _preview(update: Update, context: Context, author: Author, flow: dict[str, Any]) -> int:
+async def _preview(
+    update: Update, context: Context, author: Author, flow: dict[str, Any], language: str
+) -> int:
     change = guided_change(flow["kind"], flow["values"])
 
     def tried(session: Session) -> tuple[Reply, int | None]:
@@ -175,10 +181,11 @@ async def _preview(update: Update, context: Context, author: Author, flow: dict[
     try:
         card, duplicate = await run_db(context, tried, write=True)
     except CurationError as exc:
-        await send(update, context, render_admin.problem(exc))
-        await send(update, context, Reply(["Send /add to start again."]))
+        await send(update, context, render_admin.problem(exc, language))
+        again = translator(language).gettext("Send /add to start again.")
+        await send(update, context, Reply([again]))
         return _end_flow(context, _chat_id(update))
-    await send(update, context, render_admin.guided_preview(card, duplicate))
+    await send(update, context, render_guided.guided_preview(card, duplicate, language))
     return CONFIRM
 
 
@@ -192,14 +199,17 @@ async def add_confirm(update: Update, context: Context) -> int:
     await query.answer()
     await drop_keyboard(update)
     flow = _flow(context, chat_id)
+    language = await reader_language(update, context)
     if flow is None or flow["kind"] is None:
-        await send(update, context, Reply(["This /add has ended; send /add to start again."]))
+        await send(update, context, Reply([translator(language).gettext(ENDED)]))
         return _end_flow(context, chat_id)
     deps = deps_of(context)
     change = guided_change(flow["kind"], flow["values"])
     # The moderator saw any duplicate warning in the preview: confirming means "save anyway".
-    work = submit_work(lambda _s: change, deps.settings.review_required, confirmed=True)
-    await send(update, context, await perform(deps, update, author, work))
+    work = submit_work(
+        lambda _s: change, deps.settings.review_required, confirmed=True, language=language
+    )
+    await send(update, context, await perform(deps, update, author, work, language=language))
     return _end_flow(context, chat_id)
 
 
@@ -214,7 +224,10 @@ async def add_cancel(update: Update, context: Context) -> int:
         await audit_action(
             deps_of(context), user.id, action_of(update), "cancelled the guided flow"
         )
-    await send(update, context, Reply(["Cancelled. Nothing was saved."]))
+    cancelled = translator(await reader_language(update, context)).gettext(
+        "Cancelled. Nothing was saved."
+    )
+    await send(update, context, Reply([cancelled]))
     return _end_flow(context, _chat_id(update))
 
 
@@ -232,11 +245,15 @@ async def add_timeout(update: Update, context: Context) -> None:
             "/add (timed out)",
             f"expired after {ADD_FLOW_TIMEOUT // 60} minutes",
         )
-    await context.bot.send_message(
-        chat.id,
-        "⌛ The /add flow expired after 10 minutes without an answer. Nothing was "
+    minutes = ADD_FLOW_TIMEOUT // 60
+    text = translator(await reader_language(update, context)).ngettext(
+        "⌛ The /add flow expired after {minutes} minute without an answer. Nothing was "
         "saved; send /add to start again.",
+        "⌛ The /add flow expired after {minutes} minutes without an answer. Nothing was "
+        "saved; send /add to start again.",
+        minutes,
     )
+    await context.bot.send_message(chat.id, text.format(minutes=minutes))
 
 
 async def nothing_to_cancel(update: Update, context: Context) -> None:
@@ -245,9 +262,10 @@ async def nothing_to_cancel(update: Update, context: Context) -> None:
     await send(update, context, Reply([_("There is nothing to cancel.")]))
 
 
-async def stale_add_button(update: Update, _context: Context) -> None:
+async def stale_add_button(update: Update, context: Context) -> None:
     if update.callback_query is not None:
-        await update.callback_query.answer("This /add has ended; send /add to start again.")
+        ended = translator(await reader_language(update, context)).gettext(ENDED)
+        await update.callback_query.answer(ended)
 
 
 def add_conversation() -> ConversationHandler[Any]:

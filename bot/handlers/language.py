@@ -16,6 +16,7 @@ from bot.context import deps_of, run_db
 from bot.gates import Context, audit_action, moderator_gate
 from bot.i18n import supported
 from bot.language import choose_language, reader_language
+from bot.menus import publish_menu
 from bot.presenters.language import (
     chat_not_found,
     language_chosen,
@@ -78,6 +79,23 @@ async def _choose(update: Update, context: Context, wanted: str, current: str) -
     if update.callback_query is not None:
         await update.callback_query.answer()
     await send(update, context, language_chosen(wanted, group=chat.type != ChatType.PRIVATE))
+    if chat.type == ChatType.PRIVATE and user is not None:
+        await _follow_menu(context, user.id)
+
+
+async def _follow_menu(context: Context, user_id: int) -> None:
+    """A moderator's own command menu follows their private chat's new language."""
+    settings = deps_of(context).settings
+    owners = settings.admin_ids
+    if roles.is_owner(user_id, owners):
+        await publish_menu(context, user_id, owner=True)
+        return
+    moderator = await run_db(
+        context,
+        lambda session: roles.is_moderator(session=session, user_id=user_id, owners=owners),
+    )
+    if moderator:
+        await publish_menu(context, user_id, owner=False)
 
 
 async def _choose_for(

@@ -28,6 +28,8 @@ from telegram.warnings import PTBUserWarning
 from bot.chat import send
 from bot.context import deps_of, run_db
 from bot.gates import Context, action_of, audit_action, log, moderator_gate, perform
+from bot.i18n import N_, explained, translator
+from bot.language import reader_language
 from bot.presenters import proposals as render
 from bot.presenters.html import Reply, esc
 from knowledge.language.documents import (
@@ -112,6 +114,8 @@ async def propose_command(update: Update, context: Context) -> int:
         return ConversationHandler.END
     assert author.id is not None
     deps = deps_of(context)
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     arguments = _arguments(message)
     replied = message.reply_to_message
     document = message.document or (replied.document if replied else None)
@@ -121,7 +125,8 @@ async def propose_command(update: Update, context: Context) -> int:
             text = await _read_document(context, document)
         except (CurationError, DocumentError) as exc:
             await audit_action(deps, author.id, action_of(update), f"invalid: {exc}")
-            await send(update, context, Reply([f"⚠️ {_escape(exc)} Nothing was saved."]))
+            said = _("⚠️ {problem} Nothing was saved.").format(problem=_escape(exc, language))
+            await send(update, context, Reply([said]))
             return ConversationHandler.END
         origin = _origin_of(replied if replied and replied.document else message, name)
     elif replied is not None and (replied.text or replied.caption):
@@ -132,21 +137,21 @@ async def propose_command(update: Update, context: Context) -> int:
         origin = _origin_of(message, name)
     if not text.strip():
         await audit_action(deps, author.id, action_of(update), "usage: no text")
-        await send(update, context, Reply([render.HOW]))
+        await send(update, context, Reply([_(render.HOW)]))
         return ConversationHandler.END
     if origin is None:
         _store(context, WAITING_KEY)[_chat_id(update)] = {
             "text": text,
             "published": message.date.date().isoformat(),
         }
-        await send(update, context, Reply([render.ASK_SOURCE]))
+        await send(update, context, Reply([_(render.ASK_SOURCE)]))
         return SOURCE
     await _propose(update, context, author, text, origin)
     return ConversationHandler.END
 
 
-def _escape(exc: Exception) -> str:
-    text = str(exc)
+def _escape(exc: Exception, language: str) -> str:
+    text = explained(exc, language)
     return esc(text if text.endswith(".") else text + ".")
 
 
@@ -154,17 +159,21 @@ async def _read_document(context: Context, document: Document) -> str:
     name = document.file_name or "briefing.txt"
     if document.file_size is not None and document.file_size > MAX_DOCUMENT_BYTES:
         raise DocumentError(  # refused before downloading: the size is in the message
-            f"{name[:60]} is {document.file_size:,} bytes; a briefing may be up to "
-            f"{MAX_DOCUMENT_BYTES // 1000} KB"
+            N_("{name} is {size} bytes; a briefing may be up to {limit} KB"),
+            name=name[:60],
+            size=f"{document.file_size:,}",
+            limit=MAX_DOCUMENT_BYTES // 1000,
         )
     if not name.lower().endswith((".txt", ".md", ".html", ".htm")):
-        raise DocumentError(f"{name[:60]} is not a .txt, .md or .html file")
+        raise DocumentError(N_("{name} is not a .txt, .md or .html file"), name=name[:60])
     try:
         file = await context.bot.get_file(document.file_id)
         data = bytes(await file.download_as_bytearray())
     except TelegramError as exc:
         log.warning("could not download %s: %s", name, exc)
-        raise CurationError(f"I could not download {name}; please send it again") from None
+        raise CurationError(
+            N_("I could not download {name}; please send it again"), name=name
+        ) from None
     return await asyncio.to_thread(document_text, data, name)
 
 
@@ -186,6 +195,7 @@ async def _propose(
 ) -> None:
     """Read the text off the event loop, keep the proposals as drafts, show them."""
     deps = deps_of(context)
+    language = await reader_language(update, context)
     batch: Batch = await run_db(context, lambda session: propose(session, text, origin))
     shown: list[ProposalView] = []
 
@@ -197,29 +207,31 @@ async def _propose(
             source=origin.source,
             sentences=batch.sentences,
             review=deps.settings.review_required,
+            language=language,
         )
         first = shown[0].batch if shown else None
         return summary, f"proposed {len(shown)} drafts from {origin.source[:80]} (batch {first})"
 
-    await send(update, context, await perform(deps, update, author, work))
-    await _show_cards(update, context, shown, 0)
+    await send(update, context, await perform(deps, update, author, work, language=language))
+    await _show_cards(update, context, shown, 0, language)
 
 
 async def _show_cards(
-    update: Update, context: Context, views: list[ProposalView], start: int
+    update: Update, context: Context, views: list[ProposalView], start: int, language: str
 ) -> None:
     end = start + render.CARDS_AT_ONCE
     for view in views[start:end]:
-        await send(update, context, render.card(view))
+        await send(update, context, render.card(view, language))
     if len(views) > end:
-        await send(update, context, render.more_button(views[0].batch, end, len(views) - end))
+        more = render.more_button(views[0].batch, end, len(views) - end, language)
+        await send(update, context, more)
 
 
 def _number(data: str, index: int) -> int:
     return int(data.split(":")[index])
 
 
-async def _button_work(update: Update, context: Context, work: Any) -> Reply | None:
+async def _button_work(update: Update, context: Context, work: Any, language: str) -> Reply | None:
     """A proposal button: rights, the unit of work with its audit, then the answer."""
     query = update.callback_query
     assert query is not None
@@ -227,26 +239,27 @@ async def _button_work(update: Update, context: Context, work: Any) -> Reply | N
     if author is None:
         return None
     await query.answer()
-    return await perform(deps_of(context), update, author, work)
+    return await perform(deps_of(context), update, author, work, language=language)
 
 
 async def approve_button(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.callback_query.data
     draft_id = _number(update.callback_query.data, 2)
     review = deps_of(context).settings.review_required
+    language = await reader_language(update, context)
     card: list[Reply] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         done = approve_proposal(session, draft_id, approver=author, review=review)
         views = proposal_views(session, done.applied)
-        card.append(render.card(views[-1]))
+        card.append(render.card(views[-1], language))
         made = ", ".join(f"#{i}" for i in done.entry_ids)
         what = "sent for review" if review else f"published {made}"
-        return render.approved(views, done.entry_ids, review=review), (
+        return render.approved(views, done.entry_ids, review=review, language=language), (
             f"approved proposals {', '.join(str(v.id) for v in views)}: {what}"
         )
 
-    reply = await _button_work(update, context, work)
+    reply = await _button_work(update, context, work, language)
     if reply is not None:
         await _replace_card(update, card)
         await send(update, context, reply)
@@ -255,14 +268,17 @@ async def approve_button(update: Update, context: Context) -> None:
 async def reject_button(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.callback_query.data
     draft_id = _number(update.callback_query.data, 2)
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     card: list[Reply] = []
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         draft = reject_proposal(session, draft_id, decider=author)
-        card.append(render.card(proposal_views(session, [draft])[0]))
-        return Reply([f"✖ Proposal {draft_id} rejected."]), f"rejected proposal {draft_id}"
+        card.append(render.card(proposal_views(session, [draft])[0], language))
+        said = _("✖ Proposal {id} rejected.").format(id=draft_id)
+        return Reply([said]), f"rejected proposal {draft_id}"
 
-    reply = await _button_work(update, context, work)
+    reply = await _button_work(update, context, work, language)
     if reply is not None:
         await _replace_card(update, card)
         await send(update, context, reply)
@@ -282,14 +298,16 @@ async def _replace_card(update: Update, card: list[Reply]) -> None:
 async def edit_button(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.callback_query.data
     draft_id = _number(update.callback_query.data, 2)
+    language = await reader_language(update, context)
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         draft = proposal(session, draft_id)
         if draft.state != "proposed":
-            raise CurationError(f"proposal {draft_id} is already decided")
-        return render.fields(proposal_views(session, [draft])[0]), f"chose to edit {draft_id}"
+            raise CurationError(N_("proposal {id} is already decided"), id=draft_id)
+        reply = render.fields(proposal_views(session, [draft])[0], language)
+        return reply, f"chose to edit {draft_id}"
 
-    reply = await _button_work(update, context, work)
+    reply = await _button_work(update, context, work, language)
     if reply is not None:
         await send(update, context, reply)
 
@@ -305,7 +323,8 @@ async def field_button(update: Update, context: Context) -> int:
     if not any(field in fields for fields in PROPOSAL_FIELDS.values()):
         return ConversationHandler.END
     _store(context, EDIT_KEY)[_chat_id(update)] = (int(number), field)
-    await send(update, context, render.ask_value(int(number), field))
+    language = await reader_language(update, context)
+    await send(update, context, render.ask_value(int(number), field, language))
     return VALUE
 
 
@@ -317,16 +336,18 @@ async def value_answer(update: Update, context: Context) -> int:
         return ConversationHandler.END
     draft_id, field = target
     value = (message.text or "")[:500]
+    language = await reader_language(update, context)
+    _ = translator(language).gettext
     card: list[Reply] = []
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         draft = edit_proposal(session, draft_id, field, value)
-        card.append(render.card(proposal_views(session, [draft])[0]))
-        return Reply([f"✏️ Proposal {draft_id}: {field} changed."]), (
-            f"edited proposal {draft_id}: {field}"
-        )
+        card.append(render.card(proposal_views(session, [draft])[0], language))
+        said = _("✏️ Proposal {id}: {field} changed.").format(id=draft_id, field=field)
+        return Reply([said]), f"edited proposal {draft_id}: {field}"
 
-    await send(update, context, await perform(deps_of(context), update, author, work))
+    reply = await perform(deps_of(context), update, author, work, language=language)
+    await send(update, context, reply)
     for reply in card:
         await send(update, context, reply)
     return ConversationHandler.END
@@ -336,15 +357,19 @@ async def approve_all_button(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.callback_query.data
     batch_id = _number(update.callback_query.data, 2)
     review = deps_of(context).settings.review_required
+    language = await reader_language(update, context)
 
     def work(session: Session, author: Author) -> tuple[Reply, str]:
         done = approve_batch(session, batch_id, approver=author, review=review)
-        return render.batch_approved(done.approved, done.skipped, review=review), (
+        reply = render.batch_approved(
+            done.approved, done.skipped, review=review, language=language
+        )
+        return reply, (
             f"approved all of batch {batch_id}: {len(done.approved)} approved, "
             f"{len(done.skipped)} left"
         )
 
-    reply = await _button_work(update, context, work)
+    reply = await _button_work(update, context, work, language)
     if reply is not None:
         await send(update, context, reply)
 
@@ -359,7 +384,7 @@ async def more_button(update: Update, context: Context) -> None:
     views = await run_db(
         context, lambda session: proposal_views(session, batch_drafts(session, batch_id))
     )
-    await _show_cards(update, context, views, start)
+    await _show_cards(update, context, views, start, await reader_language(update, context))
 
 
 async def offer_forward(update: Update, context: Context) -> None:
@@ -378,7 +403,7 @@ async def offer_forward(update: Update, context: Context) -> None:
         }  # fmt: skip
     while len(forwards) > MAX_FORWARDS_KEPT:
         forwards.pop(next(iter(forwards)))
-    offer = render.forward_offer(message.message_id)
+    offer = render.forward_offer(message.message_id, await reader_language(update, context))
     await context.bot.send_message(
         message.chat_id,
         offer.parts[0],
@@ -395,8 +420,9 @@ async def forward_button(update: Update, context: Context) -> int:
     if author is None:
         return ConversationHandler.END
     kept = _store(context, FORWARDS_KEY).pop(_number(query.data, 2), None)
+    _ = translator(await reader_language(update, context)).gettext
     if kept is None:
-        await query.answer("This offer has expired; forward the post again.")
+        await query.answer(_("This offer has expired; forward the post again."))
         return ConversationHandler.END
     await query.answer()
     published = date.fromisoformat(kept["published"]) if kept.get("published") else None
@@ -405,7 +431,7 @@ async def forward_button(update: Update, context: Context) -> int:
             "text": kept["text"],
             "published": (published or datetime.now(UTC).date()).isoformat(),
         }
-        await send(update, context, Reply([render.ASK_SOURCE]))
+        await send(update, context, Reply([_(render.ASK_SOURCE)]))
         return SOURCE
     origin = Origin(kept["source"], kept["kind"], kept["url"], published)
     await _propose(update, context, author, kept["text"], origin)
@@ -415,7 +441,8 @@ async def forward_button(update: Update, context: Context) -> int:
 async def cancel(update: Update, context: Context) -> int:
     _store(context, WAITING_KEY).pop(_chat_id(update), None)
     _store(context, EDIT_KEY).pop(_chat_id(update), None)
-    await send(update, context, Reply(["Cancelled. Nothing was changed."]))
+    _ = translator(await reader_language(update, context)).gettext
+    await send(update, context, Reply([_("Cancelled. Nothing was changed.")]))
     return ConversationHandler.END
 
 

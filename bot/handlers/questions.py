@@ -99,10 +99,11 @@ async def answer(update: Update, context: Context, text: str) -> None:
 async def gaps(update: Update, context: Context) -> None:
     """/gaps: moderators see the questions readers asked that the briefing could not answer."""
     days = deps_of(context).settings.gaps_retention_days
+    language = await reader_language(update, context)
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         found = top_gaps(session=session, days=days)
-        # In English, as every moderator's command is.
-        return gaps_reply(found, days), f"listed {len(found)} unanswered questions"
+        reply = gaps_reply(found, days, language=language)
+        return reply, f"listed {len(found)} unanswered questions"
 
-    await run_admin(update, context, work)
+    await run_admin(update, context, work, language=language)

@@ -7,13 +7,13 @@ subscribers will. Every dynamic value goes through `esc`, every reply through `s
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+from babel.dates import format_date, format_datetime
 from telegram import InlineKeyboardMarkup
 
 from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
-from bot.commands.guided import Step
-from bot.i18n import N_, SOURCE_LANGUAGE, translator
+from bot.i18n import N_, SOURCE_LANGUAGE, explained, number, supported, translator
 from bot.presenters.html import (
     MESSAGE_LIMIT,
     Reply,
@@ -28,21 +28,33 @@ from knowledge.models import AuditRecord, Draft, Moderator, as_utc
 from knowledge.write.drafts import Submission, change_of
 from knowledge.write.history import HistoryPage
 from knowledge.write.importer import ImportSummary
-from knowledge.write.records import CurationError
 from knowledge.write.requests import ChangeRequest, ImportRejected
 from knowledge.write.resolve import UnknownSource
 
 REFUSAL = N_("This command is for moderators.")
 OWNER_REFUSAL = N_("This command is for owners.")
 _VERB = {
-    "create": "Added",
-    "edit": "Edited",
-    "retract": "Retracted",
-    "undo": "Undid the last change of",
-    "import": "Imported",
+    "create": N_("Added"),
+    "edit": N_("Edited"),
+    "retract": N_("Retracted"),
+    "undo": N_("Undid the last change of"),
+    "import": N_("Imported"),
 }
+# "✅ Added event #12." — the kind of entry, in the confirmation's own language.
+_KIND = {"event": N_("event"), "actor": N_("actor"), "source": N_("source")}
+# Revisions' actions (data: create, edit, …) as /history names them.
+_ACTION = {
+    "create": N_("create"),
+    "edit": N_("edit"),
+    "retract": N_("retract"),
+    "undo": N_("undo"),
+    "import": N_("import"),
+}
+# "2026-12-02 10:35" · "2 груд. 2026, 10:35": Babel's patterns per language, in UTC.
+_WHEN_PATTERN = {"en": "yyyy-MM-dd HH:mm", "uk": "d MMM y, HH:mm"}
+_DAY_PATTERN = {"en": "yyyy-MM-dd", "uk": "d MMM y"}
 
-ADMIN_HELP = """<b>Moderator commands</b>
+ADMIN_HELP = N_("""<b>Moderator commands</b>
 Fields are separated by <code>|</code>; dates are <code>YYYY</code>, <code>YYYY-MM</code> or \
 <code>YYYY-MM-DD</code>; names are matched ignoring case.
 
@@ -63,22 +75,25 @@ Fields are separated by <code>|</code>; dates are <code>YYYY</code>, <code>YYYY-
 /propose — entries proposed from a briefing (pasted, a reply, a forward or a file) to review
 /pending — drafts waiting for review · <code>/approve N</code> · \
 <code>/reject N | REASON</code>
-/mods — who moderates"""
+/mods — who moderates""")
 
-OWNER_HELP = """<b>Owner commands</b>
+OWNER_HELP = N_("""<b>Owner commands</b>
 <code>/mod add USER_ID</code> · <code>/mod remove USER_ID</code> (or in reply to their message)
-<code>/audit [N]</code> — the last N admin actions (default 20, at most 200)"""
+<code>/audit [N]</code> — the last N admin actions (default 20, at most 200)""")
 
 
-def help_reply(*, owner: bool, review: bool) -> Reply:
-    blocks = [ADMIN_HELP]
+def help_reply(*, owner: bool, review: bool, language: str = SOURCE_LANGUAGE) -> Reply:
+    _ = translator(language).gettext
+    blocks = [_(ADMIN_HELP)]
     if review:
         blocks.append(
-            "<i>Review is on: your changes wait as drafts until another moderator "
-            "approves them.</i>"
+            _(
+                "<i>Review is on: your changes wait as drafts until another moderator "
+                "approves them.</i>"
+            )
         )
     if owner:
-        blocks.append(OWNER_HELP)
+        blocks.append(_(OWNER_HELP))
     return Reply(split_blocks(blocks))
 
 
@@ -88,8 +103,53 @@ def refusal(*, owners_only: bool = False, language: str = SOURCE_LANGUAGE) -> Re
     return Reply([esc(text)])
 
 
-def _when(moment: datetime) -> str:
-    return as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+def _code(language: str) -> str:
+    return supported(language) or SOURCE_LANGUAGE
+
+
+def _when(moment: datetime, language: str = SOURCE_LANGUAGE) -> str:
+    code = _code(language)
+    pattern = _WHEN_PATTERN.get(code, "medium")
+    return f"{format_datetime(as_utc(moment), pattern, tzinfo=UTC, locale=code)} UTC"
+
+
+def _day(moment: datetime, language: str) -> str:
+    code = _code(language)
+    return format_date(as_utc(moment), _DAY_PATTERN.get(code, "medium"), locale=code)
+
+
+def describe(change: ChangeRequest, language: str = SOURCE_LANGUAGE) -> str:
+    """`ChangeRequest.describe()` (English: the audit trail's) in the moderator's language."""
+    _ = translator(language).gettext
+    if change.action == "create":
+        record = change.payload.get("record", {})
+        name = record.get("title") or record.get("name") or "?"
+        kind = _(_KIND[change.kind]) if change.kind in _KIND else change.kind or ""
+        return _("add {kind} “{name}”").format(kind=kind, name=name)
+    if change.action == "edit":
+        fields = ", ".join(change.payload.get("fields", []))
+        return _("edit #{id}: {fields}").format(id=change.entry_id, fields=fields)
+    if change.action == "retract":
+        reason = change.payload.get("reason", "")
+        return _("retract #{id}: {reason}").format(id=change.entry_id, reason=reason)
+    if change.action == "undo":
+        return _("undo the last change of #{id}").format(id=change.entry_id)
+    size = len(str(change.payload.get("text", "")).encode("utf-8"))
+    name = change.payload.get("name") or _("a file")
+    return _("import {name} ({size} bytes)").format(name=name, size=number(size, language))
+
+
+def summary_line(summary: ImportSummary, language: str = SOURCE_LANGUAGE) -> str:
+    """`ImportSummary.line()` in the moderator's language."""
+    return (
+        translator(language)
+        .gettext("{added} added, {updated} updated, {unchanged} unchanged")
+        .format(
+            added=number(len(summary.added), language),
+            updated=number(len(summary.updated), language),
+            unchanged=number(len(summary.unchanged), language),
+        )
+    )
 
 
 # --- previews ---------------------------------------------------------------------------------
@@ -105,91 +165,141 @@ def with_head(head: str, card: Reply | None) -> Reply:
     return Reply([*split_blocks([head]), *card.parts], card.keyboard)
 
 
-def outcome(result: Submission[Reply], *, approved_draft: int | None = None) -> Reply:
+def outcome(
+    result: Submission[Reply],
+    *,
+    approved_draft: int | None = None,
+    language: str = SOURCE_LANGUAGE,
+) -> Reply:
     """The answer to add / edit / retract / undo / import, with the entry's id and preview."""
+    _ = translator(language).gettext
     applied = result.applied
     change = applied.change
     entry = f"#{applied.entry_id}" if applied.entry_id else ""
     if result.status == "unchanged":
-        return with_head(f"Nothing changed: {entry} already reads like that.", result.preview)
+        head = _("Nothing changed: {entry} already reads like that.").format(entry=entry)
+        return with_head(head, result.preview)
     if result.status == "confirm":
         assert result.draft is not None and result.draft.id is not None
         other = applied.duplicate_of
-        numbering = " (its number is given when saved)" if change.action == "create" else ""
-        head = (
-            f"⚠️ An event with the same title on the same date already exists: "
-            f"#{other} (/event {other}).\nSave this one anyway? Preview{numbering}:"
-        )
-        reply = with_head(head, result.preview)
+        if change.action == "create":
+            template = _(
+                "⚠️ An event with the same title on the same date already exists: "
+                "#{other} (/event {other}).\nSave this one anyway? Preview (its number is "
+                "given when saved):"
+            )
+        else:
+            template = _(
+                "⚠️ An event with the same title on the same date already exists: "
+                "#{other} (/event {other}).\nSave this one anyway? Preview:"
+            )
+        reply = with_head(template.format(other=other), result.preview)
         reply.keyboard = InlineKeyboardMarkup(
             [
                 [
-                    button("✅ Save anyway", f"mc:y:{result.draft.id}"),
-                    button("✖ Cancel", f"mc:n:{result.draft.id}"),
+                    button(_("✅ Save anyway"), f"mc:y:{result.draft.id}"),
+                    button(_("✖ Cancel"), f"mc:n:{result.draft.id}"),
                 ]
             ]
         )
         return reply
     if result.status == "draft":
         assert result.draft is not None
-        number = result.draft.id
-        what = esc(clip(change.describe(), 200))
-        head = (
-            f"📝 Saved as <b>draft {number}</b> ({what}). It changes nothing until another "
-            f"moderator sends <code>/approve {number}</code>."
-        )
+        draft = result.draft.id
+        what = esc(clip(describe(change, language), 200))
+        head = _(
+            "📝 Saved as <b>draft {number}</b> ({what}). It changes nothing until another "
+            "moderator sends <code>/approve {number}</code>."
+        ).format(number=draft, what=what)
         if applied.summary is not None:
-            return Reply([head + "\n" + esc(f"The file would give: {applied.summary.line()}.")])
+            would = _("The file would give: {summary}.").format(
+                summary=summary_line(applied.summary, language)
+            )
+            return Reply([head + "\n" + esc(would)])
         if result.preview is None:
             return Reply([head])
-        note = "the number is assigned on approval" if change.action == "create" else "after"
-        return with_head(f"{head}\nPreview ({note}):", result.preview)
+        if change.action == "create":
+            note = _("Preview (the number is assigned on approval):")
+        else:
+            note = _("Preview (after):")
+        return with_head(f"{head}\n{note}", result.preview)
     if applied.summary is not None:
-        return import_summary(applied.summary, approved_draft)
-    approved = f" (draft {approved_draft} approved)" if approved_draft else ""
-    verb = _VERB.get(change.action, "Changed")
-    kind = f"{change.kind} " if change.action == "create" and change.kind else ""
+        return import_summary(applied.summary, approved_draft, language=language)
+    approved = ""
+    if approved_draft:
+        approved = _(" (draft {number} approved)").format(number=approved_draft)
+    verb = _(_VERB[change.action]) if change.action in _VERB else _("Changed")
+    kind = ""
+    if change.action == "create" and change.kind:
+        kind = f"{_(_KIND[change.kind]) if change.kind in _KIND else change.kind} "
     fields = ""
     if change.action == "edit":
         fields = ": " + esc(", ".join(change.payload.get("fields", [])))
     return with_head(f"✅ {verb} {kind}<b>{entry}</b>{fields}{approved}.", result.preview)
 
 
-def import_summary(summary: ImportSummary, approved_draft: int | None = None) -> Reply:
-    approved = f" (draft {approved_draft} approved)" if approved_draft else ""
-    lines = [f"✅ Imported{approved}: {esc(summary.line())}."]
-    for label, items in (("Added", summary.added), ("Updated", summary.updated)):
+def import_summary(
+    summary: ImportSummary, approved_draft: int | None = None, *, language: str = SOURCE_LANGUAGE
+) -> Reply:
+    tr = translator(language)
+    _ = tr.gettext
+    approved = ""
+    if approved_draft:
+        approved = _(" (draft {number} approved)").format(number=approved_draft)
+    lines = [
+        _("✅ Imported{approved}: {summary}.").format(
+            approved=approved, summary=esc(summary_line(summary, language))
+        )
+    ]
+    for label, items in ((_("Added"), summary.added), (_("Updated"), summary.updated)):
         if items:
             shown = ", ".join(esc(clip(i, 60)) for i in items[:30])
-            more = f" … and {len(items) - 30} more" if len(items) > 30 else ""
+            more = ""
+            if len(items) > 30:
+                more = " " + _more(len(items) - 30, language)
             lines.append(f"{label}: {shown}{more}")
-    return Reply(numbered(split_blocks(lines)))
+    return Reply(numbered(split_blocks(lines), language))
+
+
+def _more(count: int, language: str) -> str:
+    """ "… and 3 more"."""
+    return translator(language).gettext("… and {count} more").format(count=number(count, language))
 
 
 # --- problems ---------------------------------------------------------------------------------
 
+_SOURCE_KINDS = "telegram_channel, news_outlet, official, analysis, public_record, briefing"
 
-def problem(exc: CurationError) -> Reply:
+
+def problem(exc: Exception, language: str = SOURCE_LANGUAGE) -> Reply:
     """A validation error: what is wrong, that nothing changed, and how to do it right."""
+    tr = translator(language)
+    _ = tr.gettext
     if isinstance(exc, ImportRejected):
+        # The file's own problems (file:line: …) stay as the importer words them.
         shown = exc.errors[:20]
+        count = len(exc.errors)
         lines = [
-            f"⚠️ Nothing was imported: {len(exc.errors)} "
-            f"problem{'s' if len(exc.errors) != 1 else ''} in the file."
+            tr.ngettext(
+                "⚠️ Nothing was imported: {count} problem in the file.",
+                "⚠️ Nothing was imported: {count} problems in the file.",
+                count,
+            ).format(count=number(count, language))
         ]
         lines += [f"• <code>{esc(clip(e, 300))}</code>" for e in shown]
-        if len(exc.errors) > len(shown):
-            lines.append(f"… and {len(exc.errors) - len(shown)} more")
-        return Reply(numbered(split_blocks(lines)))
-    text = f"⚠️ {esc(clip(_sentence(str(exc)), 1500))} Nothing was changed."
+        if count > len(shown):
+            lines.append(_more(count - len(shown), language))
+        return Reply(numbered(split_blocks(lines), language))
+    said = esc(clip(_sentence(explained(exc, language)), 1500))
+    text = _("⚠️ {problem} Nothing was changed.").format(problem=said)
     if isinstance(exc, UnknownSource):
-        text += (
-            "\nCreate it first, then send your command again:\n"
-            f"<code>/add_source {esc(clip(exc.name, 200))} | KIND | URL</code>\n"
-            "KIND: telegram_channel, news_outlet, official, analysis, public_record, briefing"
-        )
+        text += "\n" + _(
+            "Create it first, then send your command again:\n"
+            "<code>/add_source {name} | KIND | URL</code>\n"
+            "KIND: {kinds}"
+        ).format(name=esc(clip(exc.name, 200)), kinds=_SOURCE_KINDS)
     elif isinstance(exc, UsageError) and exc.command in USAGE:
-        text += f"\nUsage: <code>{esc(USAGE[exc.command])}</code>"
+        text += "\n" + _("Usage: <code>{usage}</code>").format(usage=esc(USAGE[exc.command]))
     return Reply(split_blocks([text]))
 
 
@@ -202,17 +312,24 @@ def _sentence(text: str) -> str:
 # --- history ----------------------------------------------------------------------------------
 
 
-def history(page: HistoryPage) -> Reply:
-    head = (
-        f"<b>History of #{page.entry_id}</b> · {esc(clip(page.title, 120))} · "
-        f"{page.total} revision{'s' if page.total != 1 else ''}"
+def history(page: HistoryPage, language: str = SOURCE_LANGUAGE) -> Reply:
+    tr = translator(language)
+    _ = tr.gettext
+    revisions = tr.ngettext("{count} revision", "{count} revisions", page.total).format(
+        count=number(page.total, language)
+    )
+    head = _("<b>History of #{id}</b> · {title} · {revisions}").format(
+        id=page.entry_id, title=esc(clip(page.title, 120)), revisions=revisions
     )
     blocks = [head]
     for item in page.items:
-        who = esc(clip(item.author_name or "unknown", 60))
+        who = esc(clip(item.author_name or _("unknown"), 60))
         if item.author_id is not None:
             who += f" ({item.author_id})"
-        lines = [f"<b>r{item.revision_id}</b> · {_when(item.at)} · {esc(item.action)} · {who}"]
+        action = _(_ACTION[item.action]) if item.action in _ACTION else item.action
+        lines = [
+            f"<b>r{item.revision_id}</b> · {_when(item.at, language)} · {esc(action)} · {who}"
+        ]
         if item.note:
             lines.append(f"<i>{esc(clip(item.note, 200))}</i>")
         for change in item.changes[:20]:
@@ -221,7 +338,13 @@ def history(page: HistoryPage) -> Reply:
                 f"{esc(clip(change.new, 100))}"
             )
         if len(item.changes) > 20:
-            lines.append(f"  … and {len(item.changes) - 20} more fields")
+            more = len(item.changes) - 20
+            lines.append(
+                "  "
+                + tr.ngettext(
+                    "… and {count} more field", "… and {count} more fields", more
+                ).format(count=number(more, language))
+            )
         blocks.append("\n".join(lines))
     rows = []
     if page.total > page.limit:
@@ -233,103 +356,84 @@ def history(page: HistoryPage) -> Reply:
         if page.offset + len(page.items) < page.total:
             nav.append(button("▶", f"mh:{page.entry_id}:{page.offset + page.limit}"))
         rows.append(nav)
-    return Reply(numbered(split_blocks(blocks)), InlineKeyboardMarkup(rows) if rows else None)
+    return Reply(
+        numbered(split_blocks(blocks), language), InlineKeyboardMarkup(rows) if rows else None
+    )
 
 
 # --- drafts, moderators, audit ----------------------------------------------------------------
 
 
-def drafts(items: Sequence[Draft], total: int) -> Reply:
+def drafts(items: Sequence[Draft], total: int, language: str = SOURCE_LANGUAGE) -> Reply:
+    _ = translator(language).gettext
     if not items:
-        return Reply(["No drafts are waiting for review."])
-    blocks = [f"<b>Drafts waiting for review</b> · {total}"]
+        return Reply([_("No drafts are waiting for review.")])
+    blocks = [_("<b>Drafts waiting for review</b> · {total}").format(total=total)]
     for draft in items:
         change: ChangeRequest = change_of(draft)
         blocks.append(
-            f"<b>draft {draft.id}</b> · {esc(clip(change.describe(), 200))}\n"
-            f"  by {esc(clip(draft.author_name, 60))} ({draft.author_id}) · "
-            f"{_when(draft.created_at)}\n"
-            f"  <code>/approve {draft.id}</code> · <code>/reject {draft.id} | reason</code>"
+            _(
+                "<b>draft {id}</b> · {what}\n"
+                "  by {author} ({author_id}) · {when}\n"
+                "  <code>/approve {id}</code> · <code>/reject {id} | reason</code>"
+            ).format(
+                id=draft.id,
+                what=esc(clip(describe(change, language), 200)),
+                author=esc(clip(draft.author_name, 60)),
+                author_id=draft.author_id,
+                when=_when(draft.created_at, language),
+            )
         )
     if total > len(items):
-        blocks.append(f"… and {total - len(items)} more")
-    return Reply(numbered(split_blocks(blocks)))
+        blocks.append(_more(total - len(items), language))
+    return Reply(numbered(split_blocks(blocks), language))
 
 
-def rejected(draft: Draft) -> Reply:
+def rejected(draft: Draft, language: str = SOURCE_LANGUAGE) -> Reply:
+    _ = translator(language).gettext
     return Reply(
-        [f"🗑 Draft {draft.id} rejected: {esc(clip(draft.reason, 300))}. Nothing was changed."]
+        [
+            _("🗑 Draft {id} rejected: {reason}. Nothing was changed.").format(
+                id=draft.id, reason=esc(clip(draft.reason, 300))
+            )
+        ]
     )
 
 
-def moderators(owners: Collection[int], mods: Sequence[Moderator]) -> Reply:
-    lines = ["<b>Owners</b> (ADMIN_IDS)"]
-    lines += [f"• {owner}" for owner in sorted(owners)] or ["• none"]
-    lines.append("<b>Moderators</b>")
+def moderators(
+    owners: Collection[int], mods: Sequence[Moderator], language: str = SOURCE_LANGUAGE
+) -> Reply:
+    _ = translator(language).gettext
+    lines = [_("<b>Owners</b> (ADMIN_IDS)")]
+    lines += [f"• {owner}" for owner in sorted(owners)] or ["• " + _("none")]
+    lines.append(_("<b>Moderators</b>"))
     if not mods:
-        lines.append("• none yet — owners add them with <code>/mod add USER_ID</code>")
+        lines.append("• " + _("none yet — owners add them with <code>/mod add USER_ID</code>"))
     for mod in mods:
         name = f" {esc(clip(mod.name, 60))}" if mod.name else ""
         lines.append(
-            f"• {mod.user_id}{name} · added by {mod.added_by} on {as_utc(mod.added_at):%Y-%m-%d}"
+            "• "
+            + _("{user}{name} · added by {by} on {day}").format(
+                user=mod.user_id, name=name, by=mod.added_by, day=_day(mod.added_at, language)
+            )
         )
-    return Reply(numbered(split_blocks(lines)))
+    return Reply(numbered(split_blocks(lines), language))
 
 
-def audit(records: Sequence[AuditRecord]) -> Reply:
+def audit(records: Sequence[AuditRecord], language: str = SOURCE_LANGUAGE) -> Reply:
+    """The audit trail: its records (commands and outcomes) are kept, and shown, in English."""
+    _ = translator(language).gettext
     if not records:
-        return Reply(["The audit trail is empty."])
-    blocks = [f"<b>Audit</b> · the last {len(records)} (at most {AUDIT_MAX}), newest first"]
+        return Reply([_("The audit trail is empty.")])
+    blocks = [
+        _("<b>Audit</b> · the last {count} (at most {most}), newest first").format(
+            count=len(records), most=AUDIT_MAX
+        )
+    ]
     for record in records:
         blocks.append(
-            f"{_when(record.at)} · {record.user_id} · <code>{esc(clip(record.command, 120))}"
+            f"{_when(record.at, language)} · {record.user_id} · "
+            f"<code>{esc(clip(record.command, 120))}"
             f"</code>\n  → {esc(clip(record.outcome, 200))}"
         )
-    return Reply(numbered(split_blocks(blocks)))
-
-
-# --- the guided /add flow ---------------------------------------------------------------------
-
-
-def choose_kind() -> Reply:
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                button("🗓 Event", "add:k:event"),
-                button("👤 Actor", "add:k:actor"),
-                button("📚 Source", "add:k:source"),
-            ],
-            [button("✖ Cancel", "add:no")],
-        ]
-    )
-    return Reply(
-        [
-            "What would you like to add? (/cancel stops at any step; nothing is saved "
-            "until you confirm.)"
-        ],
-        keyboard,
-    )
-
-
-def ask(step: Step, number: int, count: int, error: str | None = None) -> Reply:
-    lines = []
-    if error:
-        lines.append(f"⚠️ {esc(clip(_sentence(error), 1000))} Please try again.")
-    lines.append(f"<b>{number}/{count}</b> {esc(step.prompt)}")
-    if step.choices:
-        lines.append("One of: " + ", ".join(f"<code>{esc(c)}</code>" for c in step.choices))
-    return Reply(split_blocks(["\n".join(lines)]))
-
-
-def guided_preview(card: Reply | None, duplicate_of: int | None) -> Reply:
-    head = "<b>Preview</b> — this is how subscribers will see it:"
-    if duplicate_of is not None:
-        head = (
-            f"⚠️ An event with the same title on the same date already exists: "
-            f"#{duplicate_of}. Confirming saves this one anyway.\n{head}"
-        )
-    reply = with_head(head, card)
-    reply.keyboard = InlineKeyboardMarkup(
-        [[button("✅ Confirm", "add:ok"), button("✖ Cancel", "add:no")]]
-    )
-    return reply
+    return Reply(numbered(split_blocks(blocks), language))

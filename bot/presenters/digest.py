@@ -174,21 +174,27 @@ def digest(
 # --- channels ---------------------------------------------------------------------------------
 
 
-def channels_list(channels: Sequence[Subscription]) -> Reply:
+def channels_list(channels: Sequence[Subscription], language: str = SOURCE_LANGUAGE) -> Reply:
+    tr = translator(language)
+    _ = tr.gettext
     if not channels:
-        return Reply(["No channels receive digests. Add one with "
-                      "<code>/channel add @channel</code>."])  # fmt: skip
-    lines = [f"<b>Channels receiving digests</b> ({len(channels)})"]
+        return Reply([_("No channels receive digests. Add one with "
+                        "<code>/channel add @channel</code>.")])  # fmt: skip
+    lines = [_("<b>Channels receiving digests</b> ({count})").format(count=len(channels))]
     for channel in channels:
-        name = f"@{channel.username}" if channel.username else channel.title or "channel"
+        name = f"@{channel.username}" if channel.username else channel.title or _("channel")
         lines.append(
             f"• {esc(clip(name, 80))} <code>{channel.chat_id}</code> — "
-            f"{esc(schedule_text(channel))}"
-            + (f" · topic {esc(channel.topic)}" if channel.topic else "")
-            + (" · actor filter" if channel.actor_id is not None else "")
+            f"{esc(schedule_text(channel, language))}"
+            + (
+                " · " + _("topic {topic}").format(topic=esc(channel.topic))
+                if channel.topic
+                else ""
+            )
+            + (" · " + _("actor filter") if channel.actor_id is not None else "")
         )
     lines.append(
         "\n<code>/channel schedule &lt;id&gt; daily 08:00 Europe/Kyiv</code> · "
         "<code>/channel remove &lt;id&gt;</code>"
     )
-    return Reply(numbered(split_blocks(lines)))
+    return Reply(numbered(split_blocks(lines), language))

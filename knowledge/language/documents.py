@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from knowledge.language.names import strip_controls
+from knowledge.language.wording import N_, Explained
 
 MAX_DOCUMENT_BYTES = 200_000  # a long briefing is ~20 KB; past this a file is not a briefing
 DOCUMENT_TYPES = (".txt", ".md", ".html", ".htm")
@@ -22,8 +23,9 @@ _MARKDOWN = re.compile(r"^\s{0,3}(?:#{1,6}\s+|[-*+]\s+|>\s?|\d+[.)]\s+)|[*_`]{1,
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
-class DocumentError(ValueError):
-    """A file that is not a briefing we can read; the message is safe to show as is."""
+class DocumentError(Explained):
+    """A file that is not a briefing we can read; the message is safe to show as is (in the
+    reader's language through the catalogs, `Explained`)."""
 
 
 def document_text(data: bytes, filename: str) -> str:
@@ -31,19 +33,22 @@ def document_text(data: bytes, filename: str) -> str:
     name = filename.lower()
     if not name.endswith(DOCUMENT_TYPES):
         raise DocumentError(
-            f"{filename[:60]} is not a .txt, .md or .html file; send the briefing as one of those"
+            N_("{name} is not a .txt, .md or .html file; send the briefing as one of those"),
+            name=filename[:60],
         )
     if len(data) > MAX_DOCUMENT_BYTES:
         raise DocumentError(
-            f"{filename[:60]} is {len(data):,} bytes; a briefing may be up to "
-            f"{MAX_DOCUMENT_BYTES // 1000} KB"
+            N_("{name} is {size} bytes; a briefing may be up to {limit} KB"),
+            name=filename[:60],
+            size=f"{len(data):,}",
+            limit=MAX_DOCUMENT_BYTES // 1000,
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DocumentError(f"{filename[:60]} is not UTF-8 text") from None
+        raise DocumentError(N_("{name} is not UTF-8 text"), name=filename[:60]) from None
     if "\x00" in text:
-        raise DocumentError(f"{filename[:60]} is not a text file")
+        raise DocumentError(N_("{name} is not a text file"), name=filename[:60])
     if name.endswith((".html", ".htm")):
         text = html_text(text)
     elif name.endswith(".md"):
@@ -53,7 +58,7 @@ def document_text(data: bytes, filename: str) -> str:
     text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
     text = re.sub(r"\n{2,}", "\n", text).strip()
     if not text:
-        raise DocumentError(f"{filename[:60]} has no text")
+        raise DocumentError(N_("{name} has no text"), name=filename[:60])
     return text
 
 

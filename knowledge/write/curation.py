@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from knowledge.language.dates import date_end, parse_date, timeline_rank
 from knowledge.language.names import name_key, slugify
+from knowledge.language.wording import N_
 from knowledge.models import (
     TRANSLATION_LANGUAGES,
     Actor,
@@ -239,7 +240,7 @@ def update_entry(
 def get_entry(session: Session, entry_id: int) -> Entry:
     entry = session.get(Entry, entry_id)
     if entry is None:
-        raise CurationError(f"there is no entry #{entry_id}")
+        raise CurationError(N_("there is no entry #{id}"), id=entry_id)
     return entry
 
 
@@ -247,10 +248,10 @@ def retract_entry(session: Session, entry_id: int, reason: str, *, author: Autho
     """Mark an entry retracted: hidden from lists and search, kept with its reason and history."""
     reason = " ".join(reason.split())
     if not reason:
-        raise CurationError("say why the entry is retracted")
+        raise CurationError(N_("say why the entry is retracted"))
     entry = get_entry(session, entry_id)
     if entry.state == EntryState.RETRACTED:
-        raise CurationError(f"#{entry_id} is already retracted")
+        raise CurationError(N_("#{id} is already retracted"), id=entry_id)
     revision = update_entry(
         session, entry_id, {"retracted": reason}, author=author, action="retract", note=reason
     )
@@ -265,10 +266,12 @@ def undo_last(session: Session, entry_id: int, *, author: Author) -> Revision:
         select(Revision).where(Revision.entry_id == entry_id).order_by(col(Revision.id).desc())
     ).first()
     if last is None:
-        raise CurationError(f"#{entry_id} has no history to undo")
+        raise CurationError(N_("#{id} has no history to undo"), id=entry_id)
     if last.before is None:
         if entry.state == EntryState.RETRACTED:
-            raise CurationError(f"#{entry_id} was created by its last revision and is retracted")
+            raise CurationError(
+                N_("#{id} was created by its last revision and is retracted"), id=entry_id
+            )
         # Undoing a creation cannot delete (nothing is ever lost): it retracts instead.
         revision = update_entry(
             session, entry_id, {"retracted": "undo of its creation"}, author=author,
@@ -285,5 +288,5 @@ def undo_last(session: Session, entry_id: int, *, author: Author) -> Revision:
             note=f"undo of revision {last.id}",
         )  # fmt: skip
     if revision is None:
-        raise CurationError(f"#{entry_id} already matches its previous version")
+        raise CurationError(N_("#{id} already matches its previous version"), id=entry_id)
     return revision

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from knowledge.language.wording import N_
 from knowledge.models import (
     Draft,
     Revision,
@@ -115,7 +116,7 @@ def change_of(draft: Draft) -> ChangeRequest:
 def get_draft(session: Session, draft_id: int) -> Draft:
     draft = session.get(Draft, draft_id)
     if draft is None:
-        raise CurationError(f"there is no draft {draft_id}")
+        raise CurationError(N_("there is no draft {id}"), id=draft_id)
     return draft
 
 
@@ -144,9 +145,9 @@ def approve_draft(
     """Apply a pending draft as its author's change; a moderator cannot approve their own."""
     draft = get_draft(session, draft_id)
     if draft.state != DRAFT_PENDING:
-        raise CurationError(f"draft {draft_id} is {draft.state}, not pending")
+        raise _not_pending(draft_id, draft.state)
     if draft.author_id == approver.id:
-        raise CurationError("you cannot approve your own draft; another moderator must")
+        raise CurationError(N_("you cannot approve your own draft; another moderator must"))
     author = Author(draft.author_id, draft.author_name)
     try:
         outcome = submit(
@@ -155,7 +156,9 @@ def approve_draft(
     except ImportRejected:
         raise
     except CurationError as exc:
-        raise CurationError(f"draft {draft_id} no longer applies: {exc}") from None
+        raise CurationError(
+            N_("draft {id} no longer applies: {problem}"), id=draft_id, problem=exc
+        ) from None
     revision_id = outcome.applied.revision_id
     if revision_id is not None:
         revision = session.get_one(Revision, revision_id)
@@ -168,13 +171,27 @@ def approve_draft(
     return outcome
 
 
+# A draft's states as moderators read them (the states themselves are data).
+_NOT_PENDING = {
+    DRAFT_APPLIED: N_("draft {id} is applied, not pending"),
+    DRAFT_REJECTED: N_("draft {id} is rejected, not pending"),
+}
+
+
+def _not_pending(draft_id: int, state: str) -> CurationError:
+    template = _NOT_PENDING.get(state)
+    if template is None:
+        return CurationError(f"draft {draft_id} is {state}, not pending")
+    return CurationError(template, id=draft_id)
+
+
 def reject_draft(session: Session, draft_id: int, *, decider: Author, reason: str) -> Draft:
     reason = " ".join(reason.split())
     if not reason:
-        raise CurationError("say why the draft is rejected")
+        raise CurationError(N_("say why the draft is rejected"))
     draft = get_draft(session, draft_id)
     if draft.state != DRAFT_PENDING:
-        raise CurationError(f"draft {draft_id} is {draft.state}, not pending")
+        raise _not_pending(draft_id, draft.state)
     _decide(draft, DRAFT_REJECTED, decider, reason)
     session.add(draft)
     session.flush()
@@ -184,11 +201,11 @@ def reject_draft(session: Session, draft_id: int, *, decider: Author, reason: st
 def _open_confirmation(session: Session, draft_id: int, user: Author) -> Draft:
     draft = get_draft(session, draft_id)
     if draft.state != DRAFT_CONFIRM:
-        raise CurationError("this question was already answered")
+        raise CurationError(N_("this question was already answered"))
     if draft.author_id != user.id:
-        raise CurationError("only the moderator who made this change can confirm it")
+        raise CurationError(N_("only the moderator who made this change can confirm it"))
     if utcnow() - as_utc(draft.created_at) > CONFIRM_TTL:
-        raise CurationError("this confirmation has expired; send the command again")
+        raise CurationError(N_("this confirmation has expired; send the command again"))
     return draft
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from knowledge.language.dates import DateError, iso_for, parse_date
 from knowledge.language.names import strip_controls
+from knowledge.language.wording import N_, Explained
 from knowledge.models import (
     ORIGINAL_LANGUAGE,
     TRANSLATABLE_FIELDS,
@@ -37,8 +38,12 @@ from knowledge.models import (
 )
 
 
-class CurationError(ValueError):
-    """A change that cannot be made; the message is safe to show the moderator as is."""
+class CurationError(Explained):
+    """A change that cannot be made; the message is safe to show the moderator as is.
+
+    Raised with an English template and its values (`Explained`), the moderator reads it in
+    their language where the template is marked `N_` for the catalogs; `str()` stays English
+    for the audit trail and the logs."""
 
 
 LIMITS = {
@@ -260,13 +265,20 @@ def _text(
     if value is None:
         value = ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise CurationError(f"{key} must be text")  # before any str(): a list may be huge
+        raise CurationError(
+            N_("{field} must be text"), field=key
+        )  # before any str(): a list may be huge
     value = strip_controls(str(value)).strip()
     if required and not value:
-        raise CurationError(f"{key} must not be empty")
+        raise CurationError(N_("{field} must not be empty"), field=key)
     limit = LIMITS[limit_key or key]
     if len(value) > limit:
-        raise CurationError(f"{key} is {len(value)} characters; the limit is {limit}")
+        raise CurationError(
+            N_("{field} is {length} characters; the limit is {limit}"),
+            field=key,
+            length=len(value),
+            limit=limit,
+        )
     return value
 
 
@@ -298,7 +310,12 @@ def _choice(record: dict[str, Any], key: str, allowed: type[Any], default: str |
         value = as_choice(value, values) or value
     if value not in values:
         words = ", ".join(v.replace("_", " ") for v in values)
-        raise CurationError(f"{key} “{str(value)[:40]}” is not one of: {words}")
+        raise CurationError(
+            N_("{field} “{value}” is not one of: {words}"),
+            field=key,
+            value=str(value)[:40],
+            words=words,
+        )
     return str(value)
 
 
@@ -337,7 +354,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
         try:
             fuzzy = parse_date(str(raw_date if raw_date is not None else ""))
         except DateError as exc:
-            raise CurationError(f"date: {exc}") from None
+            raise CurationError(N_("date: {problem}"), problem=exc) from None
         precision = record.get("precision") or fuzzy.precision.value
         precision = _choice({"precision": precision}, "precision", DatePrecision, None)
         if precision != DatePrecision.APPROXIMATE and precision != fuzzy.precision:
@@ -414,7 +431,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
         url = record.get("url")
         url = None if url in (None, "", "-") else _text(record, "url", required=False)
         if url is not None and not _URL_RE.match(url):
-            raise CurationError("url must start with http:// or https://")
+            raise CurationError(N_("url must start with http:// or https://"))
         out |= {
             "name": _text(record, "name", required=True),
             "kind": _choice(record, "kind", SourceKind, None),
@@ -436,14 +453,26 @@ def _dedupe_citations(citations: list[dict[str, str]]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
+_NO_FIELD = {
+    EntryKind.EVENT: N_("events have no field “{field}”; editable: {editable}; translations: "
+                        "{translated}"),
+    EntryKind.ACTOR: N_("actors have no field “{field}”; editable: {editable}; translations: "
+                        "{translated}"),
+    EntryKind.SOURCE: N_("sources have no field “{field}”; editable: {editable}; translations: "
+                         "{translated}"),
+}  # fmt: skip
+
+
 def parse_field_value(kind: str, field: str, value: str) -> Any:
     """Turn `/edit` text into a record value for `field`; lists are comma-separated."""
     if field not in EDITABLE_FIELDS[kind]:
         translated = ", ".join(f"{f}.{lang}" for lang in TRANSLATION_LANGUAGES
                                for f in TRANSLATABLE_FIELDS[kind])  # fmt: skip
         raise CurationError(
-            f"{kind}s have no field “{field[:40]}”; editable: {', '.join(EDITABLE_FIELDS[kind])}"
-            f"; translations: {translated}"
+            _NO_FIELD[EntryKind(kind)],
+            field=field[:40],
+            editable=", ".join(EDITABLE_FIELDS[kind]),
+            translated=translated,
         )
     value = value.strip()
     if field in ("topics", "aliases", "actors", "sources"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from knowledge.language.wording import N_
 from knowledge.models import (
     Entry,
     EntryKind,
@@ -19,8 +20,14 @@ class UnknownSource(CurationError):
     """A source name that matches none; the reply offers to create it with /add_source."""
 
     def __init__(self, name: str, suggestion: str | None) -> None:
-        hint = f" (did you mean “{suggestion}”?)" if suggestion else ""
-        super().__init__(f"no source is called “{name[:80]}”{hint}")
+        if suggestion:
+            super().__init__(
+                N_("no source is called “{name}” (did you mean “{suggestion}”?)"),
+                name=name[:80],
+                suggestion=suggestion,
+            )
+        else:
+            super().__init__(N_("no source is called “{name}”"), name=name[:80])
         self.name = name[:200]
         self.suggestion = suggestion
 
@@ -28,7 +35,7 @@ class UnknownSource(CurationError):
 def entry_of_kind(session: Session, entry_id: int) -> Entry:
     entry = session.get(Entry, entry_id)
     if entry is None:
-        raise CurationError(f"there is no entry #{entry_id}")
+        raise CurationError(N_("there is no entry #{id}"), id=entry_id)
     return entry
 
 
@@ -36,7 +43,7 @@ def resolve_source(session: Session, name: str) -> str:
     """A source's slug from its name (case-insensitive) or slug; unknown -> UnknownSource."""
     wanted = " ".join(name.split())
     if not wanted:
-        raise CurationError("a source name is empty")
+        raise CurationError(N_("a source name is empty"))
     row = session.exec(
         select(Entry.slug, Entry.state)
         .join(Source, col(Source.id) == col(Entry.id))
@@ -53,7 +60,7 @@ def resolve_source(session: Session, name: str) -> str:
         raise UnknownSource(wanted, close.name if close else None)
     slug, state = row
     if state != EntryState.PUBLISHED:
-        raise CurationError(f"the source “{wanted[:80]}” is retracted")
+        raise CurationError(N_("the source “{name}” is retracted"), name=wanted[:80])
     return slug
 
 
@@ -93,8 +100,14 @@ def resolve_actor_slug(session: Session, name: str) -> str:
         several = find_actors(session=session, query=wanted, limit=3)
         if several:
             names = ", ".join(f"“{m.name}”" for m in several)
-            raise CurationError(f"“{wanted[:60]}” could mean {names}; write the full name")
-        raise CurationError(f"no actor is called “{wanted[:60]}”; add them with /add_actor")
+            raise CurationError(
+                N_("“{name}” could mean {names}; write the full name"),
+                name=wanted[:60],
+                names=names,
+            )
+        raise CurationError(
+            N_("no actor is called “{name}”; add them with /add_actor"), name=wanted[:60]
+        )
     return session.get_one(Entry, match.id).slug
 
 
@@ -109,4 +122,8 @@ def refuse_taken_source_name(session: Session, name: str) -> None:
     wanted = " ".join(name.split()).casefold()
     existing = session.exec(select(Source.id).where(Source.name_key == wanted)).first()
     if wanted and existing is not None:
-        raise CurationError(f"a source named “{name.strip()[:80]}” already exists (#{existing})")
+        raise CurationError(
+            N_("a source named “{name}” already exists (#{id})"),
+            name=name.strip()[:80],
+            id=existing,
+        )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import DateError, parse_date
+from knowledge.language.wording import N_
 from knowledge.models import (
     ActorKind,
     DatePrecision,
@@ -91,7 +92,7 @@ def save_batch(session: Session, batch: Batch, *, author: Author) -> list[Draft]
 def proposal(session: Session, draft_id: int) -> Draft:
     draft = session.get(Draft, draft_id)
     if draft is None or "proposal" not in (draft.payload or {}):
-        raise CurationError(f"there is no proposal {draft_id}")
+        raise CurationError(N_("there is no proposal {id}"), id=draft_id)
     return draft
 
 
