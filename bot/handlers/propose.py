@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
-from telegram import Document, Message, MessageOriginChannel, ReplyParameters, Update
+from telegram import Document, ReplyParameters, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
@@ -26,6 +26,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.chat import send
+from bot.commands.propose import arguments_of, origin_of, split_source
 from bot.context import deps_of, run_db
 from bot.gates import Context, action_of, audit_action, log, moderator_gate, perform
 from bot.i18n import N_, explained, translator
@@ -73,38 +74,6 @@ def _store(context: Context, key: str) -> dict[Any, Any]:
     return store
 
 
-def _arguments(message: Message) -> str:
-    """What follows the command word, line breaks kept (they separate paragraphs)."""
-    raw = message.text or message.caption or ""
-    parts = raw.split(maxsplit=1)
-    return strip_controls(parts[1]).strip() if len(parts) > 1 else ""
-
-
-def _origin_of(message: Message, name: str) -> Origin | None:
-    """The source a message's text comes from: a channel post's origin, or the name given."""
-    forwarded = message.forward_origin
-    if isinstance(forwarded, MessageOriginChannel):
-        chat = forwarded.chat
-        url = f"https://t.me/{chat.username}/{forwarded.message_id}" if chat.username else None
-        return Origin(
-            source=name or chat.title or chat.username or "a Telegram channel",
-            kind="telegram_channel",
-            url=url,
-            published=forwarded.date.date(),
-        )
-    if name:
-        return Origin(source=name, published=message.date.date())
-    return None
-
-
-def _split_source(arguments: str) -> tuple[str, str]:
-    """`source: NAME` on the first line, then the text; ("", text) without one."""
-    first, _, rest = arguments.partition("\n")
-    if first.casefold().startswith("source:"):
-        return first.split(":", 1)[1].strip()[:200], rest.strip()
-    return "", arguments
-
-
 async def propose_command(update: Update, context: Context) -> int:
     """/propose with pasted text, in reply to a message or a forwarded post, or as a file's
     caption. Asks for the source when nothing tells it."""
@@ -116,7 +85,7 @@ async def propose_command(update: Update, context: Context) -> int:
     deps = deps_of(context)
     language = await reader_language(update, context)
     _ = translator(language).gettext
-    arguments = _arguments(message)
+    arguments = arguments_of(message)
     replied = message.reply_to_message
     document = message.document or (replied.document if replied else None)
     if document is not None:
@@ -128,13 +97,13 @@ async def propose_command(update: Update, context: Context) -> int:
             said = _("⚠️ {problem} Nothing was saved.").format(problem=_escape(exc, language))
             await send(update, context, Reply([said]))
             return ConversationHandler.END
-        origin = _origin_of(replied if replied and replied.document else message, name)
+        origin = origin_of(replied if replied and replied.document else message, name)
     elif replied is not None and (replied.text or replied.caption):
         text = strip_controls(replied.text or replied.caption or "")
-        origin = _origin_of(replied, arguments.split("\n", 1)[0].strip()[:200])
+        origin = origin_of(replied, arguments.split("\n", 1)[0].strip()[:200])
     else:
-        name, text = _split_source(arguments)
-        origin = _origin_of(message, name)
+        name, text = split_source(arguments)
+        origin = origin_of(message, name)
     if not text.strip():
         await audit_action(deps, author.id, action_of(update), "usage: no text")
         await send(update, context, Reply([_(render.HOW)]))
@@ -395,7 +364,7 @@ async def offer_forward(update: Update, context: Context) -> None:
         return
     forwards = _store(context, FORWARDS_KEY)
     forwards[message.message_id] = {"text": message.text or message.caption or ""}
-    origin = _origin_of(message, "")
+    origin = origin_of(message, "")
     if origin is not None:
         forwards[message.message_id] |= {
             "source": origin.source, "kind": origin.kind, "url": origin.url,
