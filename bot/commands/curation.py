@@ -123,7 +123,7 @@ def parse_add_event(session: Session, text: str) -> ChangeRequest:
         "citations": [{"source": s, "note": ""} for s in resolve_sources(session, sources)],
     }
     if not record["citations"]:
-        raise CurationError("an event needs at least one source")
+        raise CurationError(N_("an event needs at least one source"))
     return ChangeRequest("create", {"record": record}, EntryKind.EVENT)
 
 

@@ -382,7 +382,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
                 {"source": str(item["source"]), "note": _text(item, "note", required=False)}
             )
         if not citations:
-            raise CurationError("an event needs at least one source")
+            raise CurationError(N_("an event needs at least one source"))
         label = _text(record, "date_label", required=False) or None
         after = record.get("after")
         if after not in (None, "", "-"):

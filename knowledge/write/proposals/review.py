@@ -99,14 +99,19 @@ def proposal(session: Session, draft_id: int) -> Draft:
 def _open(session: Session, draft_id: int) -> Draft:
     draft = proposal(session, draft_id)
     if draft.state != PROPOSED:
-        raise CurationError(f"proposal {draft_id} is already {_said(draft.state)}")
+        decided = _DECIDED.get(draft.state)
+        if decided is None:
+            raise CurationError(f"proposal {draft_id} is already {draft.state}")
+        raise CurationError(decided, id=draft_id)
     return draft
 
 
-def _said(state: str) -> str:
-    return {DRAFT_APPLIED: "approved", DRAFT_PENDING: "waiting for a second moderator"}.get(
-        state, state
-    )
+# A decided proposal's state, as the moderator who finds it decided reads it.
+_DECIDED = {
+    DRAFT_APPLIED: N_("proposal {id} is already approved"),
+    DRAFT_PENDING: N_("proposal {id} is already waiting for a second moderator"),
+    DRAFT_REJECTED: N_("proposal {id} is already rejected"),
+}
 
 
 def batch_of(draft: Draft) -> int:
@@ -215,13 +220,15 @@ def _change(session: Session, draft: Draft, siblings: list[Draft]) -> ChangeRequ
         return ChangeRequest("create", {"record": record}, kind)
     if not record.get("date"):
         raise CurationError(
-            f"proposal {draft.id} has no date: the text gives none. Set one first (✏️ Edit → date)."
+            N_("proposal {id} has no date: the text gives none. Set one first (✏️ Edit → date)."),
+            id=draft.id,
         )
     record["actors"] = [a for a in record.get("actors") or [] if not _rejected(siblings, a)]
     source = record["citations"][0]["source"]
     if _rejected(siblings, source):
         raise CurationError(
-            f"the source of proposal {draft.id} was rejected; choose another (✏️ Edit → source)"
+            N_("the source of proposal {id} was rejected; choose another (✏️ Edit → source)"),
+            id=draft.id,
         )
     update_of = draft.payload["proposal"].get("update_of")
     if update_of is None:
@@ -308,7 +315,7 @@ def edit_proposal(session: Session, draft_id: int, name: str, value: str) -> Dra
     elif name == "status":
         status = as_choice(value, [s.value for s in EventStatus])
         if status is None:
-            raise CurationError("status is one of: confirmed, reported, claimed")
+            raise CurationError(N_("status is one of: confirmed, reported, claimed"))
         record["status"] = status
     elif name == "source":
         slug = _batch_slug(session, draft, EntryKind.SOURCE, value) or resolve_source(
@@ -327,13 +334,19 @@ def edit_proposal(session: Session, draft_id: int, name: str, value: str) -> Dra
         kinds = [k.value for k in (ActorKind if kind == EntryKind.ACTOR else SourceKind)]
         chosen = as_choice(value, kinds)
         if chosen is None:
-            raise CurationError(f"kind is one of: {', '.join(k.replace('_', ' ') for k in kinds)}")
+            words = ", ".join(k.replace("_", " ") for k in kinds)
+            raise CurationError(N_("kind is one of: {words}"), words=words)
         record["kind"] = chosen
     else:  # title, name
         if not value:
-            raise CurationError(f"{name} must not be empty")
+            raise CurationError(N_("{field} must not be empty"), field=name)
         if len(value) > LIMITS[name]:
-            raise CurationError(f"{name} is {len(value)} characters; the limit is {LIMITS[name]}")
+            raise CurationError(
+                N_("{field} is {length} characters; the limit is {limit}"),
+                field=name,
+                length=len(value),
+                limit=LIMITS[name],
+            )
         record[name] = value
     draft.payload = {**draft.payload, "data": {"record": record}}
     session.add(draft)
@@ -348,7 +361,9 @@ def _date_value(value: str) -> dict[str, Any]:
     try:
         fuzzy = parse_date(bare)
     except DateError as exc:
-        raise CurationError(f"date: {exc}; put ~ in front for an approximate one") from None
+        raise CurationError(
+            N_("date: {problem}; put ~ in front for an approximate one"), problem=exc
+        ) from None
     if approximate:
         return {"date": fuzzy.iso(), "precision": DatePrecision.APPROXIMATE.value,
                 "date_label": f"c. {fuzzy.iso()}, the moderator's estimate"}  # fmt: skip
