@@ -171,3 +171,41 @@ async def test_the_moderators_menu_is_published_in_their_language(
     assert descriptions("uk")["add"] == "Add an entry step by step"
     await bot.send("/language uk", chat_id=MODERATOR_ID)
     assert descriptions()["modhelp"] == "Усі команди модератора"
+
+
+async def test_the_guided_add_asks_in_ukrainian(bot: BotHarness, engine: Engine) -> None:
+    before = counts(engine)
+    (start,) = await mod(bot, "/add")
+    assert start.plain.startswith("Що ви хочете додати?")
+    assert [b["text"] for b in start.buttons] == ["🗓 Подія", "👤 Дійова особа", "📚 Джерело",
+                                                  "✖ Скасувати"]  # fmt: skip
+    asked = await bot.press(start, "add:k:event", user_id=MODERATOR_ID, language_code="uk")
+    assert asked[-1].plain == "1/5 Дата: YYYY, YYYY-MM або YYYY-MM-DD"
+    (retry,) = await mod(bot, "2024-02-30")
+    assert retry.plain.startswith("⚠️ Дата: ") and "має 29 днів, а не 30" in retry.plain
+    assert retry.plain.endswith("Спробуйте ще раз.\n1/5 Дата: YYYY, YYYY-MM або YYYY-MM-DD")
+    (title,) = await mod(bot, "2024-02-10")
+    assert title.plain == "2/5 Назва (до 200 символів)"
+    (cancelled,) = await mod(bot, "/cancel")
+    assert cancelled.plain == "Скасовано. Нічого не збережено."
+    assert counts(engine) == before
+
+
+async def test_digest_preview_channels_and_translation_errors_in_ukrainian(
+    bot: BotHarness, engine: Engine
+) -> None:
+    eid = event_id(engine, "vilnius-summit-2023")
+    await mod(bot, f"/edit {eid} | summary | Переписано для перегляду.")
+    intro, *digest = await mod(bot, "/digest preview")
+    assert intro.plain == ("У вас немає підписки, тож тут зміни за останні 7 днів, без фільтра.")
+    assert "📰 Попередній перегляд дайджесту\n" in digest[0].plain
+    assert all(utf16_len(part.plain) <= 4096 for part in digest)
+    (usage,) = await mod(bot, "/digest")
+    assert usage.plain.startswith("/digest preview — що міститиме ваш наступний дайджест")
+    (channels,) = await mod(bot, "/channels")
+    assert channels.plain.startswith("Жоден канал не отримує дайджестів.")
+    (not_one,) = await mod(bot, "/channel remove -100123")
+    assert not_one.plain == "Канал -100123 не отримує дайджестів. /channels — перелік каналів."
+    (wrong,) = await mod(bot, f"/edit {eid} | title.fr | Titre")
+    assert wrong.plain.startswith(f"⚠️ #{eid} — подія: «fr» — не мова, якою перекладають записи")
+    assert wrong.plain.endswith("Нічого не змінено.")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardMarkup
 
-from bot.i18n import N_, SOURCE_LANGUAGE, number, translator
+from bot.i18n import N_, SOURCE_LANGUAGE, explained, number, translator
 from bot.presenters.entries import KIND_NAME, STATUS_NAME, named
 from bot.presenters.html import Reply, button, clip, esc, split_blocks
 from knowledge.language.dates import format_date, parse_date
@@ -238,7 +238,7 @@ def approved(
     return Reply([text.format(ids=esc(names), entries=esc(made))])
 
 
-def batch_approved(approved_ids: Sequence[int], skipped: Sequence[tuple[int, str]],
+def batch_approved(approved_ids: Sequence[int], skipped: Sequence[tuple[int, Exception]],
                    *, review: bool, language: str = SOURCE_LANGUAGE) -> Reply:  # fmt: skip
     tr = translator(language)
     _ = tr.gettext
@@ -256,7 +256,9 @@ def batch_approved(approved_ids: Sequence[int], skipped: Sequence[tuple[int, str
     lines = [head.format(count=number(count, language))]
     if skipped:
         lines.append(_("{count} left for you:").format(count=number(len(skipped), language)))
-        lines += [f"• {pid}: {esc(clip(why, 200))}" for pid, why in skipped[:30]]
+        lines += [
+            f"• {pid}: {esc(clip(explained(why, language), 200))}" for pid, why in skipped[:30]
+        ]
         if len(skipped) > 30:
             more = _("… and {count} more").format(count=number(len(skipped) - 30, language))
             lines.append(more)

@@ -97,7 +97,9 @@ def _apply(session: Session, entry: Entry, record: dict[str, Any]) -> None:
             select(Source.id).where(Source.name_key == record["name"].casefold(), Source.id != eid)
         ).first()
         if clash is not None:
-            raise CurationError(f"a source named “{record['name']}” already exists (#{clash})")
+            raise CurationError(
+                N_("a source named “{name}” already exists (#{id})"), name=record["name"], id=clash
+            )
         source.name, source.name_key = record["name"], record["name"].casefold()
         source.kind, source.url, source.reliability = (
             record["kind"],

@@ -202,6 +202,13 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+_NO_TRANSLATED = {
+    EntryKind.EVENT: N_("events have no translated “{field}”; translated: {choices}"),
+    EntryKind.ACTOR: N_("actors have no translated “{field}”; translated: {choices}"),
+    EntryKind.SOURCE: N_("sources have no translated “{field}”; translated: {choices}"),
+}
+
+
 def translated_field(kind: str, name: str) -> tuple[str, str] | None:
     """`title.uk` as ("title", "uk"); None for a name without a language, and `title.en`
     (the original's own language) as ("title", "en"). An unknown language, or a field of this
@@ -215,12 +222,17 @@ def translated_field(kind: str, name: str) -> tuple[str, str] | None:
     if language not in TRANSLATION_LANGUAGES:
         known = ", ".join(TRANSLATION_LANGUAGES)
         raise CurationError(
-            f"“{language[:12]}” is not a language entries are translated into "
-            f"(the original is {ORIGINAL_LANGUAGE}; translations: {known})"
+            N_(
+                "“{language}” is not a language entries are translated into "
+                "(the original is {original}; translations: {known})"
+            ),
+            language=language[:12],
+            original=ORIGINAL_LANGUAGE,
+            known=known,
         )
     if field not in fields:
         choices = ", ".join(f"{f}.{language}" for f in fields)
-        raise CurationError(f"{kind}s have no translated “{field[:40]}”; translated: {choices}")
+        raise CurationError(_NO_TRANSLATED[EntryKind(kind)], field=field[:40], choices=choices)
     return field, language
 
 

@@ -274,7 +274,7 @@ def reject_proposal(session: Session, draft_id: int, *, decider: Author) -> Draf
 @dataclass
 class BatchApproval:
     approved: list[int] = field(default_factory=list)  # proposal ids
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, why)
+    skipped: list[tuple[int, CurationError]] = field(default_factory=list)  # (id, why)
 
 
 def approve_batch(
@@ -294,7 +294,7 @@ def approve_batch(
             )
         except CurationError as exc:
             savepoint.rollback()
-            outcome.skipped.append((draft.id, str(exc)))
+            outcome.skipped.append((draft.id, exc))
             continue
         savepoint.commit()
         outcome.approved += [d.id for d in done.applied if d.id is not None]
