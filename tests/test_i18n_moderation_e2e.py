@@ -209,3 +209,24 @@ async def test_digest_preview_channels_and_translation_errors_in_ukrainian(
     (wrong,) = await mod(bot, f"/edit {eid} | title.fr | Titre")
     assert wrong.plain.startswith(f"⚠️ #{eid} — подія: «fr» — не мова, якою перекладають записи")
     assert wrong.plain.endswith("Нічого не змінено.")
+
+
+async def test_review_in_ukrainian_and_the_authors_notice_in_their_language(
+    fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        session.add(Moderator(user_id=MODERATOR_ID, added_by=OWNER_ID, name="Mo"))
+    async with BotHarness(fake_api, engine, admin_ids={OWNER_ID}, review_required=True) as bot:
+        await mod(bot, "/language uk")  # remembered: the notice below has no update to read
+        (draft,) = await mod(bot, "/add_event 2024-04-04 | Чернетка | S | Public record")
+        assert draft.plain.startswith("📝 Збережено як чернетку ")
+        number = draft.plain.split()[4]
+        (own,) = await mod(bot, f"/approve {number}")
+        assert own.plain.startswith("⚠️ Не можна схвалити власну чернетку")
+        (pending,) = await mod(bot, "/pending")
+        assert pending.plain.startswith("Чернетки, що чекають на перевірку · 1")
+        assert f"чернетка {number} · додати: подія «Чернетка»" in pending.plain
+        approved = await bot.send(f"/approve {number}", chat_id=OWNER_ID)
+        assert f"(draft {number} approved)" in approved[0].plain  # the owner's app: English
+        notice = fake_api.messages_to(MODERATOR_ID)[-1]
+        assert notice.plain.startswith(f"✅ Вашу чернетку {number} схвалив(ла) ")
