@@ -16,6 +16,7 @@ from bot.i18n import N_, translator
 from bot.language import reader_language
 from bot.menus import publish_menu, withdraw_menu
 from bot.presenters import admin as render_admin
+from bot.presenters import records as render_records
 from bot.presenters.html import Reply, esc
 from knowledge.write import roles
 from knowledge.write.audit import recent_audit
@@ -33,7 +34,7 @@ async def mods(update: Update, context: Context) -> None:
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         listed = list_moderators(session=session)
-        reply = render_admin.moderators(owners, listed, language)
+        reply = render_records.moderators(owners, listed, language)
         return reply, f"listed {len(listed)} moderators"
 
     await run_admin(update, context, work, language=language)
@@ -108,7 +109,7 @@ async def audit(update: Update, context: Context) -> None:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         count = parse_audit_count(text)
         records = recent_audit(session=session, limit=count)
-        return render_admin.audit(records, language), f"listed {len(records)} records"
+        return render_records.audit(records, language), f"listed {len(records)} records"
 
     await run_admin(update, context, work, owners_only=True, language=language)
 

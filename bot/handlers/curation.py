@@ -35,6 +35,7 @@ from bot.gates import (
 from bot.i18n import translator
 from bot.language import reader_language
 from bot.presenters import admin as render_admin
+from bot.presenters import records as render_records
 from bot.presenters.html import Reply
 from knowledge.write.curation import Author
 from knowledge.write.drafts import (
@@ -92,7 +93,7 @@ async def undo(update: Update, context: Context) -> None:
 def _history_work(entry_id: int, offset: int, language: str) -> ModeratorAction:
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         page = history_mod.history(session=session, entry_id=entry_id, offset=offset)
-        return render_admin.history(page, language), f"shown #{entry_id} from {offset}"
+        return render_records.history(page, language), f"shown #{entry_id} from {offset}"
 
     return work
 

@@ -16,6 +16,7 @@ from bot.gates import Context, admin_args_or_empty, audit_line, log, run_admin
 from bot.i18n import N_, translator
 from bot.language import chosen_language, reader_language
 from bot.presenters import admin as render_admin
+from bot.presenters import records as render_records
 from bot.presenters.html import Reply, esc
 from knowledge.write.curation import Author
 from knowledge.write.drafts import (
@@ -30,7 +31,7 @@ async def pending(update: Update, context: Context) -> None:
 
     def work(session: Session, _author: Author) -> tuple[Reply, str]:
         drafts, total = pending_drafts(session=session)
-        return render_admin.drafts(drafts, total, language), f"listed {total} drafts"
+        return render_records.drafts(drafts, total, language), f"listed {total} drafts"
 
     await run_admin(update, context, work, language=language)
 
@@ -76,7 +77,7 @@ async def reject(update: Update, context: Context) -> None:
                     values,
                 )
             )
-        reply = render_admin.rejected(draft, language)
+        reply = render_records.rejected(draft, language)
         return reply, f"rejected draft {draft_id}: {draft.reason}"
 
     if await run_admin(update, context, work, language=language) is not None:

@@ -1,19 +1,16 @@
-"""HTML for moderators: confirmations with previews, history, drafts, audit, help.
+"""HTML for moderators, in their language: confirmations with previews, problems, help.
+(History, drafts and the audit trail: records.py; the guided /add: guided.py.)
 
-Previews reuse the subscriber cards from bot/render.py, so a moderator sees an entry exactly as
-subscribers will. Every dynamic value goes through `esc`, every reply through `split_blocks`.
+Previews reuse the subscriber cards (bot/answers.py), so a moderator sees an entry exactly as
+its readers will. Every dynamic value goes through `esc`, every reply through `split_blocks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-
-from babel.dates import format_date, format_datetime
 from telegram import InlineKeyboardMarkup
 
-from bot.commands.curation import AUDIT_MAX, USAGE, UsageError
-from bot.i18n import N_, SOURCE_LANGUAGE, explained, number, supported, translator
+from bot.commands.curation import USAGE, UsageError
+from bot.i18n import N_, SOURCE_LANGUAGE, explained, number, translator
 from bot.presenters.html import (
     MESSAGE_LIMIT,
     Reply,
@@ -24,9 +21,7 @@ from bot.presenters.html import (
     split_blocks,
     utf16_len,
 )
-from knowledge.models import AuditRecord, Draft, Moderator, as_utc
-from knowledge.write.drafts import Submission, change_of
-from knowledge.write.history import HistoryPage
+from knowledge.write.drafts import Submission
 from knowledge.write.importer import ImportSummary
 from knowledge.write.requests import ChangeRequest, ImportRejected
 from knowledge.write.resolve import UnknownSource
@@ -42,18 +37,6 @@ _VERB = {
 }
 # "✅ Added event #12." — the kind of entry, in the confirmation's own language.
 _KIND = {"event": N_("event"), "actor": N_("actor"), "source": N_("source")}
-# Revisions' actions (data: create, edit, …) as /history names them.
-_ACTION = {
-    "create": N_("create"),
-    "edit": N_("edit"),
-    "retract": N_("retract"),
-    "undo": N_("undo"),
-    "import": N_("import"),
-}
-# "2026-12-02 10:35" · "2 груд. 2026, 10:35": Babel's patterns per language, in UTC.
-_WHEN_PATTERN = {"en": "yyyy-MM-dd HH:mm", "uk": "d MMM y, HH:mm"}
-_DAY_PATTERN = {"en": "yyyy-MM-dd", "uk": "d MMM y"}
-
 ADMIN_HELP = N_("""<b>Moderator commands</b>
 Fields are separated by <code>|</code>; dates are <code>YYYY</code>, <code>YYYY-MM</code> or \
 <code>YYYY-MM-DD</code>; names are matched ignoring case.
@@ -101,21 +84,6 @@ def refusal(*, owners_only: bool = False, language: str = SOURCE_LANGUAGE) -> Re
     """What someone without the rights is told, in their language."""
     text = translator(language).gettext(OWNER_REFUSAL if owners_only else REFUSAL)
     return Reply([esc(text)])
-
-
-def _code(language: str) -> str:
-    return supported(language) or SOURCE_LANGUAGE
-
-
-def _when(moment: datetime, language: str = SOURCE_LANGUAGE) -> str:
-    code = _code(language)
-    pattern = _WHEN_PATTERN.get(code, "medium")
-    return f"{format_datetime(as_utc(moment), pattern, tzinfo=UTC, locale=code)} UTC"
-
-
-def _day(moment: datetime, language: str) -> str:
-    code = _code(language)
-    return format_date(as_utc(moment), _DAY_PATTERN.get(code, "medium"), locale=code)
 
 
 def describe(change: ChangeRequest, language: str = SOURCE_LANGUAGE) -> str:
@@ -254,15 +222,13 @@ def import_summary(
     for label, items in ((_("Added"), summary.added), (_("Updated"), summary.updated)):
         if items:
             shown = ", ".join(esc(clip(i, 60)) for i in items[:30])
-            more = ""
-            if len(items) > 30:
-                more = " " + _more(len(items) - 30, language)
-            lines.append(f"{label}: {shown}{more}")
+            rest = " " + more(len(items) - 30, language) if len(items) > 30 else ""
+            lines.append(f"{label}: {shown}{rest}")
     return Reply(numbered(split_blocks(lines), language))
 
 
-def _more(count: int, language: str) -> str:
-    """ "… and 3 more"."""
+def more(count: int, language: str) -> str:
+    """ "… and 3 more", in `language`."""
     return translator(language).gettext("… and {count} more").format(count=number(count, language))
 
 
@@ -288,7 +254,7 @@ def problem(exc: Exception, language: str = SOURCE_LANGUAGE) -> Reply:
         ]
         lines += [f"• <code>{esc(clip(e, 300))}</code>" for e in shown]
         if count > len(shown):
-            lines.append(_more(count - len(shown), language))
+            lines.append(more(count - len(shown), language))
         return Reply(numbered(split_blocks(lines), language))
     said = esc(clip(_sentence(explained(exc, language)), 1500))
     text = _("⚠️ {problem} Nothing was changed.").format(problem=said)
@@ -307,133 +273,3 @@ def _sentence(text: str) -> str:
     text = text.strip()
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
-
-
-# --- history ----------------------------------------------------------------------------------
-
-
-def history(page: HistoryPage, language: str = SOURCE_LANGUAGE) -> Reply:
-    tr = translator(language)
-    _ = tr.gettext
-    revisions = tr.ngettext("{count} revision", "{count} revisions", page.total).format(
-        count=number(page.total, language)
-    )
-    head = _("<b>History of #{id}</b> · {title} · {revisions}").format(
-        id=page.entry_id, title=esc(clip(page.title, 120)), revisions=revisions
-    )
-    blocks = [head]
-    for item in page.items:
-        who = esc(clip(item.author_name or _("unknown"), 60))
-        if item.author_id is not None:
-            who += f" ({item.author_id})"
-        action = _(_ACTION[item.action]) if item.action in _ACTION else item.action
-        lines = [
-            f"<b>r{item.revision_id}</b> · {_when(item.at, language)} · {esc(action)} · {who}"
-        ]
-        if item.note:
-            lines.append(f"<i>{esc(clip(item.note, 200))}</i>")
-        for change in item.changes[:20]:
-            lines.append(
-                f"  {esc(change.field)}: {esc(clip(change.old, 100))} → "
-                f"{esc(clip(change.new, 100))}"
-            )
-        if len(item.changes) > 20:
-            more = len(item.changes) - 20
-            lines.append(
-                "  "
-                + tr.ngettext(
-                    "… and {count} more field", "… and {count} more fields", more
-                ).format(count=number(more, language))
-            )
-        blocks.append("\n".join(lines))
-    rows = []
-    if page.total > page.limit:
-        nav = []
-        if page.offset > 0:
-            nav.append(button("◀", f"mh:{page.entry_id}:{max(page.offset - page.limit, 0)}"))
-        pages = (page.total + page.limit - 1) // page.limit
-        nav.append(button(f"{page.offset // page.limit + 1}/{pages}", "noop"))
-        if page.offset + len(page.items) < page.total:
-            nav.append(button("▶", f"mh:{page.entry_id}:{page.offset + page.limit}"))
-        rows.append(nav)
-    return Reply(
-        numbered(split_blocks(blocks), language), InlineKeyboardMarkup(rows) if rows else None
-    )
-
-
-# --- drafts, moderators, audit ----------------------------------------------------------------
-
-
-def drafts(items: Sequence[Draft], total: int, language: str = SOURCE_LANGUAGE) -> Reply:
-    _ = translator(language).gettext
-    if not items:
-        return Reply([_("No drafts are waiting for review.")])
-    blocks = [_("<b>Drafts waiting for review</b> · {total}").format(total=total)]
-    for draft in items:
-        change: ChangeRequest = change_of(draft)
-        blocks.append(
-            _(
-                "<b>draft {id}</b> · {what}\n"
-                "  by {author} ({author_id}) · {when}\n"
-                "  <code>/approve {id}</code> · <code>/reject {id} | reason</code>"
-            ).format(
-                id=draft.id,
-                what=esc(clip(describe(change, language), 200)),
-                author=esc(clip(draft.author_name, 60)),
-                author_id=draft.author_id,
-                when=_when(draft.created_at, language),
-            )
-        )
-    if total > len(items):
-        blocks.append(_more(total - len(items), language))
-    return Reply(numbered(split_blocks(blocks), language))
-
-
-def rejected(draft: Draft, language: str = SOURCE_LANGUAGE) -> Reply:
-    _ = translator(language).gettext
-    return Reply(
-        [
-            _("🗑 Draft {id} rejected: {reason}. Nothing was changed.").format(
-                id=draft.id, reason=esc(clip(draft.reason, 300))
-            )
-        ]
-    )
-
-
-def moderators(
-    owners: Collection[int], mods: Sequence[Moderator], language: str = SOURCE_LANGUAGE
-) -> Reply:
-    _ = translator(language).gettext
-    lines = [_("<b>Owners</b> (ADMIN_IDS)")]
-    lines += [f"• {owner}" for owner in sorted(owners)] or ["• " + _("none")]
-    lines.append(_("<b>Moderators</b>"))
-    if not mods:
-        lines.append("• " + _("none yet — owners add them with <code>/mod add USER_ID</code>"))
-    for mod in mods:
-        name = f" {esc(clip(mod.name, 60))}" if mod.name else ""
-        lines.append(
-            "• "
-            + _("{user}{name} · added by {by} on {day}").format(
-                user=mod.user_id, name=name, by=mod.added_by, day=_day(mod.added_at, language)
-            )
-        )
-    return Reply(numbered(split_blocks(lines), language))
-
-
-def audit(records: Sequence[AuditRecord], language: str = SOURCE_LANGUAGE) -> Reply:
-    """The audit trail: its records (commands and outcomes) are kept, and shown, in English."""
-    _ = translator(language).gettext
-    if not records:
-        return Reply([_("The audit trail is empty.")])
-    blocks = [
-        _("<b>Audit</b> · the last {count} (at most {most}), newest first").format(
-            count=len(records), most=AUDIT_MAX
-        )
-    ]
-    for record in records:
-        blocks.append(
-            f"{_when(record.at, language)} · {record.user_id} · "
-            f"<code>{esc(clip(record.command, 120))}"
-            f"</code>\n  → {esc(clip(record.outcome, 200))}"
-        )
-    return Reply(numbered(split_blocks(blocks), language))
