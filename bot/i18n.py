@@ -14,8 +14,10 @@ import logging
 from functools import cache
 from pathlib import Path
 
+from babel.dates import get_month_names
 from babel.numbers import format_decimal
 
+from knowledge.language.dates import Month
 from knowledge.language.wording import Explained
 
 log = logging.getLogger(__name__)
@@ -83,12 +85,19 @@ def explained(error: Exception, language: str) -> str:
     text = translator(language).gettext(error.template)
     if not error.values:
         return text
-    # A value may be an error of its own ("date: {problem}"): worded in the same language.
-    values = {
-        key: explained(value, language) if isinstance(value, Explained) else value
-        for key, value in error.values.items()
-    }
+    # A value may be an error of its own ("date: {problem}") or a month: worded in the same
+    # language.
+    values = {key: _worded(value, language) for key, value in error.values.items()}
     return text.format(**values)
+
+
+def _worded(value: object, language: str) -> object:
+    if isinstance(value, Explained):
+        return explained(value, language)
+    if isinstance(value, Month):
+        locale = supported(language) or SOURCE_LANGUAGE
+        return get_month_names("wide", context="stand-alone", locale=locale)[int(value)]
+    return value
 
 
 def number(value: int, language: str) -> str:

@@ -20,6 +20,17 @@ _MONTHS = [
 ]  # fmt: skip
 
 
+class Month(int):
+    """A month in an error's values: its English name as text; the interface names it in the
+    reader's language (bot/i18n.py)."""
+
+    def __str__(self) -> str:
+        return _MONTHS[self]
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 class DateError(Explained):
     """A date the user typed that is malformed or impossible; the message says why."""
 
@@ -72,7 +83,7 @@ def parse_date(value: str) -> FuzzyDate:
     if not 1 <= day <= last:
         raise DateError(
             N_("{month} {year} has {last} days, not {day}"),
-            month=_MONTHS[month], year=year, last=last, day=day,
+            month=Month(month), year=year, last=last, day=day,
         )  # fmt: skip
     return FuzzyDate(date(year, month, day), DatePrecision.DAY)
 
