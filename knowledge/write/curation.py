@@ -197,6 +197,13 @@ def unique_slug(session: Session, kind: str, base: str) -> str:
     return slug
 
 
+_SLUG_TAKEN = {
+    EntryKind.EVENT: N_("an event with slug “{slug}” already exists (#{id})"),
+    EntryKind.ACTOR: N_("an actor with slug “{slug}” already exists (#{id})"),
+    EntryKind.SOURCE: N_("a source with slug “{slug}” already exists (#{id})"),
+}
+
+
 def create_entry(
     session: Session, kind: str, record: dict[str, Any], *, author: Author, action: str = "create"
 ) -> tuple[Entry, Revision]:
@@ -209,7 +216,7 @@ def create_entry(
         select(Entry.id).where(Entry.kind == kind, Entry.slug == clean["slug"])
     ).first()
     if exists is not None:
-        raise CurationError(f"a {kind} with slug “{clean['slug']}” already exists (#{exists})")
+        raise CurationError(_SLUG_TAKEN[EntryKind(kind)], slug=clean["slug"], id=exists)
     entry = Entry(kind=kind, slug=clean["slug"])
     session.add(entry)
     session.flush()

@@ -336,9 +336,14 @@ def _list(record: dict[str, Any], key: str, limit: int) -> list[Any]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list):
-        raise CurationError(f"{key} must be a list")
+        raise CurationError(N_("{field} must be a list"), field=key)
     if len(value) > limit:
-        raise CurationError(f"{key} has {len(value)} items; the limit is {limit}")
+        raise CurationError(
+            N_("{field} has {count} items; the limit is {limit}"),
+            field=key,
+            count=len(value),
+            limit=limit,
+        )
     return value
 
 
@@ -359,7 +364,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
     """Validate a record and return it in canonical form; raise CurationError on any problem."""
     slug = _text(record, "slug", required=True)
     if not _SLUG_RE.match(slug):
-        raise CurationError(f"slug “{slug}” may use only a-z, 0-9 and hyphens")
+        raise CurationError(N_("slug “{slug}” may use only a-z, 0-9 and hyphens"), slug=slug)
     out: dict[str, Any] = {"slug": slug}
     if kind == EntryKind.EVENT:
         raw_date = record.get("date")
@@ -388,7 +393,7 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
             if isinstance(item, str):
                 item = {"source": item}
             if not isinstance(item, dict):
-                raise CurationError("each citation needs a source")
+                raise CurationError(N_("each citation needs a source"))
             resolve_record_refs(session, EntryKind.SOURCE, item.get("source", ""), "source")
             citations.append(
                 {"source": str(item["source"]), "note": _text(item, "note", required=False)}
@@ -400,14 +405,16 @@ def normalise_record(session: Session, kind: str, record: dict[str, Any]) -> dic
         if after not in (None, "", "-"):
             after = str(after)
             if after == out.get("slug"):
-                raise CurationError("an event can't follow itself")
+                raise CurationError(N_("an event can't follow itself"))
             followed = resolve_record_refs(session, EntryKind.EVENT, after, "event")
             for _ in range(100):  # "after"s must not loop back to this event
                 previous = session.get(Event, followed)
                 if previous is None or previous.after_id is None:
                     break
                 if _slug_of(session, previous.after_id) == out.get("slug"):
-                    raise CurationError(f"“{after[:60]}” already comes after this event")
+                    raise CurationError(
+                        N_("“{after}” already comes after this event"), after=after[:60]
+                    )
                 followed = previous.after_id
             out["after"] = after
         out |= {

@@ -106,6 +106,13 @@ def _open(session: Session, draft_id: int) -> Draft:
     return draft
 
 
+# A field a proposal of this kind does not have.
+_NO_PROPOSED_FIELD = {
+    "event": N_("a proposed event has no field “{field}”; it has {fields}"),
+    "actor": N_("a proposed actor has no field “{field}”; it has {fields}"),
+    "source": N_("a proposed source has no field “{field}”; it has {fields}"),
+}
+
 # A decided proposal's state, as the moderator who finds it decided reads it.
 _DECIDED = {
     DRAFT_APPLIED: N_("proposal {id} is already approved"),
@@ -307,7 +314,7 @@ def edit_proposal(session: Session, draft_id: int, name: str, value: str) -> Dra
     kind = kind_of(draft)
     if name not in PROPOSAL_FIELDS[kind]:
         fields = ", ".join(PROPOSAL_FIELDS[kind])
-        raise CurationError(f"a proposed {kind} has no field “{name[:30]}”; it has {fields}")
+        raise CurationError(_NO_PROPOSED_FIELD[kind], field=name[:30], fields=fields)
     value = " ".join(value.split())
     record = record_of(draft)
     if name == "date":
