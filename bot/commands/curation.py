@@ -11,14 +11,16 @@ from knowledge.language.dates import DateError, parse_date
 from knowledge.language.wording import N_
 from knowledge.models import (
     ORIGINAL_LANGUAGE,
+    TRANSLATABLE_FIELDS,
+    TRANSLATION_LANGUAGES,
     DatePrecision,
     EntryKind,
     EntryState,
 )
 from knowledge.write.audit import AUDIT_DEFAULT, AUDIT_MAX
 from knowledge.write.records import (
+    EDITABLE_FIELDS,
     CurationError,
-    parse_field_value,
     snapshot,
     translated_field,
 )
@@ -208,6 +210,35 @@ def parse_edit(session: Session, text: str) -> ChangeRequest:
     return ChangeRequest(
         "edit", {"changes": changes, "fields": [field_name]}, entry.kind, entry_id
     )
+
+
+_NO_FIELD = {
+    EntryKind.EVENT: N_("events have no field “{field}”; editable: {editable}; translations: "
+                        "{translated}"),
+    EntryKind.ACTOR: N_("actors have no field “{field}”; editable: {editable}; translations: "
+                        "{translated}"),
+    EntryKind.SOURCE: N_("sources have no field “{field}”; editable: {editable}; translations: "
+                         "{translated}"),
+}  # fmt: skip
+
+
+def parse_field_value(kind: str, field: str, value: str) -> Any:
+    """Turn `/edit` text into a record value for `field`; lists are comma-separated."""
+    if field not in EDITABLE_FIELDS[kind]:
+        translated = ", ".join(f"{f}.{lang}" for lang in TRANSLATION_LANGUAGES
+                               for f in TRANSLATABLE_FIELDS[kind])  # fmt: skip
+        raise CurationError(
+            _NO_FIELD[EntryKind(kind)],
+            field=field[:40],
+            editable=", ".join(EDITABLE_FIELDS[kind]),
+            translated=translated,
+        )
+    value = value.strip()
+    if field in ("topics", "aliases", "actors", "sources"):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if field in ("url", "date_label", "after") and value in ("-", ""):
+        return None
+    return value
 
 
 _OF_KIND = {

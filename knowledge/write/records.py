@@ -470,32 +470,3 @@ def _dedupe_citations(citations: list[dict[str, str]]) -> list[dict[str, str]]:
     for citation in citations:
         seen.setdefault(citation["source"], citation)
     return list(seen.values())
-
-
-_NO_FIELD = {
-    EntryKind.EVENT: N_("events have no field “{field}”; editable: {editable}; translations: "
-                        "{translated}"),
-    EntryKind.ACTOR: N_("actors have no field “{field}”; editable: {editable}; translations: "
-                        "{translated}"),
-    EntryKind.SOURCE: N_("sources have no field “{field}”; editable: {editable}; translations: "
-                         "{translated}"),
-}  # fmt: skip
-
-
-def parse_field_value(kind: str, field: str, value: str) -> Any:
-    """Turn `/edit` text into a record value for `field`; lists are comma-separated."""
-    if field not in EDITABLE_FIELDS[kind]:
-        translated = ", ".join(f"{f}.{lang}" for lang in TRANSLATION_LANGUAGES
-                               for f in TRANSLATABLE_FIELDS[kind])  # fmt: skip
-        raise CurationError(
-            _NO_FIELD[EntryKind(kind)],
-            field=field[:40],
-            editable=", ".join(EDITABLE_FIELDS[kind]),
-            translated=translated,
-        )
-    value = value.strip()
-    if field in ("topics", "aliases", "actors", "sources"):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if field in ("url", "date_label", "after") and value in ("-", ""):
-        return None
-    return value
