@@ -182,7 +182,7 @@ async def test_the_guided_add_asks_in_ukrainian(bot: BotHarness, engine: Engine)
     asked = await bot.press(start, "add:k:event", user_id=MODERATOR_ID, language_code="uk")
     assert asked[-1].plain == "1/5 Дата: YYYY, YYYY-MM або YYYY-MM-DD"
     (retry,) = await mod(bot, "2024-02-30")
-    assert retry.plain.startswith("⚠️ Дата: лютий 2024 має 29 днів, а не 30. Спробуйте ще раз.")
+    assert retry.plain.startswith("⚠️ Дата: лютий 2024 має 29 дн., а не 30. Спробуйте ще раз.")
     assert retry.plain.endswith("Спробуйте ще раз.\n1/5 Дата: YYYY, YYYY-MM або YYYY-MM-DD")
     (title,) = await mod(bot, "2024-02-10")
     assert title.plain == "2/5 Назва (до 200 символів)"
