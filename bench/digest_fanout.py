@@ -31,7 +31,6 @@ import asyncio
 import gc
 import itertools
 import logging
-import multiprocessing
 import random
 import statistics
 import sys
@@ -44,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession
 from sqlalchemy import Engine, insert
 from sqlmodel import select
 from telegram import Update
@@ -52,6 +50,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 from telegram.request import HTTPXRequest
 
+from bench.fake_process import FakeProcess
 from bot.app import build_application
 from bot.config import load_settings
 from bot.delivery.scheduler import AUTOSTART, drain_outbox, run_due
@@ -123,27 +122,6 @@ def _serve(port_queue: Any) -> None:
     asyncio.run(main())
 
 
-class FakeProcess:
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        queue = context.Queue()
-        self.process = context.Process(target=_serve, args=(queue,), daemon=True)
-        self.process.start()
-        self.url: str = queue.get(timeout=60)
-        self.token = BenchFake().token
-
-    async def call(self, method: str, **params: Any) -> Any:
-        async with (
-            ClientSession() as session,
-            session.post(f"{self.url}/bot{self.token}/{method}", json=params) as response,
-        ):
-            return (await response.json())["result"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(5)
-
-
 # --- the bot side -----------------------------------------------------------------------------
 
 
@@ -151,13 +129,20 @@ def build_database(path: Path, recipients: int) -> Engine:
     """The bundled briefing, `recipients` daily subscribers (due now) and one unseen change."""
     engine = make_engine(f"sqlite:///{path}")
     prepare_database(engine)
+    seed(engine, recipients)
+    return engine
+
+
+def seed(engine: Engine, recipients: int, due_in: timedelta = timedelta(minutes=-1)) -> None:
+    """`recipients` daily subscribers (due `due_in` from now) and one change they haven't seen,
+    in a prepared database."""
     now = datetime.now(UTC)
     with session_scope(engine) as session:
         cursor = latest_revision_id(session=session)
         rows = [
             {"chat_id": FIRST_CHAT + i, "chat_type": "private", "title": "", "frequency": "daily",
              "at_time": "09:00", "timezone": "UTC", "cursor": cursor, "active": True,
-             "next_due_at": now - timedelta(minutes=1), "created_at": now, "updated_at": now}
+             "next_due_at": now + due_in, "created_at": now, "updated_at": now}
             for i in range(recipients)
         ]  # fmt: skip
         session.execute(insert(Subscription), rows)
@@ -165,7 +150,6 @@ def build_database(path: Path, recipients: int) -> Engine:
         assert entry.id is not None
         update_entry(session, entry.id, {"summary": "Allies agreed a new council & format."},
                      author=Author(1, "bench"))  # fmt: skip
-    return engine
 
 
 @dataclass
@@ -401,7 +385,7 @@ def fmt(result: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    fake = FakeProcess()
+    fake = FakeProcess(_serve)
     window = 15.0 if args.quick else 60.0
     compare = 300 if args.quick else 1800
     results: dict[str, dict[str, Any]] = {}

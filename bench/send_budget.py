@@ -38,13 +38,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession
 from sqlmodel import select
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
 from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
+from bench.fake_process import FakeProcess, percentile
 from bot.app import build_application
 from bot.config import load_settings
 from bot.delivery.scheduler import drain_outbox, run_due
@@ -57,6 +57,7 @@ from tests.fakebotapi.limits import Limits
 
 PROBE_EVERY = 0.5
 IDLE_PROBES = 30
+READERS = 4  # chats the /who readers take turns in
 
 
 class LimitFake(FakeBotAPI):
@@ -65,8 +66,12 @@ class LimitFake(FakeBotAPI):
     def __init__(self) -> None:
         super().__init__()
         self.digests: list[tuple[float, int]] = []
+        self.replies: dict[int, list[float]] = {}  # reader's chat: when each answer arrived
+        self.arrived = asyncio.Condition()
         self.register_method("benchConfig", self._config)
         self.register_method("benchStats", self._stats)
+        self.register_method("benchServed", self._served)
+        self.register_method("benchReply", self._reply)
 
     def _config(self, params: dict[str, Any]) -> bool:
         self.limits = Limits(
@@ -74,8 +79,27 @@ class LimitFake(FakeBotAPI):
             flood_ratio=float(params.get("flood_ratio", 0)), rng=random.Random(7),
         )  # fmt: skip
         self.digests.clear()
+        self.replies.clear()
         self._trim()
         return True
+
+    def _served(self, params: dict[str, Any]) -> int:
+        """Recipients who got the digest so far (cheap: no list crosses the wire)."""
+        return len({chat for _, chat in self.digests})
+
+    async def _reply(self, params: dict[str, Any]) -> float | None:
+        """When (monotonic, shared by every process on the machine) the `n`th answer to a
+        reader's chat arrived; None if it didn't within `timeout` seconds."""
+        chat, n = int(params["chat"]), int(params["n"])
+        async with self.arrived:
+            try:
+                await asyncio.wait_for(
+                    self.arrived.wait_for(lambda: len(self.replies.get(chat, ())) >= n),
+                    float(params.get("timeout", 15)),
+                )
+            except TimeoutError:
+                return None
+        return self.replies[chat][n - 1]
 
     def _stats(self, params: dict[str, Any]) -> dict[str, Any]:
         limits = self.limits
@@ -96,6 +120,10 @@ class LimitFake(FakeBotAPI):
             chat_id = int(chat_id)
         if isinstance(chat_id, int) and chat_id >= FIRST_CHAT:
             self.digests.append((self.limits.clock(), chat_id))
+        elif isinstance(chat_id, int) and PROBE_CHAT <= chat_id < PROBE_CHAT + READERS:
+            self.replies.setdefault(chat_id, []).append(time.monotonic())
+            async with self.arrived:
+                self.arrived.notify_all()
         if len(self.calls) > 2000:  # the fake keeps every call; keep its cost per call flat
             self._trim()
         return result
@@ -110,29 +138,6 @@ def _serve(port_queue: Any) -> None:
     asyncio.run(main())
 
 
-class FakeProcess:
-    """The fake in a process of its own, as Telegram is remote."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        queue = context.Queue()
-        self.process = context.Process(target=_serve, args=(queue,), daemon=True)
-        self.process.start()
-        self.url: str = queue.get(timeout=60)
-        self.token = LimitFake().token
-
-    async def call(self, method: str, **params: Any) -> Any:
-        async with (
-            ClientSession() as session,
-            session.post(f"{self.url}/bot{self.token}/{method}", json=params) as response,
-        ):
-            return (await response.json())["result"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(5)
-
-
 _probes = itertools.count()
 
 
@@ -140,16 +145,11 @@ async def who(application: Any) -> float:
     """`/who Yermak` from a reader, timed from the update to the reply sent. Readers take
     turns (four chats): one person asking twice a second would be over Telegram's one
     message a second per chat, which the fake enforces."""
-    chat = PROBE_CHAT + next(_probes) % 4
+    chat = PROBE_CHAT + next(_probes) % READERS
     payload = make_message_update("/who Yermak", chat_id=chat, user_id=chat)
     started = time.perf_counter()
     await application.process_update(Update.de_json(payload, application.bot))
     return time.perf_counter() - started
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[int(share * (len(ordered) - 1))] * 1000 if ordered else float("nan")
 
 
 async def probes(
@@ -178,19 +178,27 @@ async def measure(
         metrics = ops_of(application).metrics
         replies_failed = metrics.replies.labels("failed")._value.get()
     stats = await fake.call("benchStats")
+    return figures(stats, limit, recipients, idle, during) | {
+        "total_seconds": total, "replies_failed": replies_failed,
+    }  # fmt: skip
+
+
+def figures(
+    stats: dict[str, Any], limit: int, recipients: int, idle: list[float], during: list[float]
+) -> dict[str, Any]:
+    """The budget's figures from what the fake saw (`benchStats`) and the readers' waits."""
     digests = stats["digests"]
     first, last = min(t for t, _ in digests), max(t for t, _ in digests)
     accepted = sum(1 for t in stats["accepted"] if first <= t <= last)
     per_chat = Counter(int(c) for _, c in digests)
     sent = len(stats["accepted"]) + stats["refused"] + stats["injected"]
     return {
-        "limit": limit, "recipients": recipients, "total_seconds": total,
+        "limit": limit, "recipients": recipients,
         "rate": accepted / max(1e-9, last - first),
         "share": accepted / max(1e-9, last - first) / limit,
         "bot_429s": stats["refused"], "bot_429_share": stats["refused"] / max(1, sent),
         "injected": stats["injected"], "lost": recipients - len(per_chat),
         "duplicates": sum(n - 1 for n in per_chat.values() if n > 1),
-        "replies_failed": replies_failed,
         "idle_p50": percentile(idle, 0.5), "idle_p95": percentile(idle, 0.95),
         "p50": percentile(during, 0.5), "p95": percentile(during, 0.95), "probes": len(during),
     }  # fmt: skip
@@ -337,7 +345,7 @@ def fmt(r: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    fake = FakeProcess()
+    fake = FakeProcess(_serve)
     small = args.recipients or (600 if args.quick else 10_000)
     big = args.recipients or (2_000 if args.quick else 10_000)
     results: dict[str, dict[str, Any]] = {}

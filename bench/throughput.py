@@ -125,6 +125,7 @@ class BotProcess:
     health_port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
     log: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more settings (BROADCAST_RATE, ...)
 
     @property
     def url(self) -> str:
@@ -158,7 +159,7 @@ class BotProcess:
                 WEBHOOK_LISTEN="127.0.0.1",
                 WEBHOOK_PORT=str(self.port),
             )
-        return env
+        return env | self.env
 
     async def start(self, fake: FakeBotAPI, workdir: Path) -> None:
         args = ["-m", "bot", "run"] if self.kind == "bot" else ["-m", "bench.throughput", "--bare"]
