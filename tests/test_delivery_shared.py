@@ -4,15 +4,16 @@ hand-over: a process taking the scheduler lock takes back the dead holder's clai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.delivery.budget import RESERVE, SendBudget
+from bot.delivery.budget import SendBudget
 from bot.delivery.scheduler import DigestState, _leading, run_due
 from bot.delivery.shared import BudgetShare
 from knowledge.digests.outbox import claim, counts
+from knowledge.digests.senders import SenderReport
 from knowledge.storage.database import make_engine, session_scope
 from tests.clock import ManualClock
 from tests.fakebotapi import FakeBotAPI
@@ -47,7 +48,7 @@ async def test_two_processes_keep_to_one_budget(
     while clock.monotonic() < started + 1.0:
         await sender.digest()
         sent += 1
-    assert sent <= 30 - 20 - RESERVE + 1  # digests got what the replica's replies left
+    assert sent <= 30 - 20 + 1  # digests got what the replica's replies left
     # A 429 the replica took as bot-wide slows the sender's digests too.
     replica.bot_wide(1.0)
     clock.advance(0.25)
@@ -88,3 +89,30 @@ async def test_taking_over_the_lock_takes_back_the_dead_senders_claims(
         assert counts(session=session)["pending"] == len(chats)
     assert standby.lock is not None
     standby.lock.release()
+
+
+def test_the_others_pace_is_read_over_the_last_second(engine: Engine) -> None:
+    """One reply a second, reported every quarter of a second, is one a second: not 0 in
+    three reports and 4 in the fourth (which left digests a window of 25 and a burst). And
+    the room stays kept for a few seconds after the last reply: people ask in bursts."""
+    clock = ManualClock()
+    budget = SendBudget(30, clock)
+    share = BudgetShare(budget, engine, "process-A")
+    start = datetime.now(UTC)
+    readings = []
+    for step in range(17):
+        at = start + timedelta(seconds=0.25 * step)
+        replies = 1 + step // 4  # a reply every fourth report
+        share.apply([SenderReport("process-B", replies, 0, 0, 30.0, at)])
+        readings.append(budget.others_replies)
+        clock.advance(0.25)
+    assert all(1 <= r <= 2 for r in readings[5:])  # one, or two a second apart in a span
+    for step in range(17, 17 + 4 * 5):  # the other process stops answering
+        at = start + timedelta(seconds=0.25 * step)
+        share.apply([SenderReport("process-B", 5, 0, 0, 30.0, at)])
+        readings.append(budget.others_replies)
+        clock.advance(0.25)
+    assert min(readings[17:25]) >= 1  # held for a while
+    assert readings[-1] == 0  # then digests may have the room back
+    share.apply([SenderReport("process-B", 5, 0, 1, 30.0, start + timedelta(seconds=10))])
+    assert budget.digest_rate < 30  # a bot-wide 429 the other saw slows digests here

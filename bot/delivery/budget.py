@@ -6,9 +6,17 @@ measured over a sliding second. `SendBudget` keeps the same window of what this 
 
 * a reply (anything a handler sends or edits) whenever the window has room: it never waits
   behind a digest, only for the window itself;
-* a digest message when no reply is waiting, the window has room to spare (`RESERVE`
-  messages are kept for replies), and the digest pace allows: a token bucket at
-  `digest_rate`, which adapts (AIMD) to what Telegram answers.
+* a digest message when no reply is waiting, the window has room to spare, and the digest
+  pace allows: a token bucket at `digest_rate`, which adapts (AIMD) to what Telegram answers.
+
+Room to spare: what other processes of the bot send is left to them (for their replies, the
+most they sent in a second lately: bot/delivery/shared.py), and `RESERVE` messages of the
+window are kept for this process's replies while one may come, that is while it handles an
+update (a handler runs before it answers). Otherwise digests may fill the window: kept free
+for nobody, the reserve would cost a thirtieth of the rate. A reply to an update that arrives
+when the window is full waits at most for the oldest message to leave it (1/30 s at 30/s),
+and mostly not at all: digests stop taking room the moment the update is in hand, and the
+handler's own work comes before its answer.
 
 Telling 429s apart: Telegram answers 429 for one chat's pace, for reasons of its own (about
 1 % at random), and when the bot as a whole is too fast. Only the last should slow the whole
@@ -30,7 +38,7 @@ from datetime import UTC, datetime
 
 WINDOW = 1.0  # seconds: Telegram's sliding window
 GUARD = 0.01  # seconds added to our window: answers don't arrive exactly as sent
-RESERVE = 1  # messages of each window kept free for replies while digests go out
+RESERVE = 1  # messages of each window kept free for replies while one may come
 CLUSTER_SECONDS = 2.0
 CLUSTER_MIN = 3
 CLUSTER_SHARE = 0.1
@@ -61,11 +69,12 @@ class SendBudget:
         self.clock = clock or Clock()
         self.digest_rate = float(limit)
         self.others = 0.0  # messages a second other processes of the bot send (shared.py)
-        self.others_replies = 0.0  # of which replies: only these come before ours
+        self.others_replies = 0.0  # of which replies (the most seen lately): before ours
         self.sent: deque[float] = deque()  # our sends in the last window
         self.floods: deque[float] = deque()  # 429s in the last CLUSTER_SECONDS
         self.recent: deque[float] = deque()  # our sends in the last CLUSTER_SECONDS
         self.replies_waiting = 0
+        self.busy: Callable[[], bool] = lambda: False  # an update is in hand (a reply may come)
         self.paused_until = 0.0
         self.decreased_at = -1e9
         self.increased_at = 0.0
@@ -101,6 +110,10 @@ class SendBudget:
         index = min(len(self.sent) - 1, max(0, excess))
         return max(0.001, self.sent[index] - horizon)
 
+    def _reserve(self) -> int:
+        """Messages of the window digests leave free: `RESERVE` while a reply may come."""
+        return RESERVE if self.busy() else 0
+
     def _admit(self, now: float) -> None:
         self.sent.append(now)
         self.recent.append(now)
@@ -132,7 +145,7 @@ class SendBudget:
             if self._tokens < 1 - 1e-9:  # (float rounding must not leave us a hair short)
                 await self.clock.sleep((1 - self._tokens) / self.digest_rate)
                 continue
-            if wait := self._room(now, RESERVE, self.others):
+            if wait := self._room(now, self._reserve(), self.others):
                 await self.clock.sleep(wait)
                 continue
             self._tokens -= 1

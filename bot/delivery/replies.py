@@ -21,6 +21,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot.delivery.budget import SendBudget
 from bot.transport.operations import record_bot_wide_flood, record_reply
+from bot.transport.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,12 @@ BUDGET_KEY = "delivery.budget"
 
 
 def attach(application: Any, budget: SendBudget) -> None:
-    """Keep the application's budget where the digest worker finds it, and count replies and
-    bot-wide 429s in /metrics."""
+    """Keep the application's budget where the digest worker finds it, tell it when an update
+    is being handled, and count replies and bot-wide 429s in /metrics."""
     application.bot_data[BUDGET_KEY] = budget
+    processor = application.update_processor
+    if isinstance(processor, PerChatUpdateProcessor):  # digests leave room while one is handled
+        budget.busy = lambda: processor.running > 0
     limiter = getattr(application.bot, "rate_limiter", None)
     if isinstance(limiter, BudgetLimiter):
         limiter.count = lambda outcome: record_reply(application, outcome)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SHARE_INTERVAL = 0.25  # seconds between two reports of a process
 FRESH = timedelta(seconds=5)  # a report older than this is from a gone process
+SPAN = timedelta(seconds=1)  # the others' sends are read over at least the last second
+HOLD = 3.0  # seconds the most replies the others sent in one span is kept (their bursts)
 
 
 class BudgetShare:
@@ -44,7 +47,8 @@ class BudgetShare:
         self.budget = budget
         self.engine = engine
         self.worker = worker
-        self.seen: dict[str, SenderReport] = {}
+        self.seen: dict[str, deque[SenderReport]] = {}  # each process's reports, SPAN long
+        self.peaks: deque[tuple[float, float]] = deque()  # (when, the others' replies a span)
 
     def _exchange(self, mine: SenderReport) -> list[SenderReport]:
         with session_scope(self.engine) as session:
@@ -61,21 +65,40 @@ class BudgetShare:
         self.apply(others)
 
     def apply(self, others: list[SenderReport]) -> None:
+        """Take in the others' latest reports: what they sent over at least the last second
+        (one reply a second, seen in quarter-second steps, would otherwise read as 0 or 4 a
+        second), and any bot-wide 429 they saw since their last report.
+
+        Replies come when people ask, not at a steady pace. The room left to them is the most
+        replies the others sent within one span of reports (at least `SPAN`, at most a
+        quarter of a second longer: never fewer than fall in any one of Telegram's seconds)
+        over the last `HOLD` seconds, so that a pause between two questions doesn't hand
+        their room to digests just before the next answer. Digests, sent at a steady pace,
+        count at their rate."""
         replies = digests = 0.0
         floods = 0
         for report in others:
-            before = self.seen.get(report.worker)
-            self.seen[report.worker] = report
-            if before is None:
-                continue
-            seconds = (report.seen_at - before.seen_at).total_seconds()
-            if seconds <= 0:
-                continue
-            replies += max(0, report.replies - before.replies) / seconds
-            digests += max(0, report.digests - before.digests) / seconds
-            floods += max(0, report.floods - before.floods)
+            history = self.seen.setdefault(report.worker, deque())
+            if history and report.seen_at <= history[-1].seen_at:
+                continue  # not written again since
+            if history:
+                floods += max(0, report.floods - history[-1].floods)
+            history.append(report)
+            while len(history) > 2 and history[1].seen_at <= report.seen_at - SPAN:
+                history.popleft()  # keep one report from before the span, as its start
+        for history in self.seen.values():
+            first, last = history[0], history[-1]
+            seconds = (last.seen_at - first.seen_at).total_seconds()
+            if seconds > 0:
+                replies += max(0, last.replies - first.replies)
+                digests += max(0, last.digests - first.digests) / seconds
         current = {report.worker for report in others}
-        self.seen = {worker: r for worker, r in self.seen.items() if worker in current}
+        self.seen = {worker: h for worker, h in self.seen.items() if worker in current}
+        now = self.budget.clock.monotonic()
+        self.peaks.append((now, replies))
+        while self.peaks[0][0] <= now - HOLD:
+            self.peaks.popleft()
+        replies = max(rate for _, rate in self.peaks)
         self.budget.others_replies = replies
         self.budget.others = replies + digests
         if floods:
