@@ -77,6 +77,9 @@ PRIVATE_INTERVAL = 1.0  # seconds between messages to one private chat
 GROUP_INTERVAL = 3.0  # groups and channels: 20 messages a minute
 
 
+MAX_IN_FLIGHT = 32  # digest sends at once, at most: also what a crash may send twice
+
+
 LAG_PROBE = 0.005  # seconds; the drain samples the event loop's delay this often
 
 
@@ -257,7 +260,7 @@ class DeliveryWorker:
         """Sends to keep in flight (Little's law: rate x round trip, with slack for the round
         trips that take a few times the average). Enough to hold the rate over a slow network;
         no more, so that a subscriber's reply never queues behind a crowd of digest sends."""
-        return int(min(32, math.ceil(self.rate * self.latency * 2) + 4))
+        return int(min(MAX_IN_FLIGHT, math.ceil(self.rate * self.latency * 2) + 4))
 
     async def _send(self, job: Claimed) -> None:
         started = time.perf_counter()
