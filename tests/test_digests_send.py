@@ -125,3 +125,20 @@ async def test_stopping_mid_drain_hands_back_the_batch_claimed_ahead(
         rest = await drain_outbox(bot.app, clock=clock)
     assert first.delivered + rest.delivered == len(CHATS)
     assert received(fake_api) == dict.fromkeys(CHATS, 1)
+
+
+async def test_a_delivery_waiting_out_a_429_is_not_put_behind_every_later_batch(
+    fake_api: FakeBotAPI, engine: Engine
+) -> None:
+    # BROADCAST_RATE 5: batches of 10 (two seconds each). The first recipient's digest meets a
+    # 429 (retry after 1 s): it goes again once its second is up, after what was claimed by
+    # then, not after all 25 (with 10,000 recipients, minutes later, its claim held all the
+    # while).
+    async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
+        when = await plan(bot, engine)
+        fake_api.fail_next("sendMessage", 429, retry_after=1)
+        report = await drain_outbox(bot.app, clock=ManualClock(when))
+    assert report.delivered == len(CHATS) and report.flood_waits == 1
+    order = [m.chat_id for m in fake_api.sent if "📰 Briefing digest" in m.plain]
+    assert sorted(order) == CHATS
+    assert order.index(CHATS[0]) < 20  # within the batch claimed ahead: ready before it was

@@ -238,8 +238,11 @@ class DeliveryWorker:
         heapq.heappush(self._heap, _Slot(ready_at, next(self._seq), job))
 
     def _take(self, claimed: list[Claimed]) -> int:
+        # Ready now, not at 0: a delivery waiting out a 429 (ready a second from now) goes
+        # before what is claimed after that second, not after everything claimed ever.
+        now = self.clock.monotonic()
         for job in claimed:
-            self._push(job, self.chat_next.get(job.chat_id, 0.0))
+            self._push(job, max(now, self.chat_next.get(job.chat_id, 0.0)))
         return len(claimed)
 
     def _interval(self, job: Claimed) -> float:
