@@ -133,6 +133,7 @@ async def drain_outbox(
     application: App,
     *,
     clock: Clock | None = None,
+    budget: SendBudget | None = None,
     worker_id: str | None = None,
     engine: Engine | None = None,
     stop: Callable[[], bool] | None = None,
@@ -140,14 +141,14 @@ async def drain_outbox(
     """Send everything due now through this application's bot, and return what happened.
 
     With the defaults it uses the process's own worker (keeping per-chat pacing between
-    drains); a different clock, worker id or engine gets a fresh worker (tests).
+    drains); a different clock, budget, worker id or engine gets a fresh worker (tests).
     """
     state = state_of(application)
 
     def count(outcome: str) -> None:
         record_delivery(application, outcome)
 
-    if clock is None and worker_id is None and engine is None:
+    if clock is None and budget is None and worker_id is None and engine is None:
         if state.worker is None:
             budget = budget_of(application) or SendBudget(state.rate, state.clock)
             state.worker = DeliveryWorker(
@@ -156,7 +157,7 @@ async def drain_outbox(
             )  # fmt: skip
         worker = state.worker
     else:
-        budget = SendBudget(state.rate, clock or state.clock)
+        budget = budget or SendBudget(state.rate, clock or state.clock)
         worker = DeliveryWorker(
             application.bot, engine=engine or state.engine, budget=budget,
             worker_id=worker_id or state.worker_id, clock=clock or state.clock, count=count,

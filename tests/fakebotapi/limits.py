@@ -132,6 +132,11 @@ class Limits:
             if window and window.stamps:
                 window.stamps.pop()
 
+    @property
+    def seen(self) -> int:
+        """Message calls counted so far, accepted or refused."""
+        return len(self.accepted) + self.refused_bot + self.refused_chat + self.injected
+
     def rate(self, since: float, until: float | None = None) -> float:
         """Accepted messages a second between two clock readings."""
         end = self.clock() if until is None else until
