@@ -5,9 +5,10 @@ before); every process sends its own replies. So that all of them keep to Telegr
 per-bot window, each process reports what it sent to the `Sender` table every
 `SHARE_INTERVAL` and reads the others' reports (knowledge/digests/senders.py):
 
-* the others' replies a second are subtracted from what this process may use for digests
-  (the digest sender yields to every replica's replies, within a quarter of a second), and
-  counted before this process's own replies;
+* the most replies the others sent in one second over the last `HOLD` seconds is left to
+  them: subtracted from what this process may use for digests (the digest sender yields to
+  every replica's replies, known within a quarter of a second), and counted before this
+  process's own replies;
 * the others' digests a second are subtracted from what is left for digests here (none,
   unless two processes briefly both believe they lead);
 * a 429 that any process took as bot-wide cuts the digest rate here too (the adaptive rate
