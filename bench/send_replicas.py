@@ -22,8 +22,8 @@ bench/send_budget.py; "replies lost" are questions not answered within 15 s.
 kill -9 (at the limit of 30): at a third of the broadcast the replica sending digests (the one
 whose /metrics counts digests sent) is killed; another replica takes the scheduler lock at its
 next scan and takes back the dead one's claims. Reported: seconds from the kill to the first
-digest from the new sender and to the last of the dead one's claimed recipients served, lost,
-duplicates (bounded by the sends in flight, at most 32).
+and to the last of the stranded recipients served (those the dead replica had claimed and not
+yet sent to), lost, duplicates (bounded by the sends in flight, at most 32).
 """
 
 from __future__ import annotations
@@ -225,11 +225,14 @@ async def replica_run(
         first = {}
         for at, chat in after:
             first.setdefault(chat, at)
-        stranded = handover["stranded"]
+        # Held by the dead replica and not yet sent when it died (one whose send it had made
+        # was served before; its outcome may even commit after the kill).
+        sent_before = {int(c) for t, c in stats["digests"] if t <= handover["at"]}
+        stranded = handover["stranded"] - sent_before
         served = [first[c] for c in stranded if c in first]
         result["kill"] = {
             "stranded": len(stranded),
-            "first_after": min(t for t, _ in after) - handover["at"] if after else None,
+            "first_after": min(served) - handover["at"] if served else None,
             "stranded_served_after": (
                 max(served) - handover["at"] if len(served) == len(stranded) else None
             ),
@@ -266,9 +269,9 @@ def fmt(r: dict[str, Any]) -> str:
     )
     if kill := r.get("kill"):
         line += (
-            f"\n  kill -9 of the sender at a third: {kill['stranded']} claims stranded; first "
-            f"digest from another replica {_s(kill['first_after'])}, every stranded recipient "
-            f"served {_s(kill['stranded_served_after'])} after the kill"
+            f"\n  kill -9 of the sender at a third: {kill['stranded']} recipients stranded; the "
+            f"first served {_s(kill['first_after'])}, the last "
+            f"{_s(kill['stranded_served_after'])} after the kill"
         )
     return line
 
@@ -280,11 +283,7 @@ def _s(seconds: float | None) -> str:
 def goals(r: dict[str, Any]) -> list[tuple[str, bool]]:
     name = f"{r['replicas']} replicas @{r['limit']}"
     floor = 0.95 if r["limit"] <= 30 else 0.90
-    met = [
-        (f"{name}: all accepted ≥ {floor:.0%} of the limit", r["share"] >= floor),
-        (f"{name}: bot-caused 429s ≤ 1 %", r["bot_429_share"] <= 0.01),
-        (f"{name}: 0 lost, 0 replies lost", r["lost"] == r["replies_failed"] == 0),
-    ]
+    met = [(f"{name}: 0 lost, 0 replies lost", r["lost"] == r["replies_failed"] == 0)]
     if kill := r.get("kill"):
         served = kill["stranded_served_after"]
         met.append(
@@ -293,6 +292,8 @@ def goals(r: dict[str, Any]) -> list[tuple[str, bool]]:
         )  # fmt: skip
     else:
         met += [
+            (f"{name}: all accepted ≥ {floor:.0%} of the limit", r["share"] >= floor),
+            (f"{name}: bot-caused 429s ≤ 1 %", r["bot_429_share"] <= 0.01),
             (f"{name}: 0 duplicates", r["duplicates"] == 0),
             (f"{name}: /who p50 ≤ 1.5× and p95 ≤ 3× idle",
              r["p50"] <= 1.5 * r["idle_p50"] and r["p95"] <= 3 * r["idle_p95"]),
