@@ -4,6 +4,7 @@ Bot API, and a harness that drives the real Application through it."""
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import shutil
 import sqlite3
@@ -23,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from knowledge.storage.database import make_engine, normalise_url, reachable
 from knowledge.write.importer import prepare_database
-from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi import FakeBotAPI, utf16_len
 from tests.harness import BotHarness
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -313,3 +314,29 @@ async def harness(fake_api: FakeBotAPI, engine: Engine) -> AsyncIterator[BotHarn
     """The real Application, talking HTTP to the fake Bot API, on the bundled briefing."""
     async with BotHarness(fake_api, engine, admin_ids={OWNER_ID}) as bot:
         yield bot
+
+
+# End-to-end modules check every test with it:
+#     pytestmark = pytest.mark.usefixtures("telegram_accepted_everything")
+@pytest.fixture
+def telegram_accepted_everything(
+    fake_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """After each test: every Bot API call succeeded, within limits, and no handler failed."""
+    caplog.set_level(logging.ERROR)
+    yield
+    refused = [f"{c.method}: {c.description}" for c in fake_api.calls if c.status != 200]
+    assert refused == []
+    texts = [m.plain for m in fake_api.sent] + [e.plain or "" for e in fake_api.edits]
+    assert all(utf16_len(text) <= 4096 for text in texts)
+    markups = [m.reply_markup for m in fake_api.sent] + [e.reply_markup for e in fake_api.edits]
+    data = [
+        button["callback_data"]
+        for markup in markups
+        for row in (markup or {}).get("inline_keyboard", [])
+        for button in row
+        if "callback_data" in button
+    ]
+    assert all(1 <= len(d.encode()) <= 64 for d in data)
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []

@@ -4,9 +4,6 @@ language, the command menu is published in both languages."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine
 
@@ -19,17 +16,7 @@ from tests.harness import BotHarness
 UK = {"language_code": "uk"}
 
 
-@pytest.fixture(autouse=True)
-def telegram_accepted_everything(
-    fake_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
-    """After each test: every Bot API call succeeded (valid HTML, within limits)."""
-    caplog.set_level(logging.ERROR)
-    yield
-    refused = [f"{c.method}: {c.description}" for c in fake_api.calls if c.status != 200]
-    assert refused == []
-    assert all(utf16_len(m.plain) <= 4096 for m in fake_api.sent)
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+pytestmark = pytest.mark.usefixtures("telegram_accepted_everything")
 
 
 async def one(harness: BotHarness, text: str, **kwargs: object) -> SentMessage:

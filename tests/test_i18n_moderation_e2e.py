@@ -5,8 +5,7 @@ Telegram HTML within 4,096 characters."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import Engine
@@ -22,17 +21,7 @@ from tests.test_propose_e2e import ENGLISH, SOURCE
 UK = {"language_code": "uk"}
 
 
-@pytest.fixture(autouse=True)
-def telegram_accepted_everything(
-    fake_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
-    """After each test: every Bot API call succeeded (valid HTML, within limits)."""
-    caplog.set_level(logging.ERROR)
-    yield
-    refused = [f"{c.method}: {c.description}" for c in fake_api.calls if c.status != 200]
-    assert refused == []
-    assert all(utf16_len(m.plain) <= 4096 for m in fake_api.sent)
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+pytestmark = pytest.mark.usefixtures("telegram_accepted_everything")
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ everywhere, not only where a test looks. Tests marked with `backend` run on Post
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -38,28 +36,7 @@ from tests.harness import BotHarness
 BOT = "briefing_test_bot"  # the fake's default bot username
 
 
-@pytest.fixture(autouse=True)
-def telegram_accepted_everything(
-    fake_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
-    """After each test: every Bot API call succeeded, within limits, and no handler failed."""
-    caplog.set_level(logging.ERROR)
-    yield
-    refused = [f"{c.method}: {c.description}" for c in fake_api.calls if c.status != 200]
-    assert refused == []
-    texts = [m.plain for m in fake_api.sent] + [e.plain or "" for e in fake_api.edits]
-    assert all(utf16_len(text) <= 4096 for text in texts)
-    markups = [m.reply_markup for m in fake_api.sent] + [e.reply_markup for e in fake_api.edits]
-    data = [
-        button["callback_data"]
-        for markup in markups
-        for row in (markup or {}).get("inline_keyboard", [])
-        for button in row
-        if "callback_data" in button
-    ]
-    assert all(1 <= len(d.encode()) <= 64 for d in data)
-    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert failures == []
+pytestmark = pytest.mark.usefixtures("telegram_accepted_everything")
 
 
 # --- helpers ----------------------------------------------------------------------------------
