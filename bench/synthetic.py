@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, text
 from sqlmodel import Session, select
 
+from bench.synthetic_words import FIRST_NAMES, ORG_WORDS, SYLLABLES, TOPICS, WORDS
 from knowledge.language.dates import date_end, timeline_rank
 from knowledge.language.names import name_key
 from knowledge.models import (
@@ -50,168 +51,6 @@ from knowledge.storage.search_index import index_entries
 from knowledge.write.importer import prepare_database
 
 CHUNK = 5_000
-
-# Latin syllable -> Cyrillic spelling, so every generated name has a Cyrillic alias that
-# transliterates back close to (not always exactly onto) the Latin one, as real names do.
-_SYLLABLES = [
-    ("ko", "ко"), ("va", "ва"), ("len", "лен"), ("shen", "шен"), ("ry", "ри"), ("mak", "мак"),
-    ("dan", "дан"), ("yev", "єв"), ("har", "хар"), ("bor", "бор"), ("lyn", "лин"), ("pet", "пет"),
-    ("ro", "ро"), ("stan", "стан"), ("mel", "мел"), ("nyk", "ник"), ("zhu", "жу"), ("kov", "ков"),
-    ("tar", "тар"), ("sy", "си"), ("hor", "гор"), ("dy", "ди"), ("vin", "він"), ("chuk", "чук"),
-    ("ba", "ба"), ("lo", "ло"), ("ser", "сер"), ("myk", "мик"), ("ol", "ол"), ("ya", "я"),
-    ("ri", "рі"), ("tse", "це"), ("kul", "кул"), ("pol", "пол"), ("hu", "гу"), ("fed", "фед"),
-]  # fmt: skip
-# fmt: off
-_FIRST = ["Oleh", "Iryna", "Taras", "Olena", "Mykola", "Hanna", "Petro", "Yulia", "Serhiy",
-          "Kateryna", "Dmytro", "Oksana", "Ivan", "Natalia", "Bohdan", "Larysa", "Andrzej",
-          "Marta", "Jonas", "Ingrid", "Pierre", "Claire", "Thomas", "Sofia", "Lukas", "Elena"]
-_ORG_WORDS = ["Council", "Institute", "Agency", "Committee", "Forum", "Centre", "Mission",
-              "Directorate", "Fund", "Assembly", "Office", "Bureau", "Coalition", "Network"]
-# fmt: on
-_TOPICS = [
-    "sanctions",
-    "nato-membership",
-    "security-guarantees",
-    "war",
-    "vilnius-summit",
-    "energy",
-    "diplomacy",
-    "air-defence",
-    "reconstruction",
-    "grain",
-    "cyber",
-    "intelligence",
-    "refugees",
-    "elections",
-    "corruption",
-    "eu-accession",
-    "nuclear",
-    "black-sea",
-    "drones",
-    "artillery",
-    "training",
-    "finance",
-    "humanitarian",
-    "prisoners",
-    "ceasefire",
-    "negotiations",
-    "mobilisation",
-    "industry",
-    "logistics",
-    "media",
-    "propaganda",
-    "courts",
-    "human-rights",
-    "borders",
-    "infrastructure",
-    "budget",
-    "trade",
-    "shipping",
-    "aviation",
-    "arms-control",
-]  # fmt: skip
-WORDS = [
-    "alliance",
-    "summit",
-    "membership",
-    "accession",
-    "council",
-    "sanctions",
-    "invasion",
-    "ceasefire",
-    "talks",
-    "minister",
-    "officials",
-    "delegation",
-    "statement",
-    "treaty",
-    "guarantees",
-    "security",
-    "defence",
-    "aid",
-    "package",
-    "support",
-    "parliament",
-    "vote",
-    "decision",
-    "report",
-    "channel",
-    "analysts",
-    "diplomats",
-    "capital",
-    "border",
-    "front",
-    "offensive",
-    "counteroffensive",
-    "shelling",
-    "drones",
-    "missiles",
-    "air",
-    "grain",
-    "corridor",
-    "port",
-    "energy",
-    "grid",
-    "pipeline",
-    "gas",
-    "oil",
-    "price",
-    "cap",
-    "assets",
-    "frozen",
-    "reconstruction",
-    "fund",
-    "loan",
-    "budget",
-    "tranche",
-    "weapons",
-    "tanks",
-    "artillery",
-    "ammunition",
-    "training",
-    "mission",
-    "observers",
-    "inspection",
-    "nuclear",
-    "plant",
-    "agency",
-    "humanitarian",
-    "evacuation",
-    "refugees",
-    "prisoners",
-    "exchange",
-    "negotiations",
-    "mediation",
-    "framework",
-    "roadmap",
-    "timetable",
-    "invitation",
-    "criteria",
-    "reforms",
-    "corruption",
-    "courts",
-    "elections",
-    "mobilisation",
-    "industry",
-    "production",
-    "export",
-    "import",
-    "shipping",
-    "insurance",
-    "satellite",
-    "cyber",
-    "attack",
-    "intelligence",
-    "leak",
-    "briefing",
-    "interview",
-    "press",
-    "conference",
-    "visit",
-    "meeting",
-    "communique",
-    "declaration",
-]
 
 
 @dataclass(frozen=True)
@@ -275,7 +114,7 @@ def _bulk(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
 
 def _name(rng: random.Random, parts: int) -> tuple[str, str]:
     """A made-up surname and its Cyrillic spelling."""
-    picked = [rng.choice(_SYLLABLES) for _ in range(parts)]
+    picked = [rng.choice(SYLLABLES) for _ in range(parts)]
     latin = "".join(p[0] for p in picked).capitalize()
     cyrillic = "".join(p[1] for p in picked).capitalize()
     return latin, cyrillic
@@ -306,7 +145,7 @@ def grow(
     rng = random.Random(seed)
     # The long tail of the vocabulary: pronounceable nonsense words, rare in the text.
     vocabulary = list(WORDS) + sorted(
-        {"".join(rng.choice(_SYLLABLES)[0] for _ in range(3)) for _ in range(3_000)}
+        {"".join(rng.choice(SYLLABLES)[0] for _ in range(3)) for _ in range(3_000)}
     )
     word_zipf = _Zipf(len(vocabulary), rng, 1.05)
     now = datetime.now(UTC)
@@ -359,11 +198,11 @@ def grow(
             kind = rng.choice(actor_kinds)
             surname, cyrillic = _name(rng, rng.choice((2, 3, 3, 4)))
             if kind == ActorKind.PERSON:
-                first = rng.choice(_FIRST)
+                first = rng.choice(FIRST_NAMES)
                 name, aliases = f"{first} {surname}", [surname, cyrillic]
             elif kind == ActorKind.ORGANISATION:
-                name = f"{surname} {rng.choice(_ORG_WORDS)}"
-                aliases = [f"{cyrillic} {rng.choice(_ORG_WORDS)}", "".join(
+                name = f"{surname} {rng.choice(ORG_WORDS)}"
+                aliases = [f"{cyrillic} {rng.choice(ORG_WORDS)}", "".join(
                     w[0] for w in name.split()).upper()]  # fmt: skip
             else:
                 name, aliases = surname, [cyrillic]
@@ -383,7 +222,7 @@ def grow(
 
         # A few actors are in thousands of events (like NATO or Ukraine), most in a handful.
         actor_zipf = _Zipf(actors, rng, 0.9)
-        topic_zipf = _Zipf(len(_TOPICS), rng, 1.0)
+        topic_zipf = _Zipf(len(TOPICS), rng, 1.0)
         first_day = date(1991, 8, 24)
         span = (date(2025, 12, 31) - first_day).days
         precisions = [DatePrecision.DAY] * 14 + [DatePrecision.MONTH] * 3 + [
@@ -403,7 +242,7 @@ def grow(
                 label = f"around {day.year}"
             title = _words(rng, word_zipf, vocabulary, rng.randint(5, 10)).capitalize()
             summary = _words(rng, word_zipf, vocabulary, rng.randint(20, 45)).capitalize() + "."
-            topics = sorted({_TOPICS[i] for i in topic_zipf.sample(rng.choice((1, 1, 2, 3)))})
+            topics = sorted({TOPICS[i] for i in topic_zipf.sample(rng.choice((1, 1, 2, 3)))})
             event_rows.append({"id": eid, "date_start": day, "precision": precision.value,
                                "date_end": date_end(day, precision.value),
                                "timeline_rank": timeline_rank(day, precision.value),
