@@ -48,6 +48,7 @@ from typing import Any
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, web
 from sqlalchemy import text
 
+from bench.databases import fresh_postgres
 from bench.digest_fanout import PROBE_CHAT, seed
 from bench.fake_process import FakeProcess
 from bench.send_budget import IDLE_PROBES, PROBE_EVERY, READERS, _serve, figures, loop_run
@@ -56,7 +57,6 @@ from bench.throughput import (
     SECRET,
     BotProcess,
     free_port,
-    fresh_postgres,
     listening,
     load_average,
 )

@@ -28,13 +28,11 @@ import json
 import os
 import platform
 import shlex
-import shutil
 import signal
 import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,15 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, TCPConnector
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/throughput.py` as well as `-m bench.throughput`
     sys.path.insert(0, str(ROOT))
 
-from knowledge.storage.database import make_engine, normalise_url  # noqa: E402
-from knowledge.write.importer import prepare_database  # noqa: E402
+from bench.databases import fresh_postgres, fresh_sqlite, postgres_version, sqlite_template  # noqa: E402
 from tests.fakebotapi import FakeBotAPI  # noqa: E402
+from tests.fakebotapi.limits import Limits  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 CONCURRENCY = 40  # Telegram's default max_connections for a webhook
@@ -149,6 +146,7 @@ class BotProcess:
             DATABASE_URL=self.database_url,
             ADMIN_IDS="",
             LOG_LEVEL="WARNING",
+            BROADCAST_RATE="10000",
             HEALTH_LISTEN="127.0.0.1",
             HEALTH_PORT=str(self.health_port),
         )
@@ -281,7 +279,9 @@ class Result:
 async def measure(
     name: str, bots: Sequence[BotProcess], command: str, count: int, workdir: Path
 ) -> Result:
-    async with FakeBotAPI() as fake:
+    # Updates a second the bot can take, not Telegram's pace: no bot-wide window in the fake
+    # (the bare bot doesn't pace itself), and the bot's own send budget out of the way.
+    async with FakeBotAPI(limits=Limits(bot_per_second=None)) as fake:
         try:
             for bot in bots:
                 await bot.start(fake, workdir)
@@ -316,54 +316,6 @@ async def measure(
         flush=True,
     )
     return result
-
-
-# ----------------------------------------------------------------------------- databases
-
-
-def sqlite_template(workdir: Path) -> Path:
-    path = workdir / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    prepare_database(engine)
-    engine.dispose()
-    return path
-
-
-def fresh_sqlite(template: Path, workdir: Path) -> str:
-    path = workdir / f"briefing-{uuid.uuid4().hex[:8]}.db"
-    shutil.copyfile(template, path)
-    return f"sqlite:///{path}"
-
-
-@contextlib.contextmanager
-def fresh_postgres(url: str) -> Any:
-    """A new schema holding the migrated, loaded briefing; dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    scoped = f"{url}{separator}options=-csearch_path%3D{schema}"
-    engine = make_engine(scoped)
-    prepare_database(engine)  # once, before the replicas start
-    engine.dispose()
-    try:
-        yield scoped
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def postgres_version(url: str) -> str | None:
-    try:
-        engine = create_engine(normalise_url(url), connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            version = str(connection.execute(text("SHOW server_version")).scalar())
-        engine.dispose()
-    except Exception:  # unreachable, for whatever reason, means "skip that part"
-        return None
-    return version
 
 
 # ----------------------------------------------------------------------------- report
