@@ -95,8 +95,9 @@ def in_language(session: Session, answer: QuestionAnswer, language: str) -> Ques
     if not answer.entries:
         return answer
     shown = [*answer.entries, *([answer.anchor] if answer.anchor else [])]
-    names = Translator(session, language, [c.id for c in shown], ("title", "name", "role"))
-    dates = _dates_in(session, answer, language)
+    fields = ("title", "name", "role", "date_label")
+    names = Translator(session, language, [c.id for c in shown], fields)
+    dates = _dates_in(session, shown, language, names)
 
     def titled(c: Candidate) -> Candidate:
         title, missing = names.text(c.id, "title" if c.kind == EntryKind.EVENT else "name",
@@ -113,10 +114,12 @@ def in_language(session: Session, answer: QuestionAnswer, language: str) -> Ques
     return replace(answer, entries=tuple(titled(c) for c in answer.entries), anchor=anchor)
 
 
-def _dates_in(session: Session, answer: QuestionAnswer, language: str) -> dict[int, str]:
-    """The events' dates as `language` writes them (the answer was worded in the original)."""
-    ids = [c.id for c in (*answer.entries, *([answer.anchor] if answer.anchor else []))
-           if c.kind == EntryKind.EVENT]  # fmt: skip
+def _dates_in(
+    session: Session, shown: list[Candidate], language: str, labels: Translator
+) -> dict[int, str]:
+    """The events' dates as `language` writes them (the answer was worded in the original),
+    their labels from the page's translations."""
+    ids = [c.id for c in shown if c.kind == EntryKind.EVENT]
     if language == ORIGINAL_LANGUAGE or not ids:
         return {}
     rows = session.execute(
@@ -124,7 +127,6 @@ def _dates_in(session: Session, answer: QuestionAnswer, language: str) -> dict[i
             col(Event.id), col(Event.date_start), col(Event.precision), col(Event.date_label)
         ).where(col(Event.id).in_(ids))
     ).all()
-    labels = Translator(session, language, ids, ["date_label"])
     return {
         eid: format_date(start, precision, labels.text(eid, "date_label", label or "")[0] or None,
                          language)
