@@ -549,18 +549,26 @@ async def test_two_processes_on_postgres_deliver_each_digest_once(
     second_engine = make_engine(db_url)  # the other process's connection pool
     try:
         async with (
-            manual_bot(fake_api, engine, broadcast_rate=5) as first,
-            manual_bot(fake_api, second_engine, broadcast_rate=5) as second,
+            manual_bot(fake_api, engine) as first,
+            manual_bot(fake_api, second_engine) as second,
         ):
             for chat in chats:
                 await subscribe(first, chat)
             edit(engine, "full-scale-invasion", summary="Reworded.")
             when = due_time(engine, chats[0])
             await run_due(first.app, now=when)
+            # Each at BROADCAST_RATE 5 on its own clock: batches of 10, so both claim some.
+            clocks = ManualClock(when), ManualClock(when)
             a, b = await asyncio.gather(
-                drain_outbox(first.app, clock=ManualClock(when), worker_id="process-A"),
-                drain_outbox(second.app, clock=ManualClock(when), worker_id="process-B"),
-            )
+                drain_outbox(
+                    first.app, clock=clocks[0], budget=SendBudget(5, clocks[0]),
+                    worker_id="process-A",
+                ),
+                drain_outbox(
+                    second.app, clock=clocks[1], budget=SendBudget(5, clocks[1]),
+                    worker_id="process-B",
+                ),
+            )  # fmt: skip
     finally:
         second_engine.dispose()
     received = Counter(m.chat_id for m in fake_api.sent if m.chat_id in chats)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from sqlmodel import select
 from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter
 
+from bot.delivery.budget import SendBudget
 from bot.delivery.scheduler import drain_outbox, run_due
 from bot.transport.send import send_html
 from knowledge.digests.outbox import counts
@@ -27,6 +28,7 @@ from knowledge.write.curation import Author, update_entry
 from tests.clock import ManualClock
 from tests.conftest import MODERATOR_ID
 from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi.limits import Limits
 from tests.harness import BotHarness
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -89,6 +91,17 @@ async def plan(bot: BotHarness, engine: Engine) -> Any:
     return when
 
 
+def paced(fake: FakeBotAPI, when: datetime) -> dict[str, Any]:
+    """A drain at BROADCAST_RATE 5 on a manual clock that Telegram's limits share: batches of
+    10, so 25 recipients take three claims. (The bot itself keeps the default rate: its
+    replies to `/subscribe` would take seconds at 5 a second, in real time.)"""
+    clock = ManualClock(when)
+    budget = SendBudget(5, clock)
+    fake.limits = Limits(clock=clock.monotonic)
+    clock.settle = lambda: fake.limits.seen >= budget.digests_sent + budget.replies_sent
+    return {"clock": clock, "budget": budget}
+
+
 def received(fake: FakeBotAPI) -> Counter[int]:
     return Counter(m.chat_id for m in fake.sent if "📰 Briefing digest" in m.plain)
 
@@ -98,9 +111,9 @@ async def test_batches_claimed_while_sending_reach_everyone_once(
 ) -> None:
     # BROADCAST_RATE 5: batches of 10, so 25 recipients take three claims, two of them made
     # while the previous batch was still being sent.
-    async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
+    async with manual_bot(fake_api, engine) as bot:
         when = await plan(bot, engine)
-        report = await drain_outbox(bot.app, clock=ManualClock(when))
+        report = await drain_outbox(bot.app, **paced(fake_api, when))
     assert report.delivered == len(CHATS)
     assert received(fake_api) == dict.fromkeys(CHATS, 1)
     with session_scope(engine) as session:
@@ -112,17 +125,17 @@ async def test_batches_claimed_while_sending_reach_everyone_once(
 async def test_stopping_mid_drain_hands_back_the_batch_claimed_ahead(
     fake_api: FakeBotAPI, engine: Engine
 ) -> None:
-    async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
+    async with manual_bot(fake_api, engine) as bot:
         when = await plan(bot, engine)
-        clock = ManualClock(when)
+        pace = paced(fake_api, when)
         first = await drain_outbox(
-            bot.app, clock=clock, stop=lambda: sum(received(fake_api).values()) >= 8
+            bot.app, **pace, stop=lambda: sum(received(fake_api).values()) >= 8
         )
         with session_scope(engine) as session:
             states = counts(session=session)
         assert first.delivered == states["sent"] >= 8
         assert "claimed" not in states  # nothing held: neither the batch nor the one ahead
-        rest = await drain_outbox(bot.app, clock=clock)
+        rest = await drain_outbox(bot.app, **pace)
     assert first.delivered + rest.delivered == len(CHATS)
     assert received(fake_api) == dict.fromkeys(CHATS, 1)
 
@@ -134,10 +147,10 @@ async def test_a_delivery_waiting_out_a_429_is_not_put_behind_every_later_batch(
     # 429 (retry after 1 s): it goes again once its second is up, after what was claimed by
     # then, not after all 25 (with 10,000 recipients, minutes later, its claim held all the
     # while).
-    async with manual_bot(fake_api, engine, broadcast_rate=5) as bot:
+    async with manual_bot(fake_api, engine) as bot:
         when = await plan(bot, engine)
         fake_api.fail_next("sendMessage", 429, retry_after=1)
-        report = await drain_outbox(bot.app, clock=ManualClock(when))
+        report = await drain_outbox(bot.app, **paced(fake_api, when))
     assert report.delivered == len(CHATS) and report.flood_waits == 1
     order = [m.chat_id for m in fake_api.sent if "📰 Briefing digest" in m.plain]
     assert sorted(order) == CHATS
