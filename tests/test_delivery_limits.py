@@ -23,7 +23,14 @@ from tests.clock import ManualClock
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.limits import Limits
 from tests.harness import BotHarness
-from tests.test_digests import due_time, edit, is_digest, manual_bot, subscribe
+from tests.test_digests import (
+    due_time,
+    edit,
+    is_digest,
+    manual_bot,
+    subscribe,
+    subscribe_quietly,
+)
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -76,8 +83,7 @@ async def broadcast(
     only once every message sent has reached the fake (`ManualClock.settle`), so the fake
     sees each send at the time it left: the figures are the same in every run."""
     async with manual_bot(fake, engine) as bot:
-        for chat in CHATS:
-            await subscribe(bot, chat)
+        subscribe_quietly(engine, CHATS)
         edit(engine, "full-scale-invasion", summary="Reworded.")
         when = due_time(engine, CHATS[0])
         await run_due(bot.app, now=when)
