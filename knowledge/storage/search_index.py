@@ -7,8 +7,9 @@ The index holds one document per entry (title + body). The curation write path c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -128,6 +129,13 @@ WHERE counted.newness <= :window ORDER BY score DESC, counted.id LIMIT :limit OF
 # the square root of the window (SELECTIVE is for RANK_WINDOW, at 100,000 entries).
 SELECTIVE = 7_500
 _POSTGRES_RARE = _POSTGRES_SEARCH.replace("ORDER BY entry_id DESC", "ORDER BY entry_id + 0 DESC")
+# Any of some whole words whose newest documents the word list holds (search_words.py): the
+# newest matches come from those lists, not the index, and only they are read, to be scored.
+_POSTGRES_LISTED = _POSTGRES_SEARCH.replace(
+    "SELECT entry_id AS id FROM searchdoc\n"
+    "    WHERE document @@ to_tsquery('simple', :q) AND entry_id NOT IN",
+    "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id\n    WHERE id NOT IN",
+).replace("ORDER BY entry_id DESC", "ORDER BY id DESC")
 
 
 @dataclass(frozen=True)
@@ -149,8 +157,10 @@ def search_entries(
     """Published entries matching every word of `query` (prefix match), best first; with
     `any_word`, those matching at least one of them (the best-scored match most words).
 
-    One statement: the newest matches (an index walk down from the newest id for a common
-    word, the full-text index for a rare one), counted up to RANK_WINDOW, scored and paged.
+    One statement: the newest matches (on PostgreSQL from the words' lists of their newest
+    documents where every part is whole words; else an index walk down from the newest id
+    for a common word, the full-text index for a rare one), counted up to RANK_WINDOW, scored
+    and paged.
     """
     terms = search_terms(query)
     if not terms:
@@ -160,8 +170,14 @@ def search_entries(
         # "allianc"* already matches whatever "alliance"* does: one prefix is one merge of the
         # index's word lists fewer (a common word's costs milliseconds at 100,000 entries).
         terms = [t for t in terms if not any(t != o and t.startswith(o) for o in terms)]
-    match, most = _match(session, terms, any_word)
-    if is_postgres(session):
+    match, most, lists = _match(session, terms, any_word)
+    params = {"q": match, "counted": window + 1, "window": window, "limit": limit,
+              "offset": offset}  # fmt: skip
+    listed = _listed_rows(session, lists, params) if lists is not None else None
+    rows: Sequence[Any]
+    if listed is not None:
+        rows = listed  # PostgreSQL, from the words' lists of newest documents
+    elif is_postgres(session):
         # The newest matches of a rare query through the GIN index and a sort; of a common
         # one by walking the entries down from the newest (search_words.py).
         rare = most is not None and most <= SELECTIVE * (window / RANK_WINDOW) ** 0.5
@@ -170,12 +186,9 @@ def search_entries(
         # generic plan for every query text: a plan for a rare word, walking 100,000 entries
         # for a common one (70 ms instead of 8). Plan each search for its own words.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        rows = session.execute(text(statement), params).all()
     else:
-        statement = _SQLITE_SEARCH
-    rows = session.execute(
-        text(statement),
-        {"q": match, "counted": window + 1, "window": window, "limit": limit, "offset": offset},
-    ).all()
+        rows = session.execute(text(_SQLITE_SEARCH), params).all()
     if not rows and offset:
         # Past the end: the count comes with the rows, so ask for the first one to learn it.
         first = search_entries(session, query, limit=1, any_word=any_word, window=window)
@@ -210,17 +223,53 @@ def matched_words(
     return found
 
 
-def _match(session: Session, terms: list[str], any_word: bool) -> tuple[str, int | None]:
-    """The full-text query for `terms` (each a prefix), all of them or with `any_word` any,
-    and at most how many documents it matches (None: unknown). With `any_word` each prefix is
-    asked for as the words it starts where there are few. (Not with all of them: ranked as
-    separate words, a prefix's rarer words would outweigh its common ones, and what a search
-    for every word ranks first is what the reader sees.)"""
+def _listed_rows(
+    session: Session, lists: list[tuple[int, tuple[int, ...]]], params: dict[str, Any]
+) -> Sequence[Any] | None:
+    """The search's rows from the words' lists of newest documents, or None when the lists
+    can't tell which the newest matches are (then the full-text index is asked)."""
+    listed = _newest_listed(lists)
+    if listed is None:
+        return None
+    ids, complete = listed
+    rows = session.execute(text(_POSTGRES_LISTED), {**params, "ids": ids}).all()
+    if not complete and (not rows or int(rows[0][2]) < params["counted"]):
+        return None  # fewer than the window once hidden entries are out: ask the index
+    return rows
+
+
+def _newest_listed(lists: list[tuple[int, tuple[int, ...]]]) -> tuple[list[int], bool] | None:
+    """From each word's count and newest documents (search_words.py), the documents that have
+    one of the words, newest first, exactly from some id up; and whether that is all of them.
+    None when a list says nothing (emptied while its word has documents)."""
+    cut = 0  # every document from this id up is in the lists
+    found: set[int] = set()
+    for documents, newest in lists:
+        if len(newest) < documents:
+            if not newest:
+                return None
+            cut = max(cut, newest[-1])
+        found.update(newest)
+    return sorted((i for i in found if i >= cut), reverse=True), cut == 0
+
+
+def _match(
+    session: Session, terms: list[str], any_word: bool
+) -> tuple[str, int | None, list[tuple[int, tuple[int, ...]]] | None]:
+    """The full-text query for `terms` (each a prefix), all of them or with `any_word` any;
+    at most how many documents it matches (None: unknown); and when every part is whole words
+    whose newest documents PostgreSQL's word list holds, those lists (else None). With
+    `any_word` each prefix is asked for as the words it starts where there are few. (Not with
+    all of them: ranked as separate words, a prefix's rarer words would outweigh its common
+    ones, and what a search for every word ranks first is what the reader sees.)"""
     postgres = is_postgres(session)
     parts: dict[str, int | None] = {}  # each part of the query, and how many documents it has
+    lists: list[tuple[int, tuple[int, ...]]] | None = [] if any_word and postgres else None
     looked_up = prefixes_words(session, terms) if any_word or postgres else [None] * len(terms)
     for term, known in zip(terms, looked_up, strict=True):
         whole = known.words if known and any_word else None
+        if lists is not None:
+            lists = lists + list(known.newest) if whole and known else None
         if postgres:
             words = [_pg_quote(w) for w in whole] if whole else [f"{_pg_quote(term)}:*"]
         else:
@@ -237,8 +286,8 @@ def _match(session: Session, terms: list[str], any_word: bool) -> tuple[str, int
     else:
         most = min(known_counts, default=None)
     if postgres:
-        return (" | " if any_word else " & ").join(parts), most
-    return (" OR " if any_word else " AND ").join(parts), most
+        return (" | " if any_word else " & ").join(parts), most, lists
+    return (" OR " if any_word else " AND ").join(parts), most, None
 
 
 def _pg_quote(term: str) -> str:

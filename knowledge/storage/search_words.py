@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -32,13 +32,32 @@ EXPANSION = 8  # a prefix that starts more words than this stays a prefix
 _LOOKED_UP = "search-words"  # session.info: this unit of work's lookups
 _PLAIN = re.compile(r"[a-z0-9]+")
 
+# PostgreSQL also keeps each word's newest documents (`newest`, ids in descending order), so
+# that the newest matches of a question are a union of short lists rather than a read of every
+# matching document (search_index.py). A list is exact down to its last id: it holds every
+# document with the word from there up, and all of them when its length is `docs`. Writes keep
+# that true: a document counted out leaves the lists; one counted in joins a list when it is
+# newer than the list's last id (or the list is complete), which keeps the NEWEST newest. A
+# list emptied while its word still has documents says nothing, and the search falls back on
+# the full-text index for that word.
+NEWEST = 128
+
 # The documents' lexemes counted in (sign 1) or out (-1); rows in word order, so that two
 # writers lock the same words in the same order.
-_PG_COUNT = """
-INSERT INTO searchword (word, docs)
-SELECT word, count(*) * :sign FROM searchdoc, unnest(tsvector_to_array(document)) AS word
+_PG_COUNT = f"""
+INSERT INTO searchword AS w (word, docs, newest)
+SELECT word, count(*) * :sign, CASE WHEN :sign > 0
+  THEN (array_agg(entry_id ORDER BY entry_id DESC))[1:{NEWEST}]
+  ELSE array_agg(entry_id) END
+FROM searchdoc, unnest(tsvector_to_array(document)) AS word
 WHERE entry_id = ANY(:ids) GROUP BY word ORDER BY word
-ON CONFLICT (word) DO UPDATE SET docs = searchword.docs + EXCLUDED.docs
+ON CONFLICT (word) DO UPDATE SET docs = w.docs + EXCLUDED.docs, newest = CASE
+  WHEN EXCLUDED.docs < 0 THEN ARRAY(
+    SELECT x FROM unnest(w.newest) AS x WHERE x <> ALL(EXCLUDED.newest) ORDER BY x DESC)
+  ELSE ARRAY(
+    SELECT DISTINCT x FROM unnest(w.newest || EXCLUDED.newest) AS x
+    WHERE cardinality(w.newest) = w.docs OR x >= w.newest[cardinality(w.newest)]
+    ORDER BY x DESC LIMIT {NEWEST}) END
 """
 _SQLITE_COUNT = """
 INSERT INTO searchword (word, docs) VALUES (:word, :docs)
@@ -69,10 +88,12 @@ def count_documents(session: Session, entry_ids: list[int], sign: int) -> None:
 @dataclass(frozen=True)
 class Prefix:
     """What the word list knows of a prefix: the words it starts (None when it is better
-    asked for as a prefix) and how many documents have one of them (None: unknown)."""
+    asked for as a prefix) and how many documents have one of them (None: unknown); on
+    PostgreSQL, for each of those words, its count and newest documents (see NEWEST)."""
 
     words: list[str] | None
     documents: int | None
+    newest: tuple[tuple[int, tuple[int, ...]], ...] = field(default=(), compare=False)
 
 
 def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
@@ -83,22 +104,27 @@ def prefixes_words(session: Session, terms: list[str]) -> list[Prefix]:
     # which the index has, then searched for); counting documents forgets it.
     known: dict[str, Prefix] = session.info.setdefault(_LOOKED_UP, {})
     plain = [t for t in dict.fromkeys(terms) if _PLAIN.fullmatch(t) and t not in known]
-    found: dict[str, list[tuple[str, int]]] = {t: [] for t in plain}
+    found: dict[str, list[tuple[str, int, tuple[int, ...]]]] = {t: [] for t in plain}
     if plain:
         params: dict[str, object] = {"n": EXPANSION + 1}
         parts = []
+        newest = "newest" if is_postgres(session) else "NULL"
         for i, term in enumerate(plain):
             params[f"t{i}"], params[f"u{i}"] = term, term[:-1] + chr(ord(term[-1]) + 1)
             parts.append(
-                f"SELECT * FROM (SELECT {i} AS term, word, docs FROM searchword "
-                f"WHERE word >= :t{i} AND word < :u{i} AND docs > 0 "
+                f"SELECT * FROM (SELECT {i} AS term, word, docs, {newest} AS newest "
+                f"FROM searchword WHERE word >= :t{i} AND word < :u{i} AND docs > 0 "
                 f"ORDER BY word LIMIT :n) AS p{i}"
             )  # :u is the first string past every word the term starts
-        for i, word, docs in session.execute(text(" UNION ALL ".join(parts)), params):
-            found[plain[int(i)]].append((str(word), int(docs)))
+        for i, word, docs, ids in session.execute(text(" UNION ALL ".join(parts)), params):
+            found[plain[int(i)]].append((str(word), int(docs), tuple(ids or ())))
     for term, rows in found.items():
         if len(rows) <= EXPANSION:
-            known[term] = Prefix([w for w, _ in rows] or None, sum(n for _, n in rows))
+            known[term] = Prefix(
+                [w for w, _, _ in rows] or None,
+                sum(n for _, n, _ in rows),
+                tuple((n, ids) for _, n, ids in rows),
+            )
         else:
             total = session.execute(
                 text(
