@@ -137,8 +137,8 @@ def test_each_words_newest_documents_stay_exact_through_writes(
         session.flush()
         ids = [e.id for e in entries if e.id is not None]
         index_entries(session, [(i, f"Qwzx report {n}", "common body") for n, i in
-                                enumerate(ids[:100])])  # fmt: skip
-        for n, i in enumerate(ids[100:], start=100):
+                                enumerate(ids[:-40])])  # fmt: skip
+        for n, i in enumerate(ids[-40:], start=many - 40):
             index_entry(session, i, f"Qwzx report {n}", "common body")
         # The word leaves the newest, one in the middle of the list and the oldest; one comes
         # back; two entries are retracted.
@@ -167,7 +167,8 @@ def test_each_words_newest_documents_stay_exact_through_writes(
         qwzx = session.execute(text("SELECT docs, newest FROM searchword WHERE word = 'qwzx'"))
         count, newest = qwzx.one()
         assert count == many - 2 and NEWEST - 2 <= len(newest) < count
-        questions = ["qwzx report", "qwzx", "qwzx summit", "report common", "summit vilnius"]
+        questions = ["qwzx report", "qwzx", "qwzx summit", "report common", "summit vilnius",
+                     "/search qwzx", "/search summit"]  # fmt: skip
         answered: list[bool] = []
         from_lists = search_index._listed_rows
 
@@ -177,7 +178,8 @@ def test_each_words_newest_documents_stay_exact_through_writes(
             return rows
 
         monkeypatch.setattr(search_index, "_listed_rows", spy)
-        # A question's window (100): the lists hold more than that, the retracted left out.
+        # A question's window (100), and /search for one word (300): the lists hold more than
+        # that, the retracted left out.
         listed = [search(session, q) for q in questions]
         assert answered == [True] * len(questions)
         monkeypatch.setattr(search_index, "_newest_listed", lambda _lists: None)
@@ -185,8 +187,11 @@ def test_each_words_newest_documents_stay_exact_through_writes(
         assert answered[len(questions) :] == [False] * len(questions)
     assert listed == indexed
     assert listed[0].total == 100 and listed[0].more
+    assert listed[-2].total == search_index.RANK_WINDOW and listed[-2].more
     assert ids[-2] not in {h.entry_id for h in listed[0].hits}
 
 
 def search(session: Session, text: str) -> SearchResults:
+    if text.startswith("/search "):
+        return search_entries(session, text.removeprefix("/search "), limit=400)
     return search_entries(session, text, limit=200, any_word=True, window=100)

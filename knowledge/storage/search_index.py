@@ -264,12 +264,15 @@ def _match(
     ones, and what a search for every word ranks first is what the reader sees.)"""
     postgres = is_postgres(session)
     parts: dict[str, int | None] = {}  # each part of the query, and how many documents it has
-    lists: list[tuple[int, tuple[int, ...]]] | None = [] if any_word and postgres else None
+    # The lists serve any of several words, or one: every document with the words a prefix
+    # starts is every document the prefix finds. (All of several would take an intersection.)
+    listed = postgres and (any_word or len(terms) == 1)
+    lists: list[tuple[int, tuple[int, ...]]] | None = [] if listed else None
     looked_up = prefixes_words(session, terms) if any_word or postgres else [None] * len(terms)
     for term, known in zip(terms, looked_up, strict=True):
         whole = known.words if known and any_word else None
         if lists is not None:
-            lists = lists + list(known.newest) if whole and known else None
+            lists = lists + list(known.newest) if known and known.words else None
         if postgres:
             words = [_pg_quote(w) for w in whole] if whole else [f"{_pg_quote(term)}:*"]
         else:

@@ -39,8 +39,9 @@ _PLAIN = re.compile(r"[a-z0-9]+")
 # that true: a document counted out leaves the lists; one counted in joins a list when it is
 # newer than the list's last id (or the list is complete), which keeps the NEWEST newest. A
 # list emptied while its word still has documents says nothing, and the search falls back on
-# the full-text index for that word.
-NEWEST = 128
+# the full-text index for that word. NEWEST covers a search's window (RANK_WINDOW, 300) and
+# the one more that tells there are more, with room for retracted entries.
+NEWEST = 320
 
 # The documents' lexemes counted in (sign 1) or out (-1); rows in word order, so that two
 # writers lock the same words in the same order.

@@ -20,7 +20,7 @@ down_revision: str | None = "0013_languages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-NEWEST = 128  # knowledge/storage/search_words.py: NEWEST
+NEWEST = 320  # knowledge/storage/search_words.py: NEWEST
 
 
 def upgrade() -> None:
