@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -43,3 +45,16 @@ def briefing_backed(session: Session, ids: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     return set(session.exec(briefing_cited().where(col(Citation.entry_id).in_(wanted))))
+
+
+def briefing_backs(entry_id: Any) -> sa.Exists:
+    """Whether the briefing supports the entry `entry_id` names (a column of the enclosing
+    statement): `briefing_backed` as a column, so a list of entries needs no second
+    statement to say which the briefing supports."""
+    return (
+        sa.select(sa.literal(1))
+        .select_from(Citation)
+        .join(Source, col(Source.id) == col(Citation.source_id))
+        .where(col(Citation.entry_id) == entry_id, col(Source.kind) != SourceKind.PUBLIC_RECORD)
+        .exists()
+    )

@@ -26,7 +26,7 @@ from knowledge.language.names import fold
 from knowledge.language.questions import Intent, Question, Relation, parse_question
 from knowledge.models import ORIGINAL_LANGUAGE, Actor, Entry, EntryKind, Event, EventActor, Source
 from knowledge.read.actors import mentioned_actors
-from knowledge.read.published import briefing_backed, hidden_ids
+from knowledge.read.published import briefing_backs, hidden_ids
 from knowledge.read.question_scores import about, cover, date_fit, entry_forms, has
 from knowledge.read.search import search_vocabulary
 from knowledge.read.translated import Translator, translations
@@ -61,7 +61,7 @@ class Candidate:
     rank: int
     score: float
     status: str = ""  # an event's: confirmed, reported or claimed
-    from_briefing: bool = True  # False: only the curators' public-record additions back it
+    from_briefing: bool = False  # False: only the curators' public-record additions back it
     untranslated: bool = False  # the title is the original: no translation in the language
 
 
@@ -83,11 +83,7 @@ def answer_question(*, session: Session, text: str) -> QuestionAnswer:
     """The entries that answer a question, best first, with how sure the answer is.
     Remembered until the knowledge base changes: readers ask the same things."""
     key = " ".join(words(text))[:300]
-    return remembered(
-        session,
-        ("question", key),
-        lambda: _provenance(session, _answer(session, parse_question(text))),
-    )
+    return remembered(session, ("question", key), lambda: _answer(session, parse_question(text)))
 
 
 def in_language(session: Session, answer: QuestionAnswer, language: str) -> QuestionAnswer:
@@ -132,20 +128,6 @@ def _dates_in(
                          language)
         for eid, start, precision, label in rows
     }  # fmt: skip
-
-
-def _provenance(session: Session, answer: QuestionAnswer) -> QuestionAnswer:
-    """Each entry of the answer with its status and whether the briefing backs it."""
-    ids = [c.id for c in answer.entries]
-    if not ids:
-        return answer
-    backed = briefing_backed(session, ids)
-    # An event's status came with it (`_rank`); the events before or after an anchor too.
-    entries = tuple(
-        replace(c, from_briefing=c.kind == EntryKind.SOURCE or c.id in backed)
-        for c in answer.entries
-    )
-    return replace(answer, entries=entries)
 
 
 def _answer(session: Session, question: Question) -> QuestionAnswer:
@@ -264,9 +246,12 @@ def _rank(
         if question.language in ("uk", "ru")
         else {}
     )
-    for kind, eid, title, text, start, precision, label, rank, status in _rows(session, ids):
+    for kind, eid, title, text, start, precision, label, rank, status, backed in _rows(
+        session, ids
+    ):
         if kind == EntryKind.ACTOR:
-            scored.append(_actor(question, forms, content, mentions, eid, title, label, text))
+            found = _actor(question, forms, content, mentions, eid, title, label, text)
+            scored.append(replace(found, from_briefing=bool(backed)))
         elif kind == EntryKind.SOURCE:
             scored.append(_source(question, forms, content, eid, title, text))
         else:
@@ -281,7 +266,7 @@ def _rank(
                 score *= 0.8
             scored.append(
                 Candidate(eid, EntryKind.EVENT, title, format_date(start, precision, label),
-                          rank, score, status)
+                          rank, score, status, bool(backed))
             )  # fmt: skip
     if not content:  # dates or "latest": in timeline order
         scored.sort(key=lambda c: c.rank, reverse=question.intent == Intent.LATEST)
@@ -293,19 +278,21 @@ def _rank(
 def _rows(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
     """The candidates' rows in one statement, whatever their kind: kind, id, title or name,
     summary (description, reliability), date, precision, date label (an actor's role),
-    timeline rank, status."""
+    timeline rank, status, whether the briefing backs it (a source: itself)."""
     events = sa.select(
         sa.literal(EntryKind.EVENT.value), col(Event.id), col(Event.title), col(Event.summary),
         col(Event.date_start), col(Event.precision), col(Event.date_label),
-        col(Event.timeline_rank), col(Event.status),
+        col(Event.timeline_rank), col(Event.status), briefing_backs(col(Event.id)),
     ).where(col(Event.id).in_(ids))  # fmt: skip
     actors = sa.select(
         sa.literal(EntryKind.ACTOR.value), col(Actor.id), col(Actor.name), col(Actor.description),
         sa.null(), sa.null(), col(Actor.role), sa.literal(0), sa.null(),
+        briefing_backs(col(Actor.id)),
     ).where(col(Actor.id).in_(ids))  # fmt: skip
     sources = sa.select(
         sa.literal(EntryKind.SOURCE.value), col(Source.id), col(Source.name),
         col(Source.reliability), sa.null(), sa.null(), sa.null(), sa.literal(0), sa.null(),
+        sa.true(),
     ).where(col(Source.id).in_(ids))  # fmt: skip
     return [tuple(row) for row in session.execute(sa.union_all(events, actors, sources))]
 
@@ -350,7 +337,7 @@ def _source(
         score += 0.25  # "What is Klymenko Time?"
     elif question.intent != Intent.SOURCE:
         score *= 0.6
-    return Candidate(sid, EntryKind.SOURCE, name, "", 0, score)
+    return Candidate(sid, EntryKind.SOURCE, name, "", 0, score, from_briefing=True)
 
 
 def _candidate_ids(
@@ -398,7 +385,7 @@ def _relative(session: Session, question: Question, anchor: Candidate) -> Questi
     rank = col(Event.timeline_rank)
     rows = session.execute(
         sa.select(col(Event.id), col(Event.title), col(Event.date_start), col(Event.precision),
-                  col(Event.date_label), rank, col(Event.status))
+                  col(Event.date_label), rank, col(Event.status), briefing_backs(col(Event.id)))
         .join(Entry, col(Entry.id) == col(Event.id))
         .where(rank < anchor.rank if before else rank > anchor.rank,
                col(Entry.id).not_in(hidden_ids()))
@@ -408,9 +395,16 @@ def _relative(session: Session, question: Question, anchor: Candidate) -> Questi
     # In timeline order: by rank, ties by id, as the timeline lists them.
     near = tuple(
         Candidate(
-            eid, EntryKind.EVENT, title, format_date(start, precision, label), r, 1.0, status
+            eid,
+            EntryKind.EVENT,
+            title,
+            format_date(start, precision, label),
+            r,
+            1.0,
+            status,
+            bool(backed),
         )
-        for eid, title, start, precision, label, r, status in sorted(
+        for eid, title, start, precision, label, r, status, backed in sorted(
             rows, key=lambda row: (row[5], row[0])
         )
     )

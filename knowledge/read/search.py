@@ -20,7 +20,7 @@ from knowledge.models import (
     SourceKind,
     Translation,
 )
-from knowledge.read.published import briefing_backed, hidden_ids
+from knowledge.read.published import briefing_backs, hidden_ids
 from knowledge.read.translated import Translator
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
@@ -87,48 +87,54 @@ def _search_page(
     ids, total, more, some_only = _ranked(session, text, words, offset=offset, limit=limit)
     partial = bool(some_only & set(ids))
     results: dict[int, SearchResult] = {}
-    if ids:
-        # Five columns: SQLAlchemy's `select`, as SQLModel's is typed for at most four.
-        labels = Translator(session, language, ids, ["date_label"])
-        for eid, start, precision, label, title in session.execute(
-            sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
-                      col(Event.date_label), col(Event.title))
-            .where(col(Event.id).in_(ids))
-        ):  # fmt: skip
-            label, _ = labels.text(eid, "date_label", label or "")
+    names = Translator(session, language, ids, ["title", "name", "role", "date_label"])
+    for kind, eid, title, start, precision, label, role, sort, backed in (
+        session.execute(_result_rows(ids)) if ids else ()
+    ):
+        if kind == EntryKind.EVENT:
+            label, _ = names.text(eid, "date_label", label or "")
             when = format_date(start, precision, label or None, language)
-            results[eid] = SearchResult(eid, EntryKind.EVENT, title, when)
-        for aid, name, kind, role in session.exec(
-            select(Actor.id, Actor.name, Actor.kind, Actor.role).where(col(Actor.id).in_(ids))
-        ):
-            results[aid] = SearchResult(aid, EntryKind.ACTOR, name, role or kind)
-        for sid, name, kind in session.exec(
-            select(Source.id, Source.name, Source.kind).where(col(Source.id).in_(ids))
-        ):
-            results[sid] = SearchResult(sid, EntryKind.SOURCE, name, kind.replace("_", " "),
-                                        kind != SourceKind.PUBLIC_RECORD)  # fmt: skip
-    backed = briefing_backed(session, ids)
-    results = _translated(session, results, language)
+            results[eid] = SearchResult(eid, kind, title, when, bool(backed))
+        elif kind == EntryKind.ACTOR:
+            results[eid] = SearchResult(eid, kind, title, role or sort, bool(backed))
+        else:
+            results[eid] = SearchResult(eid, kind, title, sort.replace("_", " "),
+                                        sort != SourceKind.PUBLIC_RECORD)  # fmt: skip
+    results = _translated(results, names)
     if partial:  # say which of the words each entry with only some of them has
         has = matched_words(session, words, [i for i in ids if i in some_only])
         results = {
             i: replace(r, matched=tuple(has[i])) if i in has else r for i, r in results.items()
         }
-    items = [
-        results[i]
-        if results[i].kind == EntryKind.SOURCE
-        else replace(results[i], from_briefing=i in backed)
-        for i in ids
-        if i in results
-    ]
+    items = [results[i] for i in ids if i in results]
     return Page(items, total, offset, limit, more, partial=partial)
 
 
+def _result_rows(ids: list[int]) -> sa.CompoundSelect:
+    """The results' rows in one statement, whatever their kind: kind, id, title or name, date,
+    precision, date label, an actor's role, an actor's or a source's kind, and whether the
+    briefing backs it."""
+    events = sa.select(
+        sa.literal(EntryKind.EVENT.value), col(Event.id), col(Event.title), col(Event.date_start),
+        col(Event.precision), col(Event.date_label), sa.null(), sa.null(),
+        briefing_backs(col(Event.id)),
+    ).where(col(Event.id).in_(ids))  # fmt: skip
+    actors = sa.select(
+        sa.literal(EntryKind.ACTOR.value), col(Actor.id), col(Actor.name), sa.null(), sa.null(),
+        sa.null(), col(Actor.role), col(Actor.kind), briefing_backs(col(Actor.id)),
+    ).where(col(Actor.id).in_(ids))  # fmt: skip
+    sources = sa.select(
+        sa.literal(EntryKind.SOURCE.value), col(Source.id), col(Source.name), sa.null(),
+        sa.null(), sa.null(), sa.null(), col(Source.kind), sa.true(),
+    ).where(col(Source.id).in_(ids))  # fmt: skip
+    return sa.union_all(events, actors, sources)
+
+
 def _translated(
-    session: Session, results: dict[int, SearchResult], language: str
+    results: dict[int, SearchResult], translator: Translator
 ) -> dict[int, SearchResult]:
-    """Results with their titles (and actors' roles) in `language` where translated."""
-    translator = Translator(session, language, results, ["title", "name", "role"])
+    """Results with their titles (and actors' roles) in the translator's language where
+    translated."""
     if translator.original:
         return results
     shown = {}

@@ -26,7 +26,7 @@ from knowledge.models import (
     EventTopic,
 )
 from knowledge.read.actors import find_actors
-from knowledge.read.published import HIDDEN_STATES, briefing_backed, briefing_cited, hidden_ids
+from knowledge.read.published import HIDDEN_STATES, briefing_backs, briefing_cited, hidden_ids
 from knowledge.read.translated import Translator
 from knowledge.read.views import EventLine, Page, PageKey
 from knowledge.storage.cache import remembered
@@ -210,7 +210,9 @@ def _count_events(session: Session, flt: TimelineFilter) -> int:
                 .where(col(Entry.state).in_(HIDDEN_STATES)),
                 flt,
             )
-        return int(session.exec(everything).one()) - int(session.exec(hidden).one())
+        # One statement, one round trip.
+        both = sa.select(everything.scalar_subquery() - hidden.scalar_subquery())
+        return int(session.execute(both).scalar_one())
 
     return remembered(session, ("timeline-count", flt.code(), flt.start, flt.end), compute)
 
@@ -262,17 +264,16 @@ def _lines(session: Session, ids: list[int], language: str) -> list[EventLine]:
     rows = session.execute(
         sa.select(col(Event.id), col(Event.date_start), col(Event.precision),
                   col(Event.date_label), col(Event.title), col(Event.status),
-                  col(Event.timeline_rank))
+                  col(Event.timeline_rank), briefing_backs(col(Event.id)))
         .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
-    backed = briefing_backed(session, ids)
     titles = Translator(session, language, ids, ["title", "date_label"])
-    by_id = {row[0]: _line(row, row[0] in backed, titles, language) for row in rows}
+    by_id = {row[0]: _line(row, titles, language) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _line(row: Sequence[Any], from_briefing: bool, titles: Translator, language: str) -> EventLine:
-    eid, start, precision, label, title, status, rank = row
+def _line(row: Sequence[Any], titles: Translator, language: str) -> EventLine:
+    eid, start, precision, label, title, status, rank, from_briefing = row
     label, _ = titles.text(eid, "date_label", label or "")
     date_text = format_date(start, precision, label or None, language)
     shown, untranslated = titles.text(eid, "title", title)
