@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from knowledge.models import (
@@ -39,18 +38,10 @@ def briefing_cited() -> SelectOfScalar[int]:
     )
 
 
-def briefing_backed(session: Session, ids: Iterable[int]) -> set[int]:
-    """Which of these entries the briefing supports (see `briefing_cited`)."""
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    return set(session.exec(briefing_cited().where(col(Citation.entry_id).in_(wanted))))
-
-
 def briefing_backs(entry_id: Any) -> sa.Exists:
     """Whether the briefing supports the entry `entry_id` names (a column of the enclosing
-    statement): `briefing_backed` as a column, so a list of entries needs no second
-    statement to say which the briefing supports."""
+    statement), as `briefing_cited` tells: a column, so that a list of entries needs no
+    second statement to say which the briefing supports."""
     return (
         sa.select(sa.literal(1))
         .select_from(Citation)
