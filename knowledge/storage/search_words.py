@@ -5,7 +5,10 @@ starts, and PostgreSQL's GIN index read them all, before anything is ranked: 10â
 common word at 100,000 entries. Asked for as the few whole words it stands for ("alliance" OR
 "alliances") the same query costs a quarter of that, so a prefix is looked up here first.
 
-The counts tell PostgreSQL's search how to find the newest matches (search_index.py): by
+On PostgreSQL each word also keeps its newest documents (NEWEST, below): a question's newest
+matches are the union of its words' lists, read from a few rows instead of one table page per
+matching document (thousands for a word in a few per cent of 100,000 entries). Where the lists
+can't tell, the counts tell the search how to find the newest matches (search_index.py): by
 walking the entries down from the newest while testing each (fast for a common word), or by
 the GIN index and a sort (fast for a rare one). The planner can't tell the two apart for a
 prefix or for several words, and a wrong guess cost 350 ms.
