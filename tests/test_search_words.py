@@ -3,8 +3,6 @@ what the prefix finds, on SQLite and on PostgreSQL, after curation writes too.""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
@@ -12,14 +10,11 @@ from sqlmodel import Session, select
 from knowledge.models import Entry, EntryKind
 from knowledge.storage.database import is_postgres, session_scope
 from knowledge.storage.search_index import (
-    SearchResults,
     have_words,
-    index_entries,
-    index_entry,
     search_entries,
     words_of,
 )
-from knowledge.storage.search_words import EXPANSION, NEWEST, Prefix, prefixes_words
+from knowledge.storage.search_words import EXPANSION, Prefix, prefixes_words
 from knowledge.write.curation import IMPORTER, update_entry
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -118,80 +113,3 @@ def test_both_ways_of_finding_the_newest_matches_agree(
         ]
     assert rare == common
     assert sum(len(r.hits) for r in rare) > 30
-
-
-@pytest.mark.parametrize("backend", ["postgres"])  # SQLite's index needs no lists
-def test_each_words_newest_documents_stay_exact_through_writes(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PostgreSQL keeps each word's newest documents beside its count (NEWEST of them). Added
-    in a batch and one by one, reworded away and back, retracted: each list still holds
-    exactly the newest documents with its word, and a question's search finds from the lists
-    what the full-text index finds."""
-    import knowledge.storage.search_index as search_index
-
-    many = NEWEST + 40
-    with session_scope(engine) as session:
-        entries = [Entry(kind=EntryKind.EVENT, slug=f"qwzx-{i}") for i in range(many)]
-        session.add_all(entries)
-        session.flush()
-        ids = [e.id for e in entries if e.id is not None]
-        index_entries(session, [(i, f"Qwzx report {n}", "common body") for n, i in
-                                enumerate(ids[:-40])])  # fmt: skip
-        for n, i in enumerate(ids[-40:], start=many - 40):
-            index_entry(session, i, f"Qwzx report {n}", "common body")
-        # The word leaves the newest, one in the middle of the list and the oldest; one comes
-        # back; two entries are retracted.
-        for i in (ids[-1], ids[-20], ids[0]):
-            index_entry(session, i, "Other report", "plain body")
-        index_entry(session, ids[-20], "Qwzx again", "plain body")
-        for i in (ids[-2], ids[-30]):
-            session.get_one(Entry, i).state = "retracted"
-    with session_scope(engine) as session:
-        documents: dict[str, list[int]] = {}
-        for word, entry_id in session.execute(
-            text("SELECT word, entry_id FROM searchdoc, unnest(tsvector_to_array(document)) word")
-        ):
-            documents.setdefault(word, []).append(entry_id)
-        checked = 0
-        for word, count, newest in session.execute(
-            text("SELECT word, docs, newest FROM searchword WHERE docs > 0")
-        ):
-            have = sorted(documents[word], reverse=True)
-            assert count == len(have), word
-            assert newest == have[: len(newest)], word  # exact from the newest down
-            # Shorter only by the documents that left the word's newest (three at most here).
-            assert min(count, NEWEST) - 3 <= len(newest) <= min(count, NEWEST), word
-            checked += 1
-        assert checked > 100
-        qwzx = session.execute(text("SELECT docs, newest FROM searchword WHERE word = 'qwzx'"))
-        count, newest = qwzx.one()
-        assert count == many - 2 and NEWEST - 2 <= len(newest) < count
-        questions = ["qwzx report", "qwzx", "qwzx summit", "report common", "summit vilnius",
-                     "/search qwzx", "/search summit"]  # fmt: skip
-        answered: list[bool] = []
-        from_lists = search_index._listed_rows
-
-        def spy(*args: Any) -> Any:
-            rows = from_lists(*args)
-            answered.append(rows is not None)
-            return rows
-
-        monkeypatch.setattr(search_index, "_listed_rows", spy)
-        # A question's window (100), and /search for one word (300): the lists hold more than
-        # that, the retracted left out.
-        listed = [search(session, q) for q in questions]
-        assert answered == [True] * len(questions)
-        monkeypatch.setattr(search_index, "_newest_listed", lambda _lists: None)
-        indexed = [search(session, q) for q in questions]
-        assert answered[len(questions) :] == [False] * len(questions)
-    assert listed == indexed
-    assert listed[0].total == 100 and listed[0].more
-    assert listed[-2].total == search_index.RANK_WINDOW and listed[-2].more
-    assert ids[-2] not in {h.entry_id for h in listed[0].hits}
-
-
-def search(session: Session, text: str) -> SearchResults:
-    if text.startswith("/search "):
-        return search_entries(session, text.removeprefix("/search "), limit=400)
-    return search_entries(session, text, limit=200, any_word=True, window=100)

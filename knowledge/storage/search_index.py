@@ -18,7 +18,7 @@ from sqlmodel import Session
 from knowledge.language.names import fold
 from knowledge.models import EntryState
 from knowledge.storage.database import is_postgres
-from knowledge.storage.search_words import count_documents, prefixes_words
+from knowledge.storage.search_words import count_documents, count_rewritten, prefixes_words
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -32,21 +32,32 @@ def _document_text(value: str) -> str:
 def index_entry(session: Session, entry_id: int, title: str, body: str) -> None:
     """Insert or replace an entry's search document (and count its words, search_words.py)."""
     title, body = _document_text(title), _document_text(body)
-    count_documents(session, [entry_id], -1)
     if is_postgres(session):
-        session.execute(
+        # The row is locked first, so that two writers of one entry take turns and each
+        # counts out what the other wrote, not what its snapshot held.
+        before = session.execute(
+            text(
+                "SELECT tsvector_to_array(document) FROM searchdoc WHERE entry_id = :id FOR UPDATE"
+            ),
+            {"id": entry_id},
+        ).scalar()
+        after = session.execute(
             text(
                 "INSERT INTO searchdoc (entry_id, title, body) VALUES (:id, :title, :body) "
-                "ON CONFLICT (entry_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body"
+                "ON CONFLICT (entry_id) DO UPDATE "
+                "SET title = EXCLUDED.title, body = EXCLUDED.body "
+                "RETURNING tsvector_to_array(document)"
             ),
             {"id": entry_id, "title": title, "body": body},
-        )
-    else:
-        session.execute(text("DELETE FROM searchdoc WHERE rowid = :id"), {"id": entry_id})
-        session.execute(
-            text("INSERT INTO searchdoc (rowid, title, body) VALUES (:id, :title, :body)"),
-            {"id": entry_id, "title": title, "body": body},
-        )
+        ).scalar_one()
+        count_rewritten(session, entry_id, list(before or ()), list(after))
+        return
+    count_documents(session, [entry_id], -1)
+    session.execute(text("DELETE FROM searchdoc WHERE rowid = :id"), {"id": entry_id})
+    session.execute(
+        text("INSERT INTO searchdoc (rowid, title, body) VALUES (:id, :title, :body)"),
+        {"id": entry_id, "title": title, "body": body},
+    )
     count_documents(session, [entry_id], 1)
 
 
@@ -244,6 +255,8 @@ def _listed_rows(
     if listed is None:
         return None
     ids, complete = listed
+    if not complete and len(ids) < params["counted"]:
+        return None  # fewer than the window: ask the index
     rows = session.execute(text(_POSTGRES_LISTED), {**params, "ids": ids}).all()
     if not complete and (not rows or int(rows[0][2]) < params["counted"]):
         return None  # fewer than the window once hidden entries are out: ask the index

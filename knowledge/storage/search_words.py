@@ -45,16 +45,14 @@ _PLAIN = re.compile(r"[a-z0-9]+")
 # the full-text index for that word. NEWEST covers a search's window (RANK_WINDOW, 300) and
 # the one more that tells there are more, with room for retracted entries.
 NEWEST = 320
+REFILL_BELOW = 301  # a search's window (search_index.RANK_WINDOW) and the one more
 
-# The documents' lexemes counted in (sign 1) or out (-1); rows in word order, so that two
-# writers lock the same words in the same order.
-_PG_COUNT = f"""
-INSERT INTO searchword AS w (word, docs, newest)
-SELECT word, count(*) * :sign, CASE WHEN :sign > 0
-  THEN (array_agg(entry_id ORDER BY entry_id DESC))[1:{NEWEST}]
-  ELSE array_agg(entry_id) END
-FROM searchdoc, unnest(tsvector_to_array(document)) AS word
-WHERE entry_id = ANY(:ids) GROUP BY word ORDER BY word
+# Counting in (sign 1) or out (-1): rows in byte order of the words, as the table's key, so
+# that two writers lock the same words in the same order. The list of a word counted out
+# loses the documents; counted in, it takes those newer than its last id (or all, when it is
+# complete) and keeps the NEWEST newest.
+_PG_UPSERT = f"""
+INSERT INTO searchword AS w (word, docs, newest) {{source}}
 ON CONFLICT (word) DO UPDATE SET docs = w.docs + EXCLUDED.docs, newest = CASE
   WHEN EXCLUDED.docs < 0 THEN ARRAY(
     SELECT x FROM unnest(w.newest) AS x WHERE x <> ALL(EXCLUDED.newest) ORDER BY x DESC)
@@ -62,6 +60,30 @@ ON CONFLICT (word) DO UPDATE SET docs = w.docs + EXCLUDED.docs, newest = CASE
     SELECT DISTINCT x FROM unnest(w.newest || EXCLUDED.newest) AS x
     WHERE cardinality(w.newest) = w.docs OR x >= w.newest[cardinality(w.newest)]
     ORDER BY x DESC LIMIT {NEWEST}) END
+"""
+# The words of these documents as stored (new documents, counted in).
+_PG_COUNT = _PG_UPSERT.format(
+    source=f"""SELECT word, count(*), (array_agg(entry_id ORDER BY entry_id DESC))[1:{NEWEST}]
+FROM searchdoc, unnest(tsvector_to_array(document)) AS word
+WHERE entry_id = ANY(:ids) GROUP BY word ORDER BY word COLLATE "C"
+"""
+)
+# Some words of one document: those it lost (-1) or gained (1) when it was rewritten.
+_PG_COUNT_WORDS = _PG_UPSERT.format(
+    source="""SELECT word, :sign, ARRAY[CAST(:id AS integer)]
+FROM unnest(CAST(:words AS text[])) AS word ORDER BY word COLLATE "C"
+"""
+)
+# A list that lost documents until it is shorter than a search's window (RANK_WINDOW and one
+# more) is read again from the full-text index. (The `=` test keeps to the lexeme itself:
+# parsing it again may give more than one.)
+_PG_REFILL = f"""
+UPDATE searchword AS w SET newest = ARRAY(
+  SELECT entry_id FROM searchdoc
+  WHERE document @@ plainto_tsquery('simple', w.word)
+    AND w.word = ANY(tsvector_to_array(document))
+  ORDER BY entry_id DESC LIMIT {NEWEST})
+WHERE w.word = ANY(:words) AND cardinality(w.newest) < least(w.docs, {REFILL_BELOW})
 """
 _SQLITE_COUNT = """
 INSERT INTO searchword (word, docs) VALUES (:word, :docs)
@@ -71,12 +93,14 @@ ON CONFLICT (word) DO UPDATE SET docs = docs + excluded.docs
 
 def count_documents(session: Session, entry_ids: list[int], sign: int) -> None:
     """Count the words of these entries' stored documents in (sign 1, after they are written)
-    or out (-1, before they are replaced)."""
+    or out (-1, before they are replaced; SQLite: PostgreSQL counts a rewritten document's
+    changed words, `count_rewritten`)."""
     if not entry_ids:
         return
     session.info.pop(_LOOKED_UP, None)
     if is_postgres(session):
-        session.execute(text(_PG_COUNT), {"ids": entry_ids, "sign": sign})
+        assert sign > 0, "PostgreSQL counts rewritten documents with count_rewritten"
+        session.execute(text(_PG_COUNT), {"ids": entry_ids})
         return
     ids = ", ".join(str(int(i)) for i in entry_ids)
     rows = session.execute(text(f"SELECT title, body FROM searchdoc WHERE rowid IN ({ids})"))
@@ -87,6 +111,20 @@ def count_documents(session: Session, entry_ids: list[int], sign: int) -> None:
         session.execute(
             text(_SQLITE_COUNT), [{"word": w, "docs": n * sign} for w, n in sorted(counts.items())]
         )
+
+
+def count_rewritten(session: Session, entry_id: int, before: list[str], after: list[str]) -> None:
+    """PostgreSQL: count one document's words again after it was rewritten (`before` and
+    `after`: its lexemes). Only the words it lost or gained change, so a list keeps the
+    document under the words it still has; a list worn short is read again (_PG_REFILL)."""
+    session.info.pop(_LOOKED_UP, None)
+    lost = sorted(set(before) - set(after))
+    gained = sorted(set(after) - set(before))
+    for words, sign in ((lost, -1), (gained, 1)):
+        if words:
+            session.execute(text(_PG_COUNT_WORDS), {"words": words, "sign": sign, "id": entry_id})
+    if lost:
+        session.execute(text(_PG_REFILL), {"words": lost})
 
 
 @dataclass(frozen=True)
