@@ -59,7 +59,7 @@ async def test_two_processes_keep_to_one_budget(
     clock.advance(1.0)
     await replica_share.step()
     await sender_share.step()
-    assert sender.others_replies == pytest.approx(20)
+    assert sender.replies_room == pytest.approx(20)
     started, sent = clock.monotonic(), 0
     while clock.monotonic() < started + 1.0:
         await sender.digest()
@@ -108,9 +108,10 @@ async def test_taking_over_the_lock_takes_back_the_dead_senders_claims(
 
 
 def test_the_others_pace_is_read_over_the_last_second(engine: Engine) -> None:
-    """One reply a second, reported every quarter of a second, is one a second: not 0 in
-    three reports and 4 in the fourth (which left digests a window of 25 and a burst). And
-    the room stays kept for a few seconds after the last reply: people ask in bursts."""
+    """One reply a second, reported every quarter of a second, is one a second (dated by the
+    report that first counts it): not 0 in three reports and 4 in the fourth (which left
+    digests a window of 25 and a burst). And the room stays kept for a few seconds after the
+    last reply: people ask in bursts."""
     clock = ManualClock()
     budget = SendBudget(30, clock)
     share = BudgetShare(budget, engine, "process-A")
@@ -120,18 +121,74 @@ def test_the_others_pace_is_read_over_the_last_second(engine: Engine) -> None:
         at = start + timedelta(seconds=0.25 * step)
         replies = 1 + step // 4  # a reply every fourth report
         share.apply([SenderReport("process-B", replies, 0, 0, 30.0, at)])
-        readings.append(budget.others_replies)
+        readings.append(budget.replies_room)
         clock.advance(0.25)
-    assert all(1 <= r <= 2 for r in readings[5:])  # one, or two a second apart in a span
+    assert all(r == 1 for r in readings[5:])
     for step in range(17, 17 + 4 * 5):  # the other process stops answering
         at = start + timedelta(seconds=0.25 * step)
         share.apply([SenderReport("process-B", 5, 0, 0, 30.0, at)])
-        readings.append(budget.others_replies)
+        readings.append(budget.replies_room)
         clock.advance(0.25)
     assert min(readings[17:25]) >= 1  # held for a while
     assert readings[-1] == 0  # then digests may have the room back
     share.apply([SenderReport("process-B", 5, 0, 1, 30.0, start + timedelta(seconds=10))])
     assert budget.digest_rate < 30  # a bot-wide 429 the other saw slows digests here
+
+
+async def test_the_room_for_replies_follows_the_bots_combined_replies(engine: Engine) -> None:
+    """Three replicas behind a round robin answer one question every 0.55 s in turn: each
+    replies once in 1.65 s, the bot about twice a second. The sender (one of them) leaves digests
+    what those two replies a second leave, its own reply counting towards them: not a room
+    for each replica's most (three) plus a reserve of its own. Every second of what Telegram
+    sees (digests, all three replicas' replies) stays within the limit, and digests get the
+    rest. When the questions stop, digests take the room back after `HOLD`."""
+    clock = ManualClock()
+    budget = SendBudget(30, clock)
+    share = BudgetShare(budget, engine, "process-A")
+    counts = {"process-B": 0, "process-C": 0}
+
+    def report() -> None:
+        share.apply([
+            SenderReport(worker, n, 0, 0, 30.0, clock.now()) for worker, n in counts.items()
+        ])  # fmt: skip
+
+    report()
+    seen: list[float] = []  # every message Telegram accepts, by when
+    digests: list[float] = []
+    question, turn, reported, rooms = 0.5, 0, 0.0, []
+    while clock.monotonic() < 12.0:
+        now = clock.monotonic()
+        if now >= question and now < 8.0:  # the next question reaches a replica
+            replica = ("process-A", "process-B", "process-C")[turn % 3]
+            if replica == "process-A":
+                share.wake.clear()
+                await budget.reply()
+                assert share.wake.is_set()  # its report goes at once, not at the next quarter
+            else:
+                counts[replica] += 1
+                report()  # a replica reports at once after it replies
+            seen.append(clock.monotonic())
+            question, turn = question + 0.55, turn + 1
+        if now >= reported + 0.25:
+            report()
+            reported = now
+            rooms.append((now, budget.replies_room))
+        await budget.digest()
+        seen.append(clock.monotonic())
+        digests.append(clock.monotonic())
+    assert {room for at, room in rooms if 2.0 <= at < 8.0} == {2.0}  # the bot's two a second
+    # Nothing Telegram would refuse, once the bot has seen two replies in a second (the
+    # first second kept room for one: a room is what replies took lately).
+    assert busiest_second([at for at in seen if at >= 1.2]) <= 30
+    steady = [at for at in digests if 3.0 <= at < 8.0]
+    assert len(steady) / 5.0 >= 27.5  # digests: 28 of each window (30 less the two replies)
+    assert [room for at, room in rooms if at >= 11.5] == [0.0, 0.0]  # the room comes back
+    late = [at for at in digests if at >= 11.0]
+    assert busiest_second(late) >= 29  # and digests use it (one kept for a reply to come)
+
+
+def busiest_second(times: list[float]) -> int:
+    return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

@@ -91,13 +91,14 @@ async def test_clustered_429s_near_the_rate_cut_it_and_it_grows_back() -> None:
 async def test_what_other_processes_send_leaves_less_for_digests() -> None:
     clock = ManualClock()
     budget = SendBudget(30, clock)
-    budget.others = 10.0  # messages a second, none of them replies
+    budget.others_digests = 10.0  # messages a second, none of them replies
     times = []
     for _ in range(100):
         await budget.digest()
         times.append(clock.monotonic())
     assert busiest_second(times) <= 30 - 10
-    budget.others_replies = budget.others = 3.0  # other processes answer: their room is kept
+    budget.others_digests = 0.0
+    budget.replies_room = 3.0  # the bot's replies lately: their room is kept
     times = []
     for _ in range(100):
         await budget.digest()

@@ -9,13 +9,17 @@ measured over a sliding second. `SendBudget` keeps the same window of what this 
 * a digest message when no reply is waiting, the window has room to spare, and the digest
   pace allows: a token bucket at `digest_rate`, which adapts (AIMD) to what Telegram answers.
 
-Room to spare: what other processes of the bot send is left to them (for their replies, the
-most they sent in a second lately: bot/delivery/shared.py), and `RESERVE` messages of the
-window are kept for this process's replies. Kept free at all times, the reserve would cost a
-thirtieth of the rate; so while no update is in hand a digest may borrow it for the last
-`LEND` seconds before its place would free anyway. A reply to an update that arrives then
-waits at most `LEND` (10 ms); while an update is in hand (a handler runs before it answers)
-nothing is lent. At 30 a second that is 29 messages per 1.00 s instead of per 1.01 s.
+Room to spare: what other processes of the bot send is left to them, and room is kept for
+replies. With other processes (bot/delivery/shared.py), that room is `replies_room`: the most
+replies the whole bot (this process included) sent within one second lately; digests leave it
+free, less the replies of this process already in the window (they are in it), and a reply of
+this process counts the others' replies of the last second before it. On its own (or while that
+room is less than our replies in the window plus one), `RESERVE` messages of the window are
+kept for this process's next reply. Kept free at all times, the reserve would cost a thirtieth
+of the rate; so while no update is in hand a digest may borrow it for the last `LEND` seconds
+before its place would free anyway. A reply to an update that arrives then waits at most `LEND`
+(10 ms); while an update is in hand (a handler runs before it answers) nothing is lent. At 30 a
+second that is 29 messages per 1.00 s instead of per 1.01 s.
 
 Telling 429s apart: Telegram answers 429 for one chat's pace, for reasons of its own (about
 1 % at random), and when the bot as a whole is too fast. Only the last should slow the whole
@@ -45,6 +49,7 @@ CLUSTER_SHARE = 0.1
 DECREASE = 0.7
 INCREASE = 0.05
 MIN_SHARE = 0.05  # the digest rate never drops below this share of the limit
+REPLY_MEMORY = 5.0  # seconds our replies' times are kept (shared.py reads the last few)
 
 
 class Clock:
@@ -69,8 +74,11 @@ class SendBudget:
         self.clock = clock or Clock()
         self.digest_rate = float(limit)
         self.others = 0.0  # messages a second other processes of the bot send (shared.py)
-        self.others_replies = 0.0  # of which replies (the most seen lately): before ours
+        self.others_digests = 0.0  # of which digests (none, unless two lead at once)
+        self.replies_room = 0.0  # the most replies the bot sent in one second lately (shared.py)
+        self.others_replies: deque[float] = deque()  # when the others' replies were reported
         self.sent: deque[float] = deque()  # our sends in the last window
+        self.reply_times: deque[float] = deque()  # our replies in the last REPLY_MEMORY
         self.floods: deque[float] = deque()  # 429s in the last CLUSTER_SECONDS
         self.recent: deque[float] = deque()  # our sends in the last CLUSTER_SECONDS
         self.replies_waiting = 0
@@ -82,6 +90,7 @@ class SendBudget:
         self.digests_sent = 0
         self.local_floods = 0  # bot-wide 429s seen here (others' are not reported again)
         self.on_bot_wide: Callable[[], None] = lambda: None  # metrics
+        self.on_reply: Callable[[], None] = lambda: None  # tell the others soon (shared.py)
         # A burst of a twentieth of a second's worth keeps high rates smooth without letting
         # a low rate (30/s) send more than one digest message at once.
         self._capacity = max(1.0, limit / 20)
@@ -97,11 +106,10 @@ class SendBudget:
 
     def _room(self, now: float, keep: float, others: float) -> float:
         """0 if a message fits the window now (keeping `keep` free, counting `others`
-        messages a second of other processes), else seconds to wait."""
+        messages of other processes in it), else seconds to wait."""
         horizon = now - WINDOW - GUARD
         while self.sent and self.sent[0] <= horizon:
             self.sent.popleft()
-        others *= WINDOW
         if len(self.sent) + others + keep < self.limit:
             return 0.0
         if not self.sent:
@@ -119,14 +127,33 @@ class SendBudget:
         leaves_in = self.sent[0] - (now - WINDOW - GUARD)
         return 0 if leaves_in <= LEND else RESERVE
 
+    def _replies_in_window(self, now: float) -> int:
+        """Our replies still in the window (each is in `sent` too)."""
+        while self.reply_times and self.reply_times[0] <= now - REPLY_MEMORY:
+            self.reply_times.popleft()
+        horizon = now - WINDOW - GUARD
+        return sum(1 for at in self.reply_times if at > horizon)
+
     def _room_for_digest(self, now: float) -> float:
         """0 if a digest may go now, else seconds to wait (waking when the reserve may be
-        lent rather than when it is free)."""
-        keep = self._reserve(now)
-        wait = self._room(now, keep, self.others)
-        if wait and keep and not self.busy() and not self._room(now, 0, self.others):
+        lent rather than when it is free). The room kept for replies is the larger of the
+        bot's replies a second lately (`replies_room`, ours in the window count towards it)
+        and our replies in the window plus the reserve."""
+        theirs = 0.0  # the room replies need beyond ours in the window
+        if self.replies_room:
+            theirs = max(0.0, self.replies_room - self._replies_in_window(now))
+        others = self.others_digests * WINDOW + theirs
+        keep = max(0.0, self._reserve(now) - theirs)  # the reserve may lie within that room
+        wait = self._room(now, keep, others)
+        if wait and keep and not self.busy() and not self._room(now, 0, others):
             return max(0.001, wait - LEND)  # the reserve's place frees later than LEND from now
         return wait
+
+    def _others_replies_in_window(self, now: float) -> int:
+        horizon = now - WINDOW
+        while self.others_replies and self.others_replies[0] <= horizon:
+            self.others_replies.popleft()
+        return len(self.others_replies)
 
     def _admit(self, now: float) -> None:
         self.sent.append(now)
@@ -136,12 +163,17 @@ class SendBudget:
         """Wait (only if the window is full) and count one reply or edit."""
         self.replies_waiting += 1
         try:
-            while wait := self._room(self.clock.monotonic(), 0, self.others_replies):
+            while wait := self._room(
+                now := self.clock.monotonic(), 0, self._others_replies_in_window(now)
+            ):
                 await self.clock.sleep(wait)
         finally:
             self.replies_waiting -= 1
-        self._admit(self.clock.monotonic())
+        now = self.clock.monotonic()
+        self._admit(now)
+        self.reply_times.append(now)
         self.replies_sent += 1
+        self.on_reply()
 
     async def digest(self) -> None:
         """Wait for a digest message's turn and count it."""
