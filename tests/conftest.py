@@ -76,8 +76,9 @@ def backend() -> str:  # overridden by parametrisation; plain tests get SQLite
 # them. So each test process prepares its databases once and every test gets a copy:
 # - SQLite: a template file per content (empty, bundled), copied per test;
 # - PostgreSQL: one migrated database per test process and content, whose rows are saved once
-#   and put back before each test (TRUNCATE + INSERT ... SELECT, sequences reset): far cheaper
-#   than CREATE DATABASE ... TEMPLATE, which copies and checkpoints a whole database.
+#   and put back before each test (the tables a test wrote to: DELETE + INSERT ... SELECT,
+#   sequences reset): far cheaper than CREATE DATABASE ... TEMPLATE, which copies and
+#   checkpoints a whole database.
 # A test that wants an empty, unmigrated database (`db_url` alone) gets a new one of its own.
 _RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 _SAVED = "saved_rows"  # the schema holding each table's rows as prepared
