@@ -203,7 +203,11 @@ def queries_for(engine: Engine, runs: int) -> list[Query]:
 
 
 QUESTION_MS = 30.0
-FIRST_QUESTIONS = ["Что известно о санкциях?", "Що відомо про санкції?", "What is known about sanctions?"]
+FIRST_QUESTIONS = [
+    "Что известно о санкциях?",
+    "Що відомо про санкції?",
+    "What is known about sanctions?",
+]
 
 
 def _questions(names: list[str], words: list[str], runs: int) -> list[str]:
