@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     developer_chat_id: int | None = None
     # Questions the bot could not answer (their text only) are kept this long for /gaps.
     gaps_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Search texts (kept for their paging buttons) and finished digest deliveries (each with
+    # its text) are kept this long, then pruned.
+    search_retention_days: int = Field(default=30, ge=1, le=3650)
+    delivery_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -149,7 +149,6 @@ def test_two_writers_of_one_entry_take_turns(
         [entry_id] = new_entries(session, 1, "zqmoon")
         index_entry(session, entry_id, "Plain desk", "analysis varies")
     first = Session(engine)
-    index_entry(first, entry_id, "Zqmoon desk", "analysis varies")  # not yet committed
     second_done = threading.Event()
 
     def second_writer() -> None:
@@ -157,16 +156,21 @@ def test_two_writers_of_one_entry_take_turns(
             index_entry(session, entry_id, "Plain desk", "Zqsun rating")
         second_done.set()
 
-    writer = threading.Thread(target=second_writer)
-    writer.start()
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-    with engine.connect() as watch:  # until the second writer waits for the row lock
-        for _ in range(3000):
-            if watch.execute(text(waiting)).scalar_one() or second_done.wait(0.01):
-                break
-    assert not second_done.is_set()
-    first.commit()
-    first.close()
+    # A daemon, and the first writer closed whatever happens: a failed check must not leave
+    # the second waiting on the row lock for good (and the test process with it).
+    writer = threading.Thread(target=second_writer, daemon=True)
+    try:
+        index_entry(first, entry_id, "Zqmoon desk", "analysis varies")  # not yet committed
+        writer.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        with engine.connect() as watch:  # until the second writer waits for the row lock
+            for _ in range(3000):
+                if watch.execute(text(waiting)).scalar_one() or second_done.wait(0.01):
+                    break
+        assert not second_done.is_set()
+        first.commit()
+    finally:
+        first.close()
     writer.join(timeout=30)
     assert second_done.is_set()
     with session_scope(engine) as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,8 @@ from bot.context import deps_of, in_thread
 from bot.transport.dedupe import KEEP_PROCESSED, PRUNE_EVERY, claim_update, prune_processed_updates
 from bot.transport.health import HealthServer, SingleFlight, ping_database
 from bot.transport.metrics import DELIVERY_OUTCOMES, Metrics, time_commands, update_type
+from knowledge.digests.outbox import prune_deliveries
+from knowledge.read.search import prune_saved_queries
 from knowledge.storage.database import session_scope
 from knowledge.write.gaps import prune_gaps
 
@@ -180,12 +183,18 @@ async def _prune_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await asyncio.to_thread(prune_processed_updates, engine=engine, before=before)
     if removed:
         log.info("forgot %s processed update ids older than %s", removed, KEEP_PROCESSED)
-    days = deps_of(context.application).settings.gaps_retention_days
-    forgotten = await asyncio.to_thread(_prune_gaps, engine, days)
-    if forgotten:
-        log.info("forgot %s unanswered questions older than %s days", forgotten, days)
+    settings = deps_of(context.application).settings
+    kept = (
+        ("unanswered questions", prune_gaps, settings.gaps_retention_days),
+        ("search texts", prune_saved_queries, settings.search_retention_days),
+        ("finished deliveries", prune_deliveries, settings.delivery_retention_days),
+    )
+    for what, prune, days in kept:
+        forgotten = await asyncio.to_thread(_prune, engine, prune, days)
+        if forgotten:
+            log.info("forgot %s %s older than %s days", forgotten, what, days)
 
 
-def _prune_gaps(engine: Engine, days: int) -> int:
+def _prune(engine: Engine, prune: Callable[..., int], days: int) -> int:
     with session_scope(engine) as session:
-        return prune_gaps(session=session, days=days)
+        return prune(session=session, days=days)
