@@ -7,6 +7,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import func
@@ -185,15 +186,27 @@ def mentioned_actors(*, session: Session, keys: list[str]) -> dict[int, tuple[in
                 break
         if i in found or len(key) < 4:
             continue
-        hit = process.extractOne(
-            key, index.words, scorer=fuzz.ratio, score_cutoff=MENTION_SCORE if len(key) > 4 else 99
+        # The same words recur from question to question ("happened", "about"): each one's
+        # nearest alias word is remembered until the knowledge base changes.
+        near = remembered(
+            session, ("mentioned-by", key), partial(_near_owner, index, key), namespace="mentions"
         )
-        if hit is not None:
-            owners = {index.owners[o][0] for o in index.word_owners[hit[2]]}
-            whole = any(index.keys[o] == hit[0] for o in index.word_owners[hit[2]])
-            if len(owners) == 1:
-                found[i] = (owners.pop(), whole)
+        if near is not None:
+            found[i] = near
     return found
+
+
+def _near_owner(index: _AliasIndex, key: str) -> tuple[int, bool] | None:
+    """The one actor an alias word close to `key` belongs to (and whether that word is a
+    whole alias), or None when no word is close or the closest is several actors'."""
+    hit = process.extractOne(
+        key, index.words, scorer=fuzz.ratio, score_cutoff=MENTION_SCORE if len(key) > 4 else 99
+    )
+    if hit is None:
+        return None
+    owners = {index.owners[o][0] for o in index.word_owners[hit[2]]}
+    whole = any(index.keys[o] == hit[0] for o in index.word_owners[hit[2]])
+    return (owners.pop(), whole) if len(owners) == 1 else None
 
 
 def _exact_owner(index: _AliasIndex, key: str) -> int | None:
