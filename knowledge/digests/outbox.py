@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    delete,
     func,
     or_,
     update,
@@ -30,8 +29,8 @@ from sqlalchemy import (
 from sqlmodel import Session, col, select
 
 from knowledge.digests.schedules import as_utc_or_none
-from knowledge.models import Delivery, Subscription, as_utc, table_of, utcnow
-from knowledge.storage.database import is_postgres
+from knowledge.models import Delivery, Subscription, as_utc, table_of
+from knowledge.storage.database import delete_older, is_postgres
 
 # Delivery states.
 PENDING, CLAIMED, SENT, FAILED, DROPPED = "pending", "claimed", "sent", "failed", "dropped"
@@ -244,10 +243,5 @@ def end_subscription(
 def prune_deliveries(*, session: Session, days: int) -> int:
     """Forget finished deliveries (sent, failed, dropped: each holds its digest's text) made
     more than `days` ago; pending and claimed ones stay whatever their age. How many went."""
-    since = utcnow() - timedelta(days=days)
-    result = session.execute(
-        delete(Delivery).where(
-            col(Delivery.state).in_((SENT, FAILED, DROPPED)), col(Delivery.created_at) < since
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    finished = col(Delivery.state).in_((SENT, FAILED, DROPPED))
+    return delete_older(session, Delivery, col(Delivery.created_at), days, finished)

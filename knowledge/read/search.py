@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from knowledge.language.dates import format_date
@@ -21,12 +19,12 @@ from knowledge.models import (
     Source,
     SourceKind,
     Translation,
-    utcnow,
 )
 from knowledge.read.published import briefing_backs, hidden_ids
 from knowledge.read.translated import Translator
 from knowledge.read.views import Page, SearchResult
 from knowledge.storage.cache import remembered
+from knowledge.storage.database import delete_older
 from knowledge.storage.search_index import (
     matched_words,
     search_entries,
@@ -174,9 +172,7 @@ def save_query(*, session: Session, text: str) -> int:
 def prune_saved_queries(*, session: Session, days: int) -> int:
     """Forget search texts saved more than `days` ago (their paging buttons then answer that
     the list is out of date); how many went."""
-    since = utcnow() - timedelta(days=days)
-    result = session.execute(delete(SavedQuery).where(col(SavedQuery.created_at) < since))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return delete_older(session, SavedQuery, col(SavedQuery.created_at), days)
 
 
 def saved_query(*, session: Session, query_id: int) -> str | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import ColumnElement, Engine, delete, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -145,3 +146,13 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads: no write lock on SQLite, and nothing to commit."""
     with Session(reader(engine), expire_on_commit=False) as session:
         yield session
+
+
+def delete_older(
+    session: Session, model: Any, at: Any, days: int, *where: ColumnElement[bool]
+) -> int:
+    """Delete the rows of `model` whose time `at` is more than `days` old (and that meet
+    `where`): how a retention period is kept. How many went."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    result = session.execute(delete(model).where(at < since, *where))
+    return int(getattr(result, "rowcount", 0) or 0)

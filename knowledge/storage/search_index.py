@@ -151,14 +151,30 @@ WHERE counted.newness <= :window ORDER BY score DESC, counted.id LIMIT :limit OF
 # / matches documents and sorting reads the matches, so where they cost the same grows with
 # the square root of the window (SELECTIVE is for RANK_WINDOW, at 100,000 entries).
 SELECTIVE = 7_500
-_POSTGRES_RARE = _POSTGRES_SEARCH.replace("ORDER BY entry_id DESC", "ORDER BY entry_id + 0 DESC")
+
+
+def _rewritten(statement: str, *changes: tuple[str, str]) -> str:
+    """`statement` with each (old, new) replaced; an `old` it doesn't hold is a mistake."""
+    for old, new in changes:
+        assert old in statement, old
+        statement = statement.replace(old, new)
+    return statement
+
+
+_POSTGRES_RARE = _rewritten(
+    _POSTGRES_SEARCH, ("ORDER BY entry_id DESC", "ORDER BY entry_id + 0 DESC")
+)
 # Any of some whole words whose newest documents the word list holds (search_words.py): the
 # newest matches come from those lists, not the index, and only they are read, to be scored.
-_POSTGRES_LISTED = _POSTGRES_SEARCH.replace(
-    "SELECT entry_id AS id FROM searchdoc\n"
-    "    WHERE document @@ to_tsquery('simple', :q) AND entry_id NOT IN",
-    "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id\n    WHERE id NOT IN",
-).replace("ORDER BY entry_id DESC", "ORDER BY id DESC")
+_POSTGRES_LISTED = _rewritten(
+    _POSTGRES_SEARCH,
+    (
+        "SELECT entry_id AS id FROM searchdoc\n"
+        "    WHERE document @@ to_tsquery('simple', :q) AND entry_id NOT IN",
+        "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id\n    WHERE id NOT IN",
+    ),
+    ("ORDER BY entry_id DESC", "ORDER BY id DESC"),
+)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from knowledge.language.lemmas import words
 from knowledge.models import UnansweredQuestion, utcnow
 from knowledge.read.views import Gap
+from knowledge.storage.database import delete_older
 
 GAP_TEXT = 300
 
@@ -41,8 +42,4 @@ def top_gaps(*, session: Session, days: int, limit: int = 20) -> list[Gap]:
 
 def prune_gaps(*, session: Session, days: int) -> int:
     """Forget unanswered questions older than the retention period; how many went."""
-    since = utcnow() - timedelta(days=days)
-    result = session.execute(
-        delete(UnansweredQuestion).where(col(UnansweredQuestion.asked_at) < since)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return delete_older(session, UnansweredQuestion, col(UnansweredQuestion.asked_at), days)
