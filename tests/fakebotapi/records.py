@@ -11,6 +11,7 @@ from tests.fakebotapi.constants import (
     JSONDict,
     _now,
 )
+from tests.fakebotapi.html import copy_entities
 
 
 class BotAPIError(Exception):
@@ -168,11 +169,11 @@ class SentMessage:
             if self.plain:
                 message["caption"] = self.plain
                 if self.entities:
-                    message["caption_entities"] = copy.deepcopy(self.entities)
+                    message["caption_entities"] = copy_entities(self.entities)
         else:
             message["text"] = self.plain
             if self.entities:
-                message["entities"] = copy.deepcopy(self.entities)
+                message["entities"] = copy_entities(self.entities)
         if self.reply_markup and "inline_keyboard" in self.reply_markup:
             message["reply_markup"] = copy.deepcopy(self.reply_markup)
         return message
