@@ -169,8 +169,11 @@ def migrate_apart(engine: Engine) -> None:
 
 def run_bot(settings: Settings, engine: Engine) -> int:
     from bot.app import build_application
+    from bot.transport.runtime import settle_after_start, use_loop
 
+    use_loop(settings.event_loop, settings.broadcast_rate)
     application = build_application(settings, engine)
+    settle_after_start()
     if settings.webhook_url:
         from bot.transport.webhook import run_webhook
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     review_required: bool = False
     digest_debounce_seconds: int = Field(default=60, ge=1, le=86_400)
     broadcast_rate: float = Field(default=30.0, gt=0, le=10_000)
+    # auto: uvloop (where installed) above the free 30 msg/s, else asyncio's own loop
+    # (bot/transport/runtime.py).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"

@@ -91,6 +91,9 @@ async def test_python_m_bot_with_a_token_answers_through_the_api_base_url(
         "TELEGRAM_API_BASE_URL": f"{fake_api.url}/bot",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
         "LOG_LEVEL": "WARNING",
+        # The loop paid broadcasts run on (bot/transport/runtime.py); the kill -9 test in
+        # test_delivery_shared.py runs `python -m bot run` on asyncio's, the default at 30/s.
+        "EVENT_LOOP": "uvloop",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=tmp_path, env=env,
