@@ -144,6 +144,9 @@ async def running(bot: Bot, folder: Path, database_url: str) -> AsyncIterator[Bo
         # The time to answer, not Telegram's pace: back-to-back rounds would otherwise wait
         # for the send budget's turn (bench.send_budget measures the pace). Bare bots ignore it.
         "BROADCAST_RATE": "10000",
+        # ...on the event loop the default deployment runs on (at 30 a second: asyncio's; the
+        # high rate above would otherwise pick uvloop, bot/transport/runtime.py).
+        "EVENT_LOOP": "asyncio",
         **bot.extra_env,
     }
     bot.process = await asyncio.create_subprocess_exec(

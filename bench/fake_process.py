@@ -10,20 +10,22 @@ from typing import Any, TypeVar
 
 from aiohttp import ClientSession
 
-from bot.transport.runtime import choose_loop, loop_factory
+from bot.transport.runtime import EventLoop, choose_loop, loop_factory
 from tests.fakebotapi import FakeBotAPI
 
 T = TypeVar("T")
 
 
-def run_on_bot_loop(main: Coroutine[Any, Any, T], rate: float = 1000) -> T:
+def run_on_bot_loop(
+    main: Coroutine[Any, Any, T], rate: float = 1000, kind: EventLoop = "auto"
+) -> T:
     """`asyncio.run` on the event loop the bot picks when deployed at `BROADCAST_RATE` =
     `rate` (bot/transport/runtime.py: uvloop above 30 a second). The delivery benchmarks run
     the bot, the `AIORateLimiter` loop they compare it with, and the fake Bot API on it: the
     fake stands in for Telegram, which is remote, so it runs on uvloop at every limit (the
     default `rate`): the less CPU it takes from the two cores the bot shares with it, the
     closer the figures are to a bot with a core of its own."""
-    factory = loop_factory(choose_loop("auto", rate))
+    factory = loop_factory(choose_loop(kind, rate))
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
 

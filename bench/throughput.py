@@ -147,6 +147,7 @@ class BotProcess:
             ADMIN_IDS="",
             LOG_LEVEL="WARNING",
             BROADCAST_RATE="10000",
+            EVENT_LOOP="asyncio",  # the default deployment's loop (30 a second), not uvloop
             HEALTH_LISTEN="127.0.0.1",
             HEALTH_PORT=str(self.health_port),
         )
