@@ -163,7 +163,10 @@ def test_two_writers_of_one_entry_take_turns(
         index_entry(first, entry_id, "Zqmoon desk", "analysis varies")  # not yet committed
         writer.start()
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        with engine.connect() as watch:  # until the second writer waits for the row lock
+        # Until the second writer waits for the row lock. Each look in a transaction of its
+        # own: within one, PostgreSQL answers pg_stat_activity from the snapshot it took first,
+        # and the loop would never see the wait (and spend its 30 s every time).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
             for _ in range(3000):
                 if watch.execute(text(waiting)).scalar_one() or second_done.wait(0.01):
                     break
