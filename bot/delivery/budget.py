@@ -39,6 +39,8 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.transport.runtime import FREE_RATE
+
 WINDOW = 1.0  # seconds: Telegram's sliding window
 GUARD = 0.01  # seconds added to our window: answers don't arrive exactly as sent
 RESERVE = 1  # messages of each window kept free for replies while one may come
@@ -100,7 +102,7 @@ class SendBudget:
     @property
     def paid(self) -> bool:
         """Above Telegram's free 30 a second, paid broadcasts must be asked for."""
-        return self.limit > 30
+        return self.limit > FREE_RATE
 
     # admission -------------------------------------------------------------------------
 

@@ -39,7 +39,6 @@ from knowledge.digests.feed import (
     public_record_slugs,
 )
 from knowledge.digests.languages import feed_in_language
-from knowledge.digests.outbox import PENDING
 from knowledge.digests.schedules import INSTANT, SCHEDULED, next_due_at, schedule_of
 from knowledge.digests.subscriptions import filter_label
 from knowledge.models import (
@@ -160,8 +159,9 @@ def plan_digests(
                     rows = load_revisions(session=session, since=oldest, upto=loaded_since) + rows
                     loaded_since = oldest
                 created: list[int] = []
-                # The batch's outbox rows as plain values, inserted in one statement: a
-                # `Delivery` object apiece cost more than the rest of planning together.
+                # The batch's outbox rows as plain values (the table's defaults fill the rest:
+                # pending, nothing sent), inserted in one statement: a `Delivery` object apiece
+                # cost more than the rest of planning together.
                 outbox: list[dict[str, Any]] = []
                 chosen = chat_languages(session=session, chat_ids=[s.chat_id for s in batch])
                 for subscription in batch:
@@ -194,8 +194,7 @@ def plan_digests(
                                 "subscription_id": subscription.id,
                                 "chat_id": subscription.chat_id,
                                 "digest_key": f"{subscription.id}:{subscription.cursor}-{upto}",
-                                "texts": texts, "parts": len(texts), "parts_sent": 0,
-                                "state": PENDING, "attempts": 0, "created_at": now,
+                                "texts": texts, "parts": len(texts), "created_at": now,
                             }
                         )  # fmt: skip
                         subscription.last_digest_at = now
