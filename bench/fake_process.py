@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from aiohttp import ClientSession
 
-from bot.transport.runtime import EventLoop, choose_loop, loop_factory
+from bot.config import EventLoop
+from bot.transport.runtime import choose_loop, loop_factory
 from tests.fakebotapi import FakeBotAPI
 
 T = TypeVar("T")

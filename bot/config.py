@@ -16,6 +16,10 @@ _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:abc", "toke
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
+# Which event loop the process runs on (bot/transport/runtime.py): auto is uvloop (where
+# installed) above the free 30 msg/s, else asyncio's own loop.
+EventLoop = Literal["auto", "uvloop", "asyncio"]
+
 
 class Settings(BaseSettings):
     """Every setting the bot reads; `.env.example` documents each one."""
@@ -37,9 +41,7 @@ class Settings(BaseSettings):
     review_required: bool = False
     digest_debounce_seconds: int = Field(default=60, ge=1, le=86_400)
     broadcast_rate: float = Field(default=30.0, gt=0, le=10_000)
-    # auto: uvloop (where installed) above the free 30 msg/s, else asyncio's own loop
-    # (bot/transport/runtime.py).
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    event_loop: EventLoop = "auto"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"

@@ -25,9 +25,9 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-log = logging.getLogger(__name__)
+from bot.config import EventLoop
 
-EventLoop = Literal["auto", "uvloop", "asyncio"]
+log = logging.getLogger(__name__)
 
 FREE_RATE = 30.0  # messages a second Telegram allows without paid broadcasts
 
