@@ -7,11 +7,18 @@ means what the end-to-end tests and Telegram mean by it.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from bot.presenters.entries import actor_card, event_card, source_card, timeline_page
+from bot.presenters.entries import (
+    CURATORS_MARK,
+    actor_card,
+    event_card,
+    source_card,
+    timeline_page,
+)
 from bot.presenters.html import MESSAGE_LIMIT, Reply, button, clip, esc, numbered, split_blocks
 from bot.presenters.search import search_page
 from knowledge.language.dates import timeline_rank
@@ -145,6 +152,16 @@ def test_timeline_page_without_events_explains_itself() -> None:
     nothing = timeline_page(Page([], 0, 0, 10), "<2099>", "-")
     assert "No events match “<2099>”" in plain(nothing.parts[0])
     assert "empty" in plain(timeline_page(Page([], 0, 0, 10), "", "-").parts[0])
+
+
+def test_a_line_nobody_said_comes_from_the_briefing_claims_only_the_curators() -> None:
+    """Trust: a view built without saying where it comes from makes the weaker claim."""
+    line = EventLine(1, "11 Jul 2023", "Event", "reported", date(2023, 7, 11), RANK)
+    assert CURATORS_MARK in plain(timeline_page(Page([line], 1, 0, 10), "", "-").parts[0])
+    backed = replace(line, from_briefing=True)
+    assert CURATORS_MARK not in plain(timeline_page(Page([backed], 1, 0, 10), "", "-").parts[0])
+    result = SearchResult(1, "event", "Title", "11 Jul 2023")
+    assert CURATORS_MARK in plain(search_page("q", 1, Page([result], 1, 0, 8)).parts[0])
 
 
 def test_search_page_escapes_the_query_and_pages_by_saved_id() -> None:

@@ -53,7 +53,9 @@ class EntryChange:
     revision_id: int  # the latest revision covered
     fields: tuple[FieldChange, ...] = ()  # Updated only
     reason: str = ""  # Retracted only
-    from_briefing: bool = True  # False: only the curators' public-record additions back it
+    # Only where a source from the briefing backs it; False (the default, the weaker claim):
+    # only the curators' public-record additions back it.
+    from_briefing: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ class EventLine:
     status: str
     sort_date: date  # the first day the date may mean
     rank: int = 0  # its place on the timeline (knowledge.language.dates.timeline_rank)
-    from_briefing: bool = True  # False: only the curators' public-record additions back it
+    # Only where a source from the briefing backs it; False (the default, the weaker claim):
+    # only the curators' public-record additions back it.
+    from_briefing: bool = False
     untranslated: bool = False  # the title is the original: no translation in the language
 
 
@@ -131,7 +133,7 @@ class SearchResult:
     kind: str
     title: str
     subtitle: str
-    from_briefing: bool = True
+    from_briefing: bool = False  # as an EventLine's: the weaker claim unless told
     matched: tuple[str, ...] = ()  # a some-of-the-words search: the words it has
     untranslated: bool = False  # title and subtitle are the original
 
