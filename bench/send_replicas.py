@@ -48,10 +48,11 @@ from typing import Any
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, web
 from sqlalchemy import text
 
+from bench.budget_figures import figures, fmt_pooled, pool
 from bench.databases import fresh_postgres
 from bench.digest_fanout import PROBE_CHAT, seed
 from bench.fake_process import FakeProcess, run_on_bot_loop
-from bench.send_budget import IDLE_PROBES, PROBE_EVERY, READERS, _serve, figures, loop_run
+from bench.send_budget import IDLE_PROBES, PROBE_EVERY, READERS, _serve, loop_run
 from bench.throughput import (
     DEFAULT_POSTGRES,
     SECRET,
@@ -322,11 +323,18 @@ async def run(args: argparse.Namespace) -> int:
                     (1_000 if limit <= 30 else 3_000) if args.quick else 10_000
                 )
                 for replicas in args.replicas:
-                    result = await replica_run(
-                        fake, args, workdir, replicas, limit, recipients, kill=False
-                    )
+                    runs = []
+                    for _ in range(args.repeat):
+                        runs.append(
+                            await replica_run(
+                                fake, args, workdir, replicas, limit, recipients, kill=False
+                            )
+                        )
+                        print(fmt(runs[-1]), flush=True)
+                    result = pool(runs)
                     results.append(result)
-                    print(fmt(result), flush=True)
+                    if len(runs) > 1:
+                        print(f"{replicas} replicas @{limit:<5}", fmt_pooled(result), flush=True)
                     if args.baseline:
                         print(f"  {result['rate'] / loop['rate']:.2f}× the loop's accepted "
                               f"rate, /who p95 {result['p95'] / loop['p95']:.2f}× the loop's",
@@ -357,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-recipients", type=int, default=600)
     parser.add_argument("--no-kill", dest="kill", action="store_false")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument(
+        "--repeat", type=int, default=1,
+        help="broadcasts of each kind (not kill -9); judged on all of them (budget_figures.pool)",
+    )  # fmt: skip
     parser.add_argument(
         "--postgres", default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     )
