@@ -40,10 +40,12 @@ def figures(
 
 def pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several broadcasts of one kind as one: each rate at its worst run, what went wrong
-    summed, and `/who` over every probe of every run. A 10 s broadcast at 1,000 a second
-    has some 22 probes, so its p95 is its third-worst answer, and 1 % of replies meet an
-    injected 429 whose retry_after is a whole second: pooling gives the percentiles
-    enough answers to mean what they say."""
+    summed, the longest tail of retries, and `/who` over every probe of every run. A 10 s
+    broadcast at 1,000 a second has some 22 probes, so its p95 is its third-worst answer and
+    swings from one broadcast to the next; over several, the percentiles rest on enough
+    answers to say something."""
+    if not runs:
+        raise ValueError("no broadcasts to pool")
     if len(runs) == 1:
         return runs[0]
     idle = [x for r in runs for x in r["idle_samples"]]
@@ -51,6 +53,7 @@ def pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summed = ("bot_429s", "injected", "lost", "duplicates", "replies_failed", "total_seconds")
     worst = {key: min(r[key] for r in runs) for key in ("rate", "share", "fresh_share")}
     return runs[0] | worst | {key: sum(r[key] for r in runs) for key in summed} | {
+        "tail_seconds": max(r["tail_seconds"] for r in runs),
         "share_max": max(r["share"] for r in runs),
         "fresh_share_max": max(r["fresh_share"] for r in runs),
         "bot_429_share": max(r["bot_429_share"] for r in runs),
@@ -66,8 +69,9 @@ def fmt_pooled(r: dict[str, Any]) -> str:
         f"over {r['runs']} broadcasts · all accepted {r['share'] * 100:.1f}–"
         f"{r['share_max'] * 100:.1f} % ({r['fresh_share'] * 100:.1f}–"
         f"{r['fresh_share_max'] * 100:.1f} % until the last first attempt) · bot-caused 429s "
-        f"at most {r['bot_429_share'] * 100:.2f} % · lost {r['lost']} · dup {r['duplicates']} "
-        f"· replies lost {r['replies_failed']:.0f} · /who over {r['probes']} probes: p50 "
+        f"{r['bot_429s']} (at most {r['bot_429_share'] * 100:.2f} % of a run's) · lost "
+        f"{r['lost']} · dup {r['duplicates']} · replies lost {r['replies_failed']:.0f} · /who "
+        f"over {r['probes']} probes: p50 "
         f"{r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
         f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×)"
     )

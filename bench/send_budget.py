@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from sqlmodel import select
 from telegram import Update
@@ -49,7 +49,7 @@ from bench.budget_figures import figures, fmt_pooled, pool
 from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
 from bench.fake_process import FakeProcess, run_on_bot_loop
 from bot.app import build_application
-from bot.config import load_settings
+from bot.config import EventLoop, load_settings
 from bot.delivery.scheduler import drain_outbox, run_due
 from bot.transport.operations import ops_of
 from bot.transport.runtime import settle_after_start
@@ -82,7 +82,8 @@ class LimitFake(FakeBotAPI):
     def _config(self, params: dict[str, Any]) -> bool:
         self.limits = Limits(
             bot_per_second=int(params["limit"]), private_per_window=1,
-            flood_ratio=float(params.get("flood_ratio", 0)), rng=random.Random(7),
+            flood_ratio=float(params.get("flood_ratio", 0)),
+            rng=random.Random(int(params.get("seed", 7))),
         )  # fmt: skip
         self.digests.clear()
         self.refused.clear()
@@ -153,6 +154,12 @@ def _serve(port_queue: Any) -> None:
 
 _probes = itertools.count()
 _databases = itertools.count()  # a fresh database for every broadcast (--repeat)
+_seeds = itertools.count(7)
+
+
+def next_seed() -> int:
+    """The injected 429s' seed for the next broadcast: repeats draw their own."""
+    return next(_seeds)
 
 
 async def who(application: Any) -> float:
@@ -182,7 +189,7 @@ async def measure(
     fake: FakeProcess, application: Any, limit: int, recipients: int, deliver: Any
 ) -> dict[str, Any]:
     async with application:
-        await fake.call("benchConfig", limit=limit, flood_ratio=0.01)
+        await fake.call("benchConfig", limit=limit, flood_ratio=0.01, seed=next_seed())
         for _ in range(3):
             await who(application)  # warm up
         idle = await probes(application, IDLE_PROBES, None)
@@ -422,6 +429,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(met for _, met in goals) else 1
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least one."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     logging.getLogger("bot.delivery.replies").setLevel(logging.ERROR)
@@ -429,15 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="600 / 2,000 recipients")
     parser.add_argument("--recipients", type=int, default=0)
     parser.add_argument(
-        "--event-loop", choices=["auto", "uvloop", "asyncio"], default="auto",
+        "--event-loop", choices=get_args(EventLoop), default="auto",
         help="the bot's loop in the outbox runs, as EVENT_LOOP (default auto)",
     )  # fmt: skip
     parser.add_argument(
         "--runs", nargs="+", default=RUNS, choices=RUNS, help="which runs (default: all)"
     )
     parser.add_argument(
-        "--repeat", type=int, default=1,
-        help="broadcasts at 30 and at 1,000, each; judged on all of them (budget_figures.pool)",
+        "--repeat", type=positive, default=1,
+        help="broadcasts at 30 and at 1,000, each, one after another in this process (the "
+        "caches warm after the first); judged on all of them (budget_figures.pool)",
     )  # fmt: skip
     return run(parser.parse_args(argv))
 

@@ -52,7 +52,15 @@ from bench.budget_figures import figures, fmt_pooled, pool
 from bench.databases import fresh_postgres
 from bench.digest_fanout import PROBE_CHAT, seed
 from bench.fake_process import FakeProcess, run_on_bot_loop
-from bench.send_budget import IDLE_PROBES, PROBE_EVERY, READERS, _serve, loop_run
+from bench.send_budget import (
+    IDLE_PROBES,
+    PROBE_EVERY,
+    READERS,
+    _serve,
+    loop_run,
+    next_seed,
+    positive,
+)
 from bench.throughput import (
     DEFAULT_POSTGRES,
     SECRET,
@@ -169,7 +177,7 @@ async def replica_run(
     fake: FakeProcess, args: argparse.Namespace, workdir: Path, replicas: int, limit: int,
     recipients: int, *, kill: bool,
 ) -> dict[str, Any]:  # fmt: skip
-    await fake.call("benchConfig", limit=limit, flood_ratio=0.01)
+    await fake.call("benchConfig", limit=limit, flood_ratio=0.01, seed=next_seed())
     with fresh_postgres(args.postgres) as url:
         engine = make_engine(url)
         seed(engine, recipients, due_in=timedelta(days=1))
@@ -366,8 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kill", dest="kill", action="store_false")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument(
-        "--repeat", type=int, default=1,
-        help="broadcasts of each kind (not kill -9); judged on all of them (budget_figures.pool)",
+        "--repeat", type=positive, default=1,
+        help="broadcasts of each kind (not kill -9), one after another, each on fresh replicas "
+        "and a fresh schema; judged on all of them (budget_figures.pool)",
     )  # fmt: skip
     parser.add_argument(
         "--postgres", default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.budget_figures import figures, pool
+from bench.budget_figures import figures, fmt_pooled, pool
 
 
 def broadcast(rate: int, *, during: list[float], recipients: int = 10) -> dict[str, object]:
@@ -25,3 +25,5 @@ def test_pooled_broadcasts_take_each_rate_at_its_worst_and_every_answer() -> Non
     assert pooled["share"] == slow["share"] < fast["share"] == pooled["share_max"]
     assert pooled["lost"] == pooled["duplicates"] == 0
     assert pool([fast]) is fast
+    assert "over 3 broadcasts" in fmt_pooled(pooled)
+    assert "/who over 66 probes" in fmt_pooled(pooled)

@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 
+from bot.presenters.digest import digest
 from bot.presenters.entries import (
     CURATORS_MARK,
     actor_card,
@@ -21,6 +22,7 @@ from bot.presenters.entries import (
 )
 from bot.presenters.html import MESSAGE_LIMIT, Reply, button, clip, esc, numbered, split_blocks
 from bot.presenters.search import search_page
+from knowledge.digests.feed import ChangeFeed, EntryChange
 from knowledge.language.dates import timeline_rank
 from knowledge.read.views import (
     ActorDetail,
@@ -162,6 +164,8 @@ def test_a_line_nobody_said_comes_from_the_briefing_claims_only_the_curators() -
     assert CURATORS_MARK not in plain(timeline_page(Page([backed], 1, 0, 10), "", "-").parts[0])
     result = SearchResult(1, "event", "Title", "11 Jul 2023")
     assert CURATORS_MARK in plain(search_page("q", 1, Page([result], 1, 0, 8)).parts[0])
+    change = EntryChange(1, "event", "Event", {"title": "Event"}, revision_id=2)
+    assert CURATORS_MARK in plain(digest(ChangeFeed(since=1, upto=2, new=[change]))[0])
 
 
 def test_search_page_escapes_the_query_and_pages_by_saved_id() -> None:
