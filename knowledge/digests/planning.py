@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     and_,
+    bindparam,
     exists,
     false,
     insert,
     or_,
     true,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -60,6 +62,18 @@ INSTANT_MAX_DELAY_FACTOR = 10  # a never-ending burst still gets a digest after 
 
 PLAN_BATCH = 500  # subscriptions per planning transaction: short transactions, bounded memory
 
+
+_SUBSCRIPTIONS = table_of(Subscription)
+# A planned subscription's new cursor and schedule, by primary key (executed with a list of
+# values: one statement a batch, and no ORM objects to keep in step).
+_MOVE_SUBSCRIPTION = (
+    update(_SUBSCRIPTIONS)
+    .where(_SUBSCRIPTIONS.c.id == bindparam("b_id"))
+    .values(
+        cursor=bindparam("b_cursor"), next_due_at=bindparam("b_due"),
+        updated_at=bindparam("b_now"), last_digest_at=bindparam("b_last"),
+    )
+)  # fmt: skip
 
 # (feed, filter label, language) -> message parts
 RenderDigest = Callable[[ChangeFeed, str, str], list[str]]
@@ -161,8 +175,10 @@ def plan_digests(
                 created: list[int] = []
                 # The batch's outbox rows as plain values (the table's defaults fill the rest:
                 # pending, nothing sent), inserted in one statement: a `Delivery` object apiece
-                # cost more than the rest of planning together.
+                # cost more than the rest of planning together. The subscriptions' new cursors
+                # and schedules likewise (_MOVE_SUBSCRIPTION).
                 outbox: list[dict[str, Any]] = []
+                moved: list[dict[str, Any]] = []
                 chosen = chat_languages(session=session, chat_ids=[s.chat_id for s in batch])
                 for subscription in batch:
                     report.considered += 1
@@ -197,22 +213,23 @@ def plan_digests(
                                 "texts": texts, "parts": len(texts), "created_at": now,
                             }
                         )  # fmt: skip
-                        subscription.last_digest_at = now
                         created.append(subscription.chat_id)
                     elif subscription.cursor < upto:
                         report.nothing_new += 1
-                    subscription.cursor = max(subscription.cursor, upto)
-                    overdue = (
-                        subscription.next_due_at is not None
-                        and as_utc(subscription.next_due_at) <= now
-                    )
+                    due = subscription.next_due_at
+                    overdue = due is not None and as_utc(due) <= now
                     if subscription.frequency in SCHEDULED and (overdue or not force):
-                        subscription.next_due_at = next_due_at(schedule_of(subscription), now)
-                    subscription.updated_at = now
-                    session.add(subscription)
+                        due = next_due_at(schedule_of(subscription), now)
+                    moved.append(
+                        {
+                            "b_id": subscription.id, "b_cursor": max(subscription.cursor, upto),
+                            "b_due": due, "b_now": now,
+                            "b_last": now if texts else subscription.last_digest_at,
+                        }
+                    )  # fmt: skip
                 if outbox:
                     session.execute(insert(table_of(Delivery)), outbox)
-                session.flush()
+                session.execute(_MOVE_SUBSCRIPTION, moved)
         except IntegrityError:
             # Another planner enqueued these windows first; its transaction moved the cursors.
             log.warning("digest batch after subscription %s was already planned", last_id)
