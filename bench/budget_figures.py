@@ -71,7 +71,13 @@ def fmt_pooled(r: dict[str, Any]) -> str:
         f"{r['fresh_share_max'] * 100:.1f} % until the last first attempt) · bot-caused 429s "
         f"{r['bot_429s']} (at most {r['bot_429_share'] * 100:.2f} % of a run's) · lost "
         f"{r['lost']} · dup {r['duplicates']} · replies lost {r['replies_failed']:.0f} · /who "
-        f"over {r['probes']} probes: p50 "
-        f"{r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
+        f"over {r['probes']} probes: {who_text(r)}"
+    )
+
+
+def who_text(r: dict[str, Any]) -> str:
+    """`/who` p50 and p95, idle and during the broadcast, and their ratios."""
+    return (
+        f"p50 {r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
         f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×)"
     )

@@ -45,7 +45,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
-from bench.budget_figures import figures, fmt_pooled, pool
+from bench.budget_figures import figures, fmt_pooled, pool, who_text
 from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
 from bench.fake_process import FakeProcess, run_on_bot_loop
 from bot.app import build_application
@@ -343,9 +343,8 @@ def fmt(r: dict[str, Any]) -> str:
         f"last first attempt, then {r['tail_seconds']:.1f} s of retries) · bot-caused 429s "
         f"{r['bot_429s']} "
         f"({r['bot_429_share'] * 100:.2f} %), injected {r['injected']} · lost {r['lost']} · "
-        f"dup {r['duplicates']} · replies lost {r['replies_failed']:.0f} · /who p50 "
-        f"{r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
-        f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×) · "
+        f"dup {r['duplicates']} · replies lost {r['replies_failed']:.0f} · /who "
+        f"{who_text(r)} · "
         f"total {r['total_seconds']:.1f} s"
     )
 

@@ -48,7 +48,7 @@ from typing import Any
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, web
 from sqlalchemy import text
 
-from bench.budget_figures import figures, fmt_pooled, pool
+from bench.budget_figures import figures, fmt_pooled, pool, who_text
 from bench.databases import fresh_postgres
 from bench.digest_fanout import PROBE_CHAT, seed
 from bench.fake_process import FakeProcess, run_on_bot_loop
@@ -273,9 +273,8 @@ def fmt(r: dict[str, Any]) -> str:
         f"({r['fresh_share'] * 100:.1f} % until the last first attempt, then "
         f"{r['tail_seconds']:.1f} s of retries) · bot-caused 429s "
         f"{r['bot_429s']} ({r['bot_429_share'] * 100:.2f} %), injected {r['injected']} · lost "
-        f"{r['lost']} · dup {r['duplicates']} · replies lost {r['replies_failed']} · /who p50 "
-        f"{r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
-        f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×) · total "
+        f"{r['lost']} · dup {r['duplicates']} · replies lost {r['replies_failed']} · /who "
+        f"{who_text(r)} · total "
         f"{r['total_seconds']:.1f} s · load {load_average()}"
     )
     if kill := r.get("kill"):
