@@ -81,3 +81,28 @@ def who_text(r: dict[str, Any]) -> str:
         f"p50 {r['idle_p50']:.1f} → {r['p50']:.1f} ms ({r['p50'] / r['idle_p50']:.2f}×), p95 "
         f"{r['idle_p95']:.1f} → {r['p95']:.1f} ms ({r['p95'] / r['idle_p95']:.2f}×)"
     )
+
+
+def broadcast_goals(name: str, r: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The issues' goals for one kind of broadcast (or several pooled), each with its verdict.
+    At 30 the rate counts over the whole broadcast (≥ 95 %); above it, until the last first
+    attempt (≥ 90 %): the last refused chats' 1 s retry_after is a tenth of a 10 s broadcast
+    at 1,000 a second, and no sender can fill it."""
+    free = r["limit"] <= 30
+    floor = 0.95 if free else 0.90
+    rate = (
+        (f"{name}: all accepted ≥ {floor:.0%} of the limit", r["share"] >= floor)
+        if free
+        else (
+            f"{name}: all accepted ≥ {floor:.0%} of the limit until the last first attempt",
+            r["fresh_share"] >= floor,
+        )
+    )
+    return [
+        rate,
+        (f"{name}: bot-caused 429s ≤ 1 %", r["bot_429_share"] <= 0.01),
+        (f"{name}: 0 lost, 0 duplicates, 0 replies lost",
+         r["lost"] == r["duplicates"] == r["replies_failed"] == 0),
+        (f"{name}: /who p50 ≤ 1.5× and p95 ≤ 3× idle",
+         r["p50"] <= 1.5 * r["idle_p50"] and r["p95"] <= 3 * r["idle_p95"]),
+    ]  # fmt: skip

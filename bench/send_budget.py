@@ -45,7 +45,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
-from bench.budget_figures import figures, fmt_pooled, pool, who_text
+from bench.budget_figures import broadcast_goals, figures, fmt_pooled, pool, who_text
 from bench.digest_fanout import FIRST_CHAT, PROBE_CHAT, build_database, make_app
 from bench.fake_process import FakeProcess, run_on_bot_loop
 from bot.app import build_application
@@ -395,28 +395,12 @@ def run(args: argparse.Namespace) -> int:
             f"outbox / loop at 30: {r30['rate'] / loop['rate']:.2f}× the accepted rate, "
             f"/who p95 {r30['p95'] / loop['p95']:.2f}× the loop's"
         )
-    goals = []
-    if r30 := results.get("30"):
-        goals += [
-            ("30: all accepted ≥ 95 % of the limit", r30["share"] >= 0.95),
-            ("30: bot-caused 429s ≤ 1 %", r30["bot_429_share"] <= 0.01),
-            ("30: 0 lost, 0 duplicates, 0 replies lost",
-             r30["lost"] == r30["duplicates"] == r30["replies_failed"] == 0),
-            ("30: /who p50 ≤ 1.5× and p95 ≤ 3× idle",
-             r30["p50"] <= 1.5 * r30["idle_p50"] and r30["p95"] <= 3 * r30["idle_p95"]),
-        ]  # fmt: skip
-    if r1k := results.get("1000"):
-        goals += [
-            (
-                "1,000: all accepted ≥ 90 % of the limit until the last first attempt",
-                r1k["fresh_share"] >= 0.90,
-            ),
-            ("1,000: bot-caused 429s ≤ 1 %", r1k["bot_429_share"] <= 0.01),
-            ("1,000: 0 lost, 0 duplicates, 0 replies lost",
-             r1k["lost"] == r1k["duplicates"] == r1k["replies_failed"] == 0),
-            ("1,000: /who p50 ≤ 1.5× and p95 ≤ 3× idle",
-             r1k["p50"] <= 1.5 * r1k["idle_p50"] and r1k["p95"] <= 3 * r1k["idle_p95"]),
-        ]  # fmt: skip
+    goals = [
+        goal
+        for limit in ("30", "1000")
+        if limit in results
+        for goal in broadcast_goals(f"{int(limit):,}", results[limit])
+    ]
     if kill := results.get("kill"):
         goals.append(
             ("kill -9: 0 lost, duplicates ≤ in flight (32), stranded served within 10 s",

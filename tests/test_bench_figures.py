@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.budget_figures import figures, fmt_pooled, pool
+from bench.budget_figures import broadcast_goals, figures, fmt_pooled, pool
 
 
 def broadcast(rate: int, *, during: list[float], recipients: int = 10) -> dict[str, object]:
@@ -27,3 +27,12 @@ def test_pooled_broadcasts_take_each_rate_at_its_worst_and_every_answer() -> Non
     assert pool([fast]) is fast
     assert "over 3 broadcasts" in fmt_pooled(pooled)
     assert "/who over 66 probes" in fmt_pooled(pooled)
+
+
+def test_the_rate_goal_counts_the_whole_broadcast_at_30_and_to_the_last_first_attempt() -> None:
+    at_30 = broadcast(10, during=[0.005] * 22) | {"limit": 30, "share": 0.94, "fresh_share": 0.99}
+    assert [met for _, met in broadcast_goals("30", at_30)] == [False, True, True, True]
+    paid = at_30 | {"limit": 1000}
+    assert [met for _, met in broadcast_goals("1,000", paid)] == [True, True, True, True]
+    late = paid | {"p95": 3.1 * paid["idle_p95"]}
+    assert not broadcast_goals("1,000", late)[-1][1]
